@@ -1,0 +1,350 @@
+//! Requests: what `ifconfig-wg` asks of the daemon.
+//!
+//! A `Set` carries the words of one command, in order, as [`Op`]s. The
+//! daemon validates them all and applies them atomically. Peer options bind
+//! to the nearest preceding `Peer`/`RemovePeer`, as on the command line.
+
+use crate::addr::{IfAddr, Prefix};
+use crate::key::Key;
+use std::net::{IpAddr, SocketAddr};
+
+/// Largest persistent-keepalive interval, in seconds (12 hours).
+pub const MAX_PKA: u16 = 43200;
+/// Longest peer or interface description, in bytes.
+pub const MAX_DESCR: usize = 63;
+pub const MIN_MTU: u32 = 68;
+pub const MAX_MTU: u32 = 65455;
+pub const DEFAULT_MTU: u32 = 1420;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// `wg` alone asks for the lowest free unit.
+    Create { name: String },
+    Destroy { name: String },
+    List,
+    Cloners,
+    /// `name: None` = every interface. `keys` = show secrets (root only).
+    Status { name: Option<String>, keys: bool },
+    Set { name: String, ops: Vec<Op> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    PrivateKey(Key),
+    ListenPort(u16),
+    Cookie(u32),
+    Peer(Key),
+    RemovePeer(Key),
+    RemoveAllPeers,
+    Endpoint(SocketAddr),
+    AllowedIp(Prefix),
+    /// `None` or a zero key: no pre-shared key.
+    PresharedKey(Option<Key>),
+    PersistentKeepalive(u16),
+    PeerDescription(Option<String>),
+    Up(bool),
+    Debug(bool),
+    Link0(bool),
+    Link1(bool),
+    Link2(bool),
+    Mtu(u32),
+    Description(Option<String>),
+    AddAddress(IfAddr),
+    DeleteAddress(IpAddr),
+}
+
+impl Op {
+    /// Does this option need a selected peer?
+    pub fn is_peer_option(&self) -> bool {
+        matches!(
+            self,
+            Op::Endpoint(_)
+                | Op::AllowedIp(_)
+                | Op::PresharedKey(_)
+                | Op::PersistentKeepalive(_)
+                | Op::PeerDescription(_)
+        )
+    }
+}
+
+fn kv(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b {
+        "1"
+    } else {
+        "0"
+    }
+}
+
+impl Request {
+    pub fn encode(&self) -> Vec<(String, String)> {
+        let mut m = Vec::new();
+        match self {
+            Request::Create { name } => {
+                m.push(kv("op", "create"));
+                m.push(kv("ifname", name));
+            }
+            Request::Destroy { name } => {
+                m.push(kv("op", "destroy"));
+                m.push(kv("ifname", name));
+            }
+            Request::List => m.push(kv("op", "list")),
+            Request::Cloners => m.push(kv("op", "cloners")),
+            Request::Status { name, keys } => {
+                m.push(kv("op", "status"));
+                if let Some(n) = name {
+                    m.push(kv("ifname", n));
+                }
+                if *keys {
+                    m.push(kv("keys", "1"));
+                }
+            }
+            Request::Set { name, ops } => {
+                m.push(kv("op", "set"));
+                m.push(kv("ifname", name));
+                for op in ops {
+                    m.push(encode_op(op));
+                }
+            }
+        }
+        m
+    }
+
+    /// Decode and range-check a request. The error says what was wrong.
+    pub fn decode(msg: &[(String, String)]) -> Result<Request, String> {
+        let mut it = msg.iter();
+        let (k, op) = it.next().ok_or("empty request")?;
+        if k != "op" {
+            return Err(format!("first line must be op=, not {k}="));
+        }
+        let rest: Vec<&(String, String)> = it.collect();
+        let single = |want: &str| -> Result<String, String> {
+            match rest.as_slice() {
+                [(k, v)] if k == want => Ok(v.clone()),
+                _ => Err(format!("op={op} takes exactly {want}=")),
+            }
+        };
+        match op.as_str() {
+            "create" => Ok(Request::Create {
+                name: single("ifname")?,
+            }),
+            "destroy" => Ok(Request::Destroy {
+                name: single("ifname")?,
+            }),
+            "list" if rest.is_empty() => Ok(Request::List),
+            "cloners" if rest.is_empty() => Ok(Request::Cloners),
+            "status" => {
+                let mut name = None;
+                let mut keys = false;
+                for (k, v) in rest {
+                    match (k.as_str(), v.as_str()) {
+                        ("ifname", _) if name.is_none() => name = Some(v.clone()),
+                        ("keys", "1") => keys = true,
+                        _ => return Err(format!("unexpected {k}= in status")),
+                    }
+                }
+                Ok(Request::Status { name, keys })
+            }
+            "set" => {
+                let mut rest = rest.into_iter();
+                let name = match rest.next() {
+                    Some((k, v)) if k == "ifname" => v.clone(),
+                    _ => return Err("op=set needs ifname= first".into()),
+                };
+                let ops = rest
+                    .map(|(k, v)| decode_op(k, v))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Request::Set { name, ops })
+            }
+            _ => Err(format!("unknown request op={op}")),
+        }
+    }
+}
+
+fn encode_op(op: &Op) -> (String, String) {
+    match op {
+        Op::PrivateKey(k) => kv("private_key", k.to_base64()),
+        Op::ListenPort(p) => kv("listen_port", p),
+        Op::Cookie(c) => kv("cookie", c),
+        Op::Peer(k) => kv("peer", k.to_base64()),
+        Op::RemovePeer(k) => kv("remove_peer", k.to_base64()),
+        Op::RemoveAllPeers => kv("remove_all_peers", "1"),
+        Op::Endpoint(a) => kv("endpoint", a),
+        Op::AllowedIp(p) => kv("allowed_ip", p),
+        Op::PresharedKey(k) => kv(
+            "preshared_key",
+            k.as_ref().map(|k| k.to_base64()).unwrap_or_default(),
+        ),
+        Op::PersistentKeepalive(n) => kv("persistent_keepalive", n),
+        Op::PeerDescription(d) => kv("peer_description", d.clone().unwrap_or_default()),
+        Op::Up(b) => kv("up", bool_str(*b)),
+        Op::Debug(b) => kv("debug", bool_str(*b)),
+        Op::Link0(b) => kv("link0", bool_str(*b)),
+        Op::Link1(b) => kv("link1", bool_str(*b)),
+        Op::Link2(b) => kv("link2", bool_str(*b)),
+        Op::Mtu(n) => kv("mtu", n),
+        Op::Description(d) => kv("description", d.clone().unwrap_or_default()),
+        Op::AddAddress(a) => kv("address_add", a),
+        Op::DeleteAddress(a) => kv("address_delete", a),
+    }
+}
+
+/// Parse a decimal number in `0..=max` without wrapping.
+pub fn parse_num(v: &str, max: u64) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = v.parse().ok()?;
+    (n <= max).then_some(n)
+}
+
+fn decode_bool(k: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(format!("{k}= must be 0 or 1")),
+    }
+}
+
+fn decode_descr(k: &str, v: &str) -> Result<Option<String>, String> {
+    if v.len() > MAX_DESCR {
+        return Err(format!("{k}= longer than {MAX_DESCR} bytes"));
+    }
+    if v.contains('\0') {
+        return Err(format!("{k}= contains NUL"));
+    }
+    Ok((!v.is_empty()).then(|| v.to_string()))
+}
+
+fn decode_op(k: &str, v: &str) -> Result<Op, String> {
+    let bad = || format!("bad value for {k}=");
+    let key = || Key::from_base64(v).ok_or_else(bad);
+    Ok(match k {
+        "private_key" => Op::PrivateKey(key()?),
+        "listen_port" => Op::ListenPort(parse_num(v, 65535).ok_or_else(bad)? as u16),
+        "cookie" => Op::Cookie(parse_num(v, u32::MAX as u64).ok_or_else(bad)? as u32),
+        "peer" => Op::Peer(key()?),
+        "remove_peer" => Op::RemovePeer(key()?),
+        "remove_all_peers" if v == "1" => Op::RemoveAllPeers,
+        "endpoint" => Op::Endpoint(v.parse().map_err(|_| bad())?),
+        "allowed_ip" => Op::AllowedIp(v.parse().map_err(|_| bad())?),
+        "preshared_key" if v.is_empty() => Op::PresharedKey(None),
+        "preshared_key" => Op::PresharedKey(Some(key()?)),
+        "persistent_keepalive" => {
+            Op::PersistentKeepalive(parse_num(v, MAX_PKA as u64).ok_or_else(bad)? as u16)
+        }
+        "peer_description" => Op::PeerDescription(decode_descr(k, v)?),
+        "up" => Op::Up(decode_bool(k, v)?),
+        "debug" => Op::Debug(decode_bool(k, v)?),
+        "link0" => Op::Link0(decode_bool(k, v)?),
+        "link1" => Op::Link1(decode_bool(k, v)?),
+        "link2" => Op::Link2(decode_bool(k, v)?),
+        "mtu" => {
+            let n = parse_num(v, MAX_MTU as u64).ok_or_else(bad)? as u32;
+            if n < MIN_MTU {
+                return Err(bad());
+            }
+            Op::Mtu(n)
+        }
+        "description" => Op::Description(decode_descr(k, v)?),
+        "address_add" => Op::AddAddress(v.parse().map_err(|_| bad())?),
+        "address_delete" => Op::DeleteAddress(v.parse().map_err(|_| bad())?),
+        _ => return Err(format!("unknown key {k}=")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_ops() -> Vec<Op> {
+        vec![
+            Op::PrivateKey(Key::new([1; 32])),
+            Op::ListenPort(51820),
+            Op::Cookie(u32::MAX),
+            Op::RemoveAllPeers,
+            Op::Peer(Key::new([2; 32])),
+            Op::Endpoint("[fd00::1]:51820".parse().unwrap()),
+            Op::AllowedIp("10.0.0.0/8".parse().unwrap()),
+            Op::PresharedKey(Some(Key::new([3; 32]))),
+            Op::PresharedKey(None),
+            Op::PersistentKeepalive(MAX_PKA),
+            Op::PeerDescription(Some("my = peer\\ #1\nx".into())),
+            Op::PeerDescription(None),
+            Op::RemovePeer(Key::new([4; 32])),
+            Op::Up(true),
+            Op::Debug(false),
+            Op::Link0(true),
+            Op::Link1(false),
+            Op::Link2(true),
+            Op::Mtu(1280),
+            Op::Description(Some("uplink".into())),
+            Op::Description(None),
+            Op::AddAddress("10.6.66.1/32 10.6.66.2".parse().unwrap()),
+            Op::DeleteAddress("fd00::1".parse().unwrap()),
+        ]
+    }
+
+    #[test]
+    fn codec_round_trip() {
+        let reqs = vec![
+            Request::Create { name: "wg".into() },
+            Request::Destroy { name: "wg3".into() },
+            Request::List,
+            Request::Cloners,
+            Request::Status {
+                name: None,
+                keys: true,
+            },
+            Request::Status {
+                name: Some("wg0".into()),
+                keys: false,
+            },
+            Request::Set {
+                name: "wg0".into(),
+                ops: all_ops(),
+            },
+        ];
+        for r in reqs {
+            let lines = r.encode();
+            let mut buf = Vec::new();
+            crate::wire::write_message(&mut buf, &lines).unwrap();
+            let back = crate::wire::read_message(&mut &buf[..], 4096, 1 << 20)
+                .unwrap()
+                .unwrap();
+            assert_eq!(Request::decode(&back).unwrap(), r);
+        }
+    }
+
+    fn set(k: &str, v: &str) -> Vec<(String, String)> {
+        vec![kv("op", "set"), kv("ifname", "wg0"), kv(k, v)]
+    }
+
+    #[test]
+    fn decode_range_checks() {
+        for (k, v) in [
+            ("listen_port", "65536"),
+            ("listen_port", "-1"),
+            ("listen_port", "99999999999999999999999"),
+            ("cookie", "4294967296"),
+            ("persistent_keepalive", "43201"),
+            ("mtu", "67"),
+            ("mtu", "65456"),
+            ("allowed_ip", "10.0.0.0/33"),
+            ("private_key", "short"),
+            ("peer_description", &"x".repeat(64)),
+            ("up", "yes"),
+            ("nonsense", "1"),
+            ("endpoint", "1.2.3.4"),
+        ] {
+            assert!(Request::decode(&set(k, v)).is_err(), "{k}={v}");
+        }
+        assert!(Request::decode(&set("mtu", "68")).is_ok());
+        assert!(Request::decode(&set("persistent_keepalive", "43200")).is_ok());
+        assert!(Request::decode(&[kv("ifname", "wg0")]).is_err());
+        assert!(Request::decode(&[]).is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! Status: what the daemon reports about an interface and its peers.
+//!
+//! The daemon fills these; `ifconfig-wg` prints them in the DragonFly
+//! format. Secrets are only present when root asked for them.
+
+use crate::addr::{IfAddr, Prefix};
+use crate::key::Key;
+use crate::request::parse_num;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Psk {
+    None,
+    /// Set, but the caller may not see it (or did not ask with `-k`).
+    Present,
+    Key(Key),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerStatus {
+    pub public_key: Key,
+    pub id: u64,
+    pub description: Option<String>,
+    pub psk: Psk,
+    pub pka: u16,
+    pub endpoint: Option<SocketAddr>,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// Seconds since the last completed handshake.
+    pub last_handshake: Option<u64>,
+    /// Newest first.
+    pub allowed_ips: Vec<Prefix>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterfaceStatus {
+    pub name: String,
+    pub ifindex: u32,
+    /// BSD flag bits (see [`crate::flags`]).
+    pub flags: u32,
+    pub mtu: u32,
+    pub description: Option<String>,
+    pub addrs: Vec<IfAddr>,
+    pub listen_port: Option<u16>,
+    pub cookie: u32,
+    pub private_key: Option<Key>,
+    pub public_key: Option<Key>,
+    pub peers: Vec<PeerStatus>,
+}
+
+fn kv(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+impl InterfaceStatus {
+    pub fn new(name: &str) -> InterfaceStatus {
+        InterfaceStatus {
+            name: name.to_string(),
+            ifindex: 0,
+            flags: 0,
+            mtu: 0,
+            description: None,
+            addrs: Vec::new(),
+            listen_port: None,
+            cookie: 0,
+            private_key: None,
+            public_key: None,
+            peers: Vec::new(),
+        }
+    }
+
+    pub fn encode(&self, m: &mut Vec<(String, String)>) {
+        m.push(kv("interface", &self.name));
+        m.push(kv("ifindex", self.ifindex));
+        m.push(kv("flags", self.flags));
+        m.push(kv("mtu", self.mtu));
+        if let Some(d) = &self.description {
+            m.push(kv("description", d));
+        }
+        for a in &self.addrs {
+            m.push(kv("address", a));
+        }
+        if let Some(p) = self.listen_port {
+            m.push(kv("listen_port", p));
+        }
+        m.push(kv("cookie", self.cookie));
+        if let Some(k) = &self.private_key {
+            m.push(kv("private_key", k.to_base64()));
+        }
+        if let Some(k) = &self.public_key {
+            m.push(kv("public_key", k.to_base64()));
+        }
+        for p in &self.peers {
+            m.push(kv("peer", p.public_key.to_base64()));
+            m.push(kv("id", p.id));
+            if let Some(d) = &p.description {
+                m.push(kv("peer_description", d));
+            }
+            match &p.psk {
+                Psk::None => {}
+                Psk::Present => m.push(kv("preshared_key", "present")),
+                Psk::Key(k) => m.push(kv("preshared_key", k.to_base64())),
+            }
+            m.push(kv("persistent_keepalive", p.pka));
+            if let Some(e) = p.endpoint {
+                m.push(kv("endpoint", e));
+            }
+            m.push(kv("tx_bytes", p.tx_bytes));
+            m.push(kv("rx_bytes", p.rx_bytes));
+            if let Some(h) = p.last_handshake {
+                m.push(kv("last_handshake", h));
+            }
+            for a in &p.allowed_ips {
+                m.push(kv("allowed_ip", a));
+            }
+        }
+    }
+
+    /// Decode every interface in a status response.
+    pub fn decode_all(msg: &[(String, String)]) -> Result<Vec<InterfaceStatus>, String> {
+        let mut out: Vec<InterfaceStatus> = Vec::new();
+        for (k, v) in msg {
+            let bad = || format!("bad status line {k}={v}");
+            let num = |max: u64| parse_num(v, max).ok_or_else(bad);
+            let key = || Key::from_base64(v).ok_or_else(bad);
+            if k == "interface" {
+                out.push(InterfaceStatus::new(v));
+                continue;
+            }
+            let i = out.last_mut().ok_or_else(bad)?;
+            if k == "peer" {
+                i.peers.push(PeerStatus {
+                    public_key: key()?,
+                    id: 0,
+                    description: None,
+                    psk: Psk::None,
+                    pka: 0,
+                    endpoint: None,
+                    tx_bytes: 0,
+                    rx_bytes: 0,
+                    last_handshake: None,
+                    allowed_ips: Vec::new(),
+                });
+                continue;
+            }
+            if let Some(p) = i.peers.last_mut() {
+                match k.as_str() {
+                    "id" => p.id = num(u64::MAX)?,
+                    "peer_description" => p.description = Some(v.clone()),
+                    "preshared_key" if v == "present" => p.psk = Psk::Present,
+                    "preshared_key" => p.psk = Psk::Key(key()?),
+                    "persistent_keepalive" => p.pka = num(u16::MAX as u64)? as u16,
+                    "endpoint" => p.endpoint = Some(v.parse().map_err(|_| bad())?),
+                    "tx_bytes" => p.tx_bytes = num(u64::MAX)?,
+                    "rx_bytes" => p.rx_bytes = num(u64::MAX)?,
+                    "last_handshake" => p.last_handshake = Some(num(u64::MAX)?),
+                    "allowed_ip" => p.allowed_ips.push(v.parse().map_err(|_| bad())?),
+                    _ => return Err(bad()),
+                }
+                continue;
+            }
+            match k.as_str() {
+                "ifindex" => i.ifindex = num(u32::MAX as u64)? as u32,
+                "flags" => i.flags = num(u32::MAX as u64)? as u32,
+                "mtu" => i.mtu = num(u32::MAX as u64)? as u32,
+                "description" => i.description = Some(v.clone()),
+                "address" => i.addrs.push(v.parse().map_err(|_| bad())?),
+                "listen_port" => i.listen_port = Some(num(65535)? as u16),
+                "cookie" => i.cookie = num(u32::MAX as u64)? as u32,
+                "private_key" => i.private_key = Some(key()?),
+                "public_key" => i.public_key = Some(key()?),
+                _ => return Err(bad()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trip() {
+        let mut a = InterfaceStatus::new("wg0");
+        a.ifindex = 7;
+        a.flags = 0xa0d1;
+        a.mtu = 1420;
+        a.description = Some("uplink to hub".into());
+        a.addrs = vec!["10.6.66.1/32 10.6.66.2".parse().unwrap()];
+        a.listen_port = Some(6666);
+        a.cookie = 51820;
+        a.private_key = Some(Key::new([5; 32]));
+        a.public_key = Some(Key::new([6; 32]));
+        a.peers.push(PeerStatus {
+            public_key: Key::new([7; 32]),
+            id: 1,
+            description: Some("my peer #1".into()),
+            psk: Psk::Present,
+            pka: 25,
+            endpoint: Some("192.0.2.10:51820".parse().unwrap()),
+            tx_bytes: 1964,
+            rx_bytes: 1868,
+            last_handshake: Some(12),
+            allowed_ips: vec![
+                "fc00:6:66::2/128".parse().unwrap(),
+                "10.6.66.2/32".parse().unwrap(),
+            ],
+        });
+        let mut b = InterfaceStatus::new("wg1");
+        b.peers.push(PeerStatus {
+            psk: Psk::Key(Key::new([8; 32])),
+            ..a.peers[0].clone()
+        });
+        let mut m = Vec::new();
+        a.encode(&mut m);
+        b.encode(&mut m);
+        assert_eq!(InterfaceStatus::decode_all(&m).unwrap(), vec![a, b]);
+    }
+}

@@ -1,0 +1,105 @@
+//! One request in, one reply out. Only root changes anything or sees
+//! secrets; anyone may read status.
+
+use crate::registry::{CloneError, Registry, CLONER};
+use crate::wg::config::ConfigError;
+use crate::wg::interface::SetError;
+use proto::errno::*;
+use proto::Request;
+use std::io;
+
+type Reply = Vec<(String, String)>;
+
+fn done(mut r: Reply, n: i32) -> Reply {
+    r.push(("errno".to_string(), n.to_string()));
+    r
+}
+
+fn fail(n: i32) -> Reply {
+    done(Vec::new(), n)
+}
+
+fn io_errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(EIO)
+}
+
+fn set_errno(e: &SetError) -> i32 {
+    match e {
+        SetError::Config(ConfigError::Invalid(_)) => EINVAL,
+        SetError::Config(ConfigError::NoSuchAddress) => EADDRNOTAVAIL,
+        SetError::Bind(e) | SetError::Link(e) => io_errno(e),
+    }
+}
+
+fn clone_errno(e: &CloneError) -> i32 {
+    match e {
+        CloneError::Exists => EEXIST,
+        CloneError::BadName => EINVAL,
+        CloneError::NotFound => ENXIO,
+        CloneError::Io(e) => io_errno(e),
+    }
+}
+
+pub fn handle(reg: &Registry, msg: &[(String, String)], root: bool) -> Reply {
+    let req = match Request::decode(msg) {
+        Ok(r) => r,
+        Err(_) => return fail(EINVAL),
+    };
+    match req {
+        Request::Create { name } => {
+            if !root {
+                return fail(EPERM);
+            }
+            match reg.create(&name) {
+                Ok(n) => done(vec![("ifname".into(), n)], 0),
+                Err(e) => fail(clone_errno(&e)),
+            }
+        }
+        Request::Destroy { name } => {
+            if reg.get(&name).is_none() {
+                return fail(ENXIO);
+            }
+            if !root {
+                return fail(EPERM);
+            }
+            match reg.destroy(&name) {
+                Ok(()) => fail(0),
+                Err(e) => fail(clone_errno(&e)),
+            }
+        }
+        Request::List => done(
+            reg.all()
+                .iter()
+                .map(|i| ("ifname".to_string(), i.name.clone()))
+                .collect(),
+            0,
+        ),
+        Request::Cloners => done(vec![("cloner".into(), CLONER.into())], 0),
+        Request::Status { name, keys } => {
+            let ifaces = match name {
+                Some(n) => match reg.get(&n) {
+                    Some(i) => vec![i],
+                    None => return fail(ENXIO),
+                },
+                None => reg.all(),
+            };
+            let mut r = Vec::new();
+            for i in ifaces {
+                i.status(root, keys).encode(&mut r);
+            }
+            done(r, 0)
+        }
+        Request::Set { name, ops } => {
+            let Some(ifc) = reg.get(&name) else {
+                return fail(ENXIO);
+            };
+            if !root {
+                return fail(EPERM);
+            }
+            match ifc.set(&ops) {
+                Ok(()) => fail(0),
+                Err(e) => fail(set_errno(&e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! UDP → TUN: receive a batch of datagrams, find each one's peer, let its
+//! `Tunn` decrypt or answer, check the inner source against the peer's
+//! allowed IPs, and write the packet to the TUN device.
+//!
+//! Handshake initiations are checked at the interface first (MAC1, and a
+//! cookie reply when under load, keyed by the sender's address) before
+//! any Diffie-Hellman is spent on finding the sender.
+
+use crate::data::packet::{flush, le32, message_type};
+use crate::sys::tun::Tun;
+use crate::sys::udp::{Batch, Sockets, MAX_DATAGRAM};
+use crate::sys::waker::{Wait, Waker};
+use crate::wg::constants::*;
+use crate::wg::interface::Interface;
+use crate::wg::messages::Message;
+use crate::wg::peer::Peer;
+use crate::wg::router::Router;
+use boringtun::noise::errors::WireGuardError;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::{Packet, TunnResult};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub fn run(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, waker: &Waker) {
+    let Some(sock) = socks.all().nth(which) else {
+        return;
+    };
+    let fd = sock.as_raw_fd();
+    let mut rx = Batch::new(BATCH, MAX_DATAGRAM);
+    let mut tx = Batch::new(BATCH, SLOT);
+    loop {
+        match waker.wait(fd, -1) {
+            Ok(Wait::Stop) => return,
+            Ok(_) => {}
+            Err(_) => {
+                if waker.sleep(100) {
+                    return;
+                }
+                continue;
+            }
+        }
+        let router = ifc.router();
+        for _ in 0..4 {
+            let n = match rx.recv(fd) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            for i in 0..n {
+                let (d, src) = rx.get(i);
+                if let Some(src) = src {
+                    receive(ifc, &router, socks, tun, d, src, &mut tx);
+                }
+            }
+            flush(ifc, Some(socks), &mut tx);
+            if n < BATCH {
+                break;
+            }
+        }
+    }
+}
+
+/// Up to this many debug messages per datagram, logged after the peer
+/// lock is released.
+type Events = [Option<Message<'static>>; 4];
+
+fn push(ev: &mut Events, m: Message<'static>) {
+    if let Some(slot) = ev.iter_mut().find(|s| s.is_none()) {
+        *slot = Some(m);
+    }
+}
+
+/// Which peer sent this handshake message, after the MAC (and, under
+/// load, cookie) check. `Err` carries the length of a cookie reply
+/// written into `tx`'s next slot, if one should be sent.
+fn handshake_sender(
+    ifc: &Interface,
+    router: &Router,
+    d: &[u8],
+    src: SocketAddr,
+    t: u8,
+    tx: &mut Batch,
+) -> Result<Arc<Peer>, Option<usize>> {
+    let id = router.identity.as_ref().ok_or(None)?;
+    let verdict = match id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot()) {
+        Ok(Packet::HandshakeInit(p)) => match parse_handshake_anon(&id.secret, &id.public, &p) {
+            Ok(half) => router.by_key.get(&half.peer_static_public).cloned().ok_or(None),
+            Err(_) => Err(None),
+        },
+        Ok(Packet::HandshakeResponse(p)) => router.peer_by_receiver(p.receiver_idx).cloned().ok_or(None),
+        Ok(_) => Err(None),
+        Err(TunnResult::WriteToNetwork(c)) => {
+            ifc.log(Message::SendCookie);
+            return Err(Some(c.len()));
+        }
+        Err(TunnResult::Err(WireGuardError::InvalidMac)) => {
+            ifc.log(if t == MSG_INITIATION {
+                Message::InvalidInitiationMac
+            } else {
+                Message::InvalidResponseMac
+            });
+            return Err(None);
+        }
+        Err(TunnResult::Err(WireGuardError::UnderLoad)) => {
+            ifc.log(Message::RateLimited);
+            return Err(None);
+        }
+        Err(_) => return Err(None),
+    };
+    if verdict.is_err() {
+        ifc.log(if t == MSG_INITIATION {
+            Message::InvalidInitiation
+        } else {
+            Message::InvalidResponse
+        });
+    }
+    verdict
+}
+
+fn receive(
+    ifc: &Interface,
+    router: &Router,
+    socks: &Sockets,
+    tun: &Tun,
+    d: &[u8],
+    src: SocketAddr,
+    tx: &mut Batch,
+) {
+    let Some(t) = message_type(d) else {
+        return;
+    };
+    let peer = match t {
+        MSG_INITIATION | MSG_RESPONSE => match handshake_sender(ifc, router, d, src, t, tx) {
+            Ok(p) => p,
+            Err(Some(cookie_len)) => {
+                tx.commit(cookie_len, src);
+                return;
+            }
+            Err(None) => return,
+        },
+        MSG_COOKIE | MSG_DATA => {
+            let Some(p) = le32(d, 4).and_then(|i| router.peer_by_receiver(i)) else {
+                return;
+            };
+            if t == MSG_COOKIE {
+                ifc.log(Message::RecvCookie);
+            }
+            p.clone()
+        }
+        _ => return,
+    };
+
+    let mut ev: Events = [None, None, None, None];
+    let mut to_tun: Option<(usize, usize)> = None;
+    {
+        let mut st = peer.lock();
+        let Some(tunn) = st.tunn.as_mut() else {
+            return;
+        };
+        let slot = tx.slot();
+        let base = slot.as_ptr() as usize;
+        let now = Instant::now();
+        let mut reply = None;
+        let ok = match tunn.decapsulate(Some(src.ip()), d, slot) {
+            TunnResult::WriteToNetwork(out) => {
+                reply = Some(out.len());
+                true
+            }
+            TunnResult::WriteToTunnelV4(p, ip) => {
+                to_tun = allowed(router, &peer, IpAddr::V4(ip)).then_some((p.as_ptr() as usize - base, p.len()));
+                if to_tun.is_none() {
+                    push(&mut ev, Message::DisallowedSrc(peer.id));
+                }
+                true
+            }
+            TunnResult::WriteToTunnelV6(p, ip) => {
+                to_tun = allowed(router, &peer, IpAddr::V6(ip)).then_some((p.as_ptr() as usize - base, p.len()));
+                if to_tun.is_none() {
+                    push(&mut ev, Message::DisallowedSrc(peer.id));
+                }
+                true
+            }
+            TunnResult::Done => {
+                if t == MSG_DATA {
+                    push(&mut ev, Message::RecvKeepalive(peer.id));
+                }
+                true
+            }
+            TunnResult::Err(_) => {
+                match t {
+                    MSG_INITIATION => push(&mut ev, Message::InvalidInitiation),
+                    MSG_RESPONSE => push(&mut ev, Message::InvalidResponse),
+                    _ => {}
+                }
+                false
+            }
+        };
+        if ok {
+            peer.add_rx(d.len());
+            if t != MSG_COOKIE {
+                // Roaming: only an authenticated message moves the endpoint.
+                st.endpoint = Some(src);
+                st.last_received = Some(now);
+            }
+            match t {
+                MSG_INITIATION => {
+                    push(&mut ev, Message::RecvInitiation(peer.id));
+                    if reply.is_some() {
+                        push(&mut ev, Message::SendResponse(peer.id));
+                        st.handshake_complete(now);
+                    }
+                }
+                MSG_RESPONSE => {
+                    push(&mut ev, Message::RecvResponse(peer.id));
+                    st.handshake_complete(now);
+                    if reply.is_some() {
+                        push(&mut ev, Message::SendKeepalive(peer.id));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(len) = reply {
+            send_locked(&peer, &mut st, tx, len, src, now);
+            // Packets that waited for the handshake go out now.
+            loop {
+                if tx.is_full() {
+                    flush(ifc, Some(socks), tx);
+                }
+                let Some(tunn) = st.tunn.as_mut() else { break };
+                let len = match tunn.decapsulate(None, &[], tx.slot()) {
+                    TunnResult::WriteToNetwork(out) => out.len(),
+                    _ => break,
+                };
+                st.last_data_sent = Some(now);
+                send_locked(&peer, &mut st, tx, len, src, now);
+            }
+        }
+    }
+    for m in ev.into_iter().flatten() {
+        ifc.log(m);
+    }
+    if let Some((off, len)) = to_tun {
+        if let Some(p) = tx.slot().get(off..off + len) {
+            let _ = tun.send(p);
+        }
+    }
+}
+
+fn allowed(router: &Router, peer: &Arc<Peer>, src: IpAddr) -> bool {
+    router
+        .allowed_ips
+        .lookup(src)
+        .is_some_and(|owner| Arc::ptr_eq(owner, peer))
+}
+
+fn send_locked(
+    peer: &Peer,
+    st: &mut crate::wg::peer::PeerState,
+    tx: &mut Batch,
+    len: usize,
+    to: SocketAddr,
+    now: Instant,
+) {
+    st.last_sent = Some(now);
+    peer.add_tx(len);
+    tx.commit(len, to);
+}

@@ -1,0 +1,95 @@
+//! Small, pure helpers on packets.
+
+use crate::sys::udp::{Batch, Sockets};
+use crate::wg::constants::PADDING;
+use crate::wg::interface::Interface;
+use crate::wg::messages::Message;
+use std::net::IpAddr;
+
+/// WireGuard message type, if the reserved bytes are zero.
+pub fn message_type(d: &[u8]) -> Option<u8> {
+    match d {
+        [t, 0, 0, 0, ..] => Some(*t),
+        _ => None,
+    }
+}
+
+/// The little-endian u32 at `off`.
+pub fn le32(d: &[u8], off: usize) -> Option<u32> {
+    let b = d.get(off..off + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Destination address of an IP packet.
+pub fn dst_addr(p: &[u8]) -> Option<IpAddr> {
+    match p.first()? >> 4 {
+        4 => {
+            let b: [u8; 4] = p.get(16..20)?.try_into().ok()?;
+            Some(IpAddr::from(b))
+        }
+        6 => {
+            let b: [u8; 16] = p.get(24..40)?.try_into().ok()?;
+            Some(IpAddr::from(b))
+        }
+        _ => None,
+    }
+}
+
+/// Plaintext length after padding to 16 bytes, never beyond the MTU.
+pub fn padded_len(len: usize, mtu: usize) -> usize {
+    let padded = len.div_ceil(PADDING) * PADDING;
+    if len > mtu {
+        len
+    } else {
+        padded.min(mtu)
+    }
+}
+
+/// Send what is queued; drop it if the interface has no sockets.
+pub fn flush(ifc: &Interface, socks: Option<&Sockets>, batch: &mut Batch) {
+    if batch.is_empty() {
+        return;
+    }
+    match socks {
+        Some(s) => {
+            let (_, _, err) = batch.send(s);
+            if let Some(e) = err {
+                ifc.log(Message::SendFailed(&e));
+            }
+        }
+        None => batch.clear(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding() {
+        assert_eq!(padded_len(0, 1420), 0);
+        assert_eq!(padded_len(1, 1420), 16);
+        assert_eq!(padded_len(16, 1420), 16);
+        assert_eq!(padded_len(17, 1420), 32);
+        assert_eq!(padded_len(1419, 1420), 1420);
+        assert_eq!(padded_len(1420, 1420), 1420);
+        assert_eq!(padded_len(1500, 1420), 1500);
+    }
+
+    #[test]
+    fn types_and_addresses() {
+        assert_eq!(message_type(&[1, 0, 0, 0, 9]), Some(1));
+        assert_eq!(message_type(&[1, 0, 1, 0]), None);
+        assert_eq!(message_type(&[1]), None);
+        let mut v4 = [0u8; 20];
+        v4[0] = 0x45;
+        v4[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        assert_eq!(dst_addr(&v4), Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(dst_addr(&v4[..19]), None);
+        let mut v6 = [0u8; 40];
+        v6[0] = 0x60;
+        v6[39] = 1;
+        assert_eq!(dst_addr(&v6), Some("::1".parse().unwrap()));
+        assert_eq!(le32(&[1, 2, 0, 0], 0), Some(0x201));
+    }
+}

@@ -1,0 +1,52 @@
+//! wgd: the wg(4) driver as a userspace daemon. Thin: flags, then
+//! `daemon::run`.
+
+mod ctl;
+mod daemon;
+mod data;
+mod log;
+mod registry;
+mod sys;
+mod wg;
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// The wg(4) WireGuard driver as a userspace daemon. It owns every wgN
+/// interface; configure them with ifconfig-wg(8).
+#[derive(Parser)]
+#[command(name = "wgd", version, about, long_about = None)]
+struct Args {
+    /// Stay in the foreground and log to stderr.
+    #[arg(short = 'f')]
+    foreground: bool,
+    /// Write the daemon's process id to this file.
+    #[arg(short = 'p', value_name = "pidfile")]
+    pidfile: Option<PathBuf>,
+    /// Control socket [default: $WGD_SOCKET, else /var/run/wgd.sock].
+    #[arg(short = 'S', value_name = "socket")]
+    socket: Option<String>,
+}
+
+/// strerror(3) text of an I/O error, without Rust's "(os error N)".
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let socket = PathBuf::from(proto::paths::control_socket(args.socket.as_deref()));
+    let opts = daemon::Options {
+        socket: socket.clone(),
+        foreground: args.foreground,
+        pidfile: args.pidfile,
+    };
+    if let Err(e) = daemon::run(opts) {
+        eprintln!("wgd: {}: {e}", socket.display());
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,110 @@
+//! The cloner: creating and destroying wgN interfaces, unit numbers.
+
+use crate::wg::interface::Interface;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub const CLONER: &str = "wg";
+/// IFNAMSIZ - 1.
+const MAX_NAME: usize = 15;
+
+#[derive(Debug)]
+pub enum CloneError {
+    Exists,
+    BadName,
+    NotFound,
+    Io(io::Error),
+}
+
+#[derive(Default)]
+pub struct Registry {
+    /// In creation order, as `ifconfig -l` lists them.
+    ifaces: Mutex<Vec<Arc<Interface>>>,
+}
+
+/// `wg` followed by a unit number without leading zeros.
+pub fn valid_name(name: &str) -> bool {
+    let Some(unit) = name.strip_prefix(CLONER) else {
+        return false;
+    };
+    name.len() <= MAX_NAME
+        && !unit.is_empty()
+        && unit.bytes().all(|b| b.is_ascii_digit())
+        && (unit == "0" || !unit.starts_with('0'))
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Interface>>> {
+        self.ifaces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Create `name`, or with the bare cloner name the lowest free unit.
+    pub fn create(&self, name: &str) -> Result<String, CloneError> {
+        let mut list = self.lock();
+        let name = if name == CLONER {
+            (0u32..)
+                .map(|u| format!("{CLONER}{u}"))
+                .find(|n| {
+                    !list.iter().any(|i| &i.name == n)
+                        && nix::net::if_::if_nametoindex(n.as_str()).is_err()
+                })
+                .ok_or(CloneError::BadName)?
+        } else {
+            if !valid_name(name) {
+                return Err(CloneError::BadName);
+            }
+            if list.iter().any(|i| i.name == name) {
+                return Err(CloneError::Exists);
+            }
+            name.to_string()
+        };
+        let ifc = Interface::create(&name).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => CloneError::Exists,
+            _ => CloneError::Io(e),
+        })?;
+        list.push(ifc);
+        Ok(name)
+    }
+
+    pub fn destroy(&self, name: &str) -> Result<(), CloneError> {
+        let mut list = self.lock();
+        let pos = list
+            .iter()
+            .position(|i| i.name == name)
+            .ok_or(CloneError::NotFound)?;
+        let ifc = list.remove(pos);
+        ifc.shutdown();
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Interface>> {
+        self.lock().iter().find(|i| i.name == name).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Interface>> {
+        self.lock().clone()
+    }
+
+    /// Like unloading the module: every interface goes.
+    pub fn destroy_all(&self) {
+        let mut list = self.lock();
+        for ifc in list.drain(..) {
+            ifc.shutdown();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn names() {
+        for ok in ["wg0", "wg1", "wg10", "wg4294967295"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["wg", "wg01", "wg00", "wgx", "tun0", "wg-1", "wg1a", "wg12345678901234"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

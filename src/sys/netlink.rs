@@ -1,0 +1,127 @@
+//! Link configuration over rtnetlink: up/down, IFF_MULTICAST, MTU,
+//! addresses, and turning off the automatic IPv6 link-local address.
+//!
+//! Messages are built with netlink-packet-route and sent on a blocking
+//! netlink-sys socket; each call waits for the kernel's ack.
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use proto::IfAddr;
+use std::io;
+use std::net::IpAddr;
+
+fn request(msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+    let mut sock = Socket::new(NETLINK_ROUTE)?;
+    sock.bind_auto()?;
+    sock.connect(&SocketAddr::new(0, 0))?;
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    header.sequence_number = 1;
+    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+    nl.finalize();
+    let mut buf = vec![0u8; nl.buffer_len()];
+    nl.serialize(&mut buf);
+    sock.send(&buf, 0)?;
+    let mut rbuf = vec![0u8; 65536];
+    loop {
+        let n = sock.recv(&mut &mut rbuf[..], 0)?;
+        let mut off = 0;
+        while off < n {
+            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[off..n])
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            let len = reply.header.length as usize;
+            match reply.payload {
+                NetlinkPayload::Error(e) => {
+                    return match e.code {
+                        None => Ok(()),
+                        Some(c) => Err(io::Error::from_raw_os_error(-c.get())),
+                    }
+                }
+                NetlinkPayload::Done(_) => return Ok(()),
+                _ => {}
+            }
+            if len == 0 {
+                break;
+            }
+            off += (len + 3) & !3;
+        }
+    }
+}
+
+fn link_msg(ifindex: u32) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.index = ifindex;
+    m
+}
+
+/// Set or clear IFF_UP and IFF_MULTICAST; leave the other flags alone.
+pub fn set_flags(ifindex: u32, up: Option<bool>, multicast: Option<bool>) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    for (want, flag) in [(up, LinkFlags::Up), (multicast, LinkFlags::Multicast)] {
+        if let Some(on) = want {
+            m.header.change_mask |= flag;
+            if on {
+                m.header.flags |= flag;
+            }
+        }
+    }
+    request(RouteNetlinkMessage::SetLink(m), 0)
+}
+
+pub fn set_mtu(ifindex: u32, mtu: u32) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    m.attributes.push(LinkAttribute::Mtu(mtu));
+    request(RouteNetlinkMessage::SetLink(m), 0)
+}
+
+/// No automatic IPv6 link-local address, as on a BSD wg interface.
+pub fn disable_ipv6_autoconf(ifindex: u32) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    m.attributes
+        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
+            AfSpecInet6::AddrGenMode(In6AddrGenMode::None),
+        ])]));
+    match request(RouteNetlinkMessage::SetLink(m), 0) {
+        // A host without IPv6 has nothing to turn off.
+        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => Ok(()),
+        r => r,
+    }
+}
+
+fn addr_msg(ifindex: u32, a: &IfAddr) -> AddressMessage {
+    let mut m = AddressMessage::default();
+    m.header.index = ifindex;
+    m.header.prefix_len = a.prefix_len;
+    m.header.family = match a.addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    m.attributes.push(AddressAttribute::Local(a.addr));
+    // IFA_ADDRESS is the peer on a point-to-point link, else the address.
+    m.attributes
+        .push(AddressAttribute::Address(a.dest.unwrap_or(a.addr)));
+    m
+}
+
+pub fn add_address(ifindex: u32, a: &IfAddr) -> io::Result<()> {
+    request(
+        RouteNetlinkMessage::NewAddress(addr_msg(ifindex, a)),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+}
+
+pub fn delete_address(ifindex: u32, a: &IfAddr) -> io::Result<()> {
+    match request(RouteNetlinkMessage::DelAddress(addr_msg(ifindex, a)), 0) {
+        // Already gone (Linux drops IPv6 addresses on down): fine.
+        Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
+        r => r,
+    }
+}

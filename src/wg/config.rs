@@ -1,0 +1,372 @@
+//! The configuration of one interface, and applying a request to it.
+//!
+//! `apply` is pure: it works on a copy, checks every word, and either
+//! returns the new configuration or an error that leaves the old one
+//! untouched. The interface then performs the side effects (binding,
+//! netlink) and commits.
+
+use crate::wg::peer::Peer;
+use boringtun::x25519::{PublicKey, StaticSecret};
+use proto::request::{DEFAULT_MTU, MAX_MTU, MIN_MTU};
+use proto::{IfAddr, Key, Op, Prefix};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A value the driver refuses (EINVAL).
+    Invalid(&'static str),
+    /// `-alias` of an address the interface does not have.
+    NoSuchAddress,
+}
+
+#[derive(Clone)]
+pub struct PeerConfig {
+    pub public_key: Key,
+    /// The live peer; `None` until a request creating it is committed.
+    pub live: Option<Arc<Peer>>,
+    pub psk: Option<Key>,
+    pub pka: u16,
+    pub description: Option<String>,
+    /// Newest first.
+    pub allowed_ips: Vec<Prefix>,
+    /// Set by the request being applied; moved into the peer on commit.
+    pub new_endpoint: Option<SocketAddr>,
+    /// The Noise state must be rebuilt on commit (new PSK).
+    pub rekey: bool,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    /// Clamped.
+    pub private_key: Option<Key>,
+    pub public_key: Option<Key>,
+    /// Configured port; 0 = pick at bind (and then remember the pick).
+    pub port: u16,
+    pub cookie: u32,
+    pub up: bool,
+    pub debug: bool,
+    pub link0: bool,
+    pub link1: bool,
+    pub link2: bool,
+    pub mtu: u32,
+    pub description: Option<String>,
+    pub addrs: Vec<IfAddr>,
+    pub peers: Vec<PeerConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            private_key: None,
+            public_key: None,
+            port: 0,
+            cookie: 0,
+            up: false,
+            debug: false,
+            link0: false,
+            link1: false,
+            link2: false,
+            mtu: DEFAULT_MTU,
+            description: None,
+            addrs: Vec::new(),
+            peers: Vec::new(),
+        }
+    }
+}
+
+pub fn clamp(k: &Key) -> Key {
+    let mut b = *k.as_bytes();
+    b[0] &= 248;
+    b[31] &= 127;
+    b[31] |= 64;
+    Key::new(b)
+}
+
+pub fn public_of(private: &Key) -> Key {
+    let secret = StaticSecret::from(*private.as_bytes());
+    Key::new(PublicKey::from(&secret).to_bytes())
+}
+
+/// Small-order points (the all-zero key among them) would make every
+/// shared secret predictable. Any clamped scalar is a multiple of the
+/// cofactor, so the product with such a point is zero.
+pub fn is_low_order(public: &Key) -> bool {
+    let probe = StaticSecret::from([0x5a; 32]);
+    let shared = probe.diffie_hellman(&PublicKey::from(*public.as_bytes()));
+    !shared.was_contributory()
+}
+
+/// Which peer the following peer options apply to.
+enum Selected {
+    None,
+    Peer { idx: usize, aips_replaced: bool },
+    /// `-wgpeer` or our own key: options are accepted and ignored.
+    Ignored,
+}
+
+impl Config {
+    /// Apply `ops` to a copy; return it, or the first error.
+    pub fn apply(&self, ops: &[Op]) -> Result<Config, ConfigError> {
+        let mut c = self.clone();
+        for p in &mut c.peers {
+            p.new_endpoint = None;
+            p.rekey = false;
+        }
+        let mut sel = Selected::None;
+        for op in ops {
+            if op.is_peer_option() {
+                match &mut sel {
+                    Selected::None => return Err(ConfigError::Invalid("no peer selected")),
+                    Selected::Ignored => continue,
+                    Selected::Peer { idx, aips_replaced } => {
+                        c.apply_peer_option(*idx, aips_replaced, op)?;
+                        continue;
+                    }
+                }
+            }
+            match op {
+                Op::PrivateKey(k) => {
+                    let k = clamp(k);
+                    let public = public_of(&k);
+                    if c.private_key.as_ref() != Some(&k) {
+                        c.private_key = Some(k);
+                        // A peer with our own public key cannot exist.
+                        c.peers.retain(|p| p.public_key != public);
+                        sel = Selected::None;
+                        c.public_key = Some(public);
+                    }
+                }
+                Op::ListenPort(p) => c.port = *p,
+                Op::Cookie(v) => c.cookie = *v,
+                Op::Peer(k) => {
+                    if is_low_order(k) {
+                        return Err(ConfigError::Invalid("low-order peer key"));
+                    }
+                    if c.public_key.as_ref() == Some(k) {
+                        sel = Selected::Ignored;
+                        continue;
+                    }
+                    let idx = match c.peers.iter().position(|p| &p.public_key == k) {
+                        Some(i) => i,
+                        None => {
+                            c.peers.push(PeerConfig {
+                                public_key: k.clone(),
+                                live: None,
+                                psk: None,
+                                pka: 0,
+                                description: None,
+                                allowed_ips: Vec::new(),
+                                new_endpoint: None,
+                                rekey: false,
+                            });
+                            c.peers.len() - 1
+                        }
+                    };
+                    sel = Selected::Peer {
+                        idx,
+                        aips_replaced: false,
+                    };
+                }
+                Op::RemovePeer(k) => {
+                    c.peers.retain(|p| &p.public_key != k);
+                    sel = Selected::Ignored;
+                }
+                Op::RemoveAllPeers => {
+                    c.peers.clear();
+                    sel = Selected::None;
+                }
+                Op::Up(b) => c.up = *b,
+                Op::Debug(b) => c.debug = *b,
+                Op::Link0(b) => {
+                    c.link0 = *b;
+                    if *b {
+                        c.link1 = false;
+                    }
+                }
+                Op::Link1(b) => {
+                    c.link1 = *b;
+                    if *b {
+                        c.link0 = false;
+                    }
+                }
+                Op::Link2(b) => c.link2 = *b,
+                Op::Mtu(m) => {
+                    if !(MIN_MTU..=MAX_MTU).contains(m) {
+                        return Err(ConfigError::Invalid("mtu out of range"));
+                    }
+                    c.mtu = *m;
+                }
+                Op::Description(d) => c.description = d.clone(),
+                Op::AddAddress(a) => {
+                    let max = if a.addr.is_ipv4() { 32 } else { 128 };
+                    if a.prefix_len > max || a.dest.is_some_and(|d| d.is_ipv4() != a.addr.is_ipv4())
+                    {
+                        return Err(ConfigError::Invalid("bad address"));
+                    }
+                    match c.addrs.iter_mut().find(|x| x.addr == a.addr) {
+                        Some(x) => *x = *a,
+                        None => c.addrs.push(*a),
+                    }
+                }
+                Op::DeleteAddress(ip) => {
+                    let before = c.addrs.len();
+                    c.addrs.retain(|x| x.addr != *ip);
+                    if c.addrs.len() == before {
+                        return Err(ConfigError::NoSuchAddress);
+                    }
+                }
+                // Peer options were handled above.
+                Op::Endpoint(_)
+                | Op::AllowedIp(_)
+                | Op::PresharedKey(_)
+                | Op::PersistentKeepalive(_)
+                | Op::PeerDescription(_) => {}
+            }
+        }
+        Ok(c)
+    }
+
+    fn apply_peer_option(
+        &mut self,
+        idx: usize,
+        aips_replaced: &mut bool,
+        op: &Op,
+    ) -> Result<(), ConfigError> {
+        match op {
+            Op::Endpoint(a) => self.peers[idx].new_endpoint = Some(*a),
+            Op::AllowedIp(p) => {
+                if !*aips_replaced {
+                    self.peers[idx].allowed_ips.clear();
+                    *aips_replaced = true;
+                }
+                // A prefix has one owner: it moves to this peer.
+                for (i, other) in self.peers.iter_mut().enumerate() {
+                    if i != idx {
+                        other.allowed_ips.retain(|q| q != p);
+                    }
+                }
+                let aips = &mut self.peers[idx].allowed_ips;
+                if !aips.contains(p) {
+                    aips.insert(0, *p);
+                }
+            }
+            Op::PresharedKey(k) => {
+                let k = k.clone().filter(|k| !k.is_zero());
+                let peer = &mut self.peers[idx];
+                if peer.psk != k {
+                    peer.psk = k;
+                    peer.rekey = true;
+                }
+            }
+            Op::PersistentKeepalive(n) => self.peers[idx].pka = *n,
+            Op::PeerDescription(d) => self.peers[idx].description = d.clone(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub fn addrs_v6(&self) -> impl Iterator<Item = &IfAddr> {
+        self.addrs.iter().filter(|a| matches!(a.addr, IpAddr::V6(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> Key {
+        // A valid public key: the public key of some private key.
+        public_of(&clamp(&Key::new([b; 32])))
+    }
+
+    #[test]
+    fn peer_options_bind_to_nearest_peer_and_aips_replace() {
+        let c = Config::default();
+        let c = c
+            .apply(&[
+                Op::Peer(key(1)),
+                Op::AllowedIp("10.0.0.1/32".parse().unwrap()),
+                Op::AllowedIp("10.0.0.2/32".parse().unwrap()),
+                Op::Peer(key(2)),
+                Op::PersistentKeepalive(25),
+            ])
+            .unwrap();
+        assert_eq!(c.peers.len(), 2);
+        assert_eq!(c.peers[0].allowed_ips.len(), 2);
+        // Newest first.
+        assert_eq!(c.peers[0].allowed_ips[0].to_string(), "10.0.0.2/32");
+        assert_eq!(c.peers[1].pka, 25);
+        let c = c
+            .apply(&[Op::Peer(key(1)), Op::AllowedIp("10.9.0.0/16".parse().unwrap())])
+            .unwrap();
+        assert_eq!(c.peers[0].allowed_ips.len(), 1);
+        // Moving a prefix to another peer.
+        let c = c
+            .apply(&[Op::Peer(key(2)), Op::AllowedIp("10.9.0.0/16".parse().unwrap())])
+            .unwrap();
+        assert!(c.peers[0].allowed_ips.is_empty());
+        assert_eq!(c.peers[1].allowed_ips.len(), 1);
+    }
+
+    #[test]
+    fn errors_leave_original_untouched() {
+        let c = Config::default()
+            .apply(&[Op::Peer(key(1)), Op::Mtu(1280)])
+            .unwrap();
+        assert_eq!(
+            c.apply(&[Op::Peer(key(2)), Op::Mtu(67)]).err(),
+            Some(ConfigError::Invalid("mtu out of range"))
+        );
+        assert_eq!(
+            c.apply(&[Op::Peer(Key::zero())]).err(),
+            Some(ConfigError::Invalid("low-order peer key"))
+        );
+        assert_eq!(
+            c.apply(&[Op::Endpoint("1.2.3.4:5".parse().unwrap())]).err(),
+            Some(ConfigError::Invalid("no peer selected"))
+        );
+        assert_eq!(
+            c.apply(&[Op::DeleteAddress("10.0.0.1".parse().unwrap())])
+                .err(),
+            Some(ConfigError::NoSuchAddress)
+        );
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.mtu, 1280);
+    }
+
+    #[test]
+    fn own_key_peer_is_ignored_and_dropped_on_key_change() {
+        let priv1 = Key::new([9; 32]);
+        let pub1 = public_of(&clamp(&priv1));
+        let c = Config::default()
+            .apply(&[Op::Peer(pub1.clone()), Op::PersistentKeepalive(5)])
+            .unwrap();
+        assert_eq!(c.peers.len(), 1);
+        let c = c.apply(&[Op::PrivateKey(priv1.clone())]).unwrap();
+        assert!(c.peers.is_empty(), "peer equal to own key dropped");
+        let c = c
+            .apply(&[Op::Peer(pub1), Op::PersistentKeepalive(5)])
+            .unwrap();
+        assert!(c.peers.is_empty(), "own key ignored");
+        // Clamped on the way in.
+        assert_eq!(c.private_key, Some(clamp(&priv1)));
+    }
+
+    #[test]
+    fn low_order_points() {
+        assert!(is_low_order(&Key::zero()));
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert!(is_low_order(&Key::new(one)));
+        assert!(!is_low_order(&key(3)));
+    }
+
+    #[test]
+    fn link0_and_link1_exclude_each_other() {
+        let c = Config::default().apply(&[Op::Link1(true)]).unwrap();
+        assert!(c.link1 && !c.link0);
+        let c = c.apply(&[Op::Link0(true)]).unwrap();
+        assert!(c.link0 && !c.link1);
+    }
+}

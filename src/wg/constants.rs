@@ -1,0 +1,35 @@
+//! Protocol and driver constants.
+
+use std::time::Duration;
+
+/// Message types on the wire (little-endian u32 with three zero bytes).
+pub const MSG_INITIATION: u8 = 1;
+pub const MSG_RESPONSE: u8 = 2;
+pub const MSG_COOKIE: u8 = 3;
+pub const MSG_DATA: u8 = 4;
+
+/// Header (16) plus tag (16): a data message carrying nothing is a keepalive.
+pub const DATA_OVERHEAD: usize = 32;
+pub const KEEPALIVE_LEN: usize = DATA_OVERHEAD;
+
+/// Plaintext is padded to a multiple of this.
+pub const PADDING: usize = 16;
+
+/// How often the timer tick drives `Tunn::update_timers`.
+pub const TIMER_TICK: Duration = Duration::from_millis(250);
+pub const REKEY_TIMEOUT_SECS: u64 = 5;
+pub const KEEPALIVE_TIMEOUT_SECS: u64 = 10;
+pub const REJECT_AFTER_TIME_SECS: u64 = 180;
+/// What wg(4) reports when the initiation retries run out.
+pub const MAX_TIMER_HANDSHAKES_REPORTED: u32 = 20;
+
+/// Handshake messages per second before cookies are demanded. Counted
+/// twice per message (once at the interface, once inside `Tunn`).
+pub const HANDSHAKE_RATE_LIMIT: u64 = 2 * 50;
+
+/// Datagrams moved per syscall at the I/O seams.
+pub const BATCH: usize = 32;
+/// Largest IP packet the TUN device can hand us (maximum MTU).
+pub const MAX_PACKET: usize = 65535;
+/// Room for a packet plus WireGuard overhead and padding.
+pub const SLOT: usize = MAX_PACKET + DATA_OVERHEAD + PADDING + 64;

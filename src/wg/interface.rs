@@ -1,0 +1,437 @@
+//! One wgN interface: its TUN device, configuration, data-plane snapshot,
+//! UDP sockets and worker threads.
+//!
+//! ```text
+//!   control ── set(ops) ──> Config::apply (pure, on a copy)
+//!                            │ ok
+//!                            ▼
+//!           side effects: bind sockets, netlink (undone on failure)
+//!                            │ ok
+//!                            ▼
+//!           commit: peers, Router snapshot swap, socket swap, workers
+//!
+//!   workers: tun reader (data::outbound), udp readers (data::inbound),
+//!            timer tick (wg::timers)
+//! ```
+
+use crate::data;
+use crate::sys::netlink;
+use crate::sys::tun::Tun;
+use crate::sys::udp::Sockets;
+use crate::sys::waker::Waker;
+use crate::wg::config::{Config, ConfigError, PeerConfig};
+use crate::wg::constants::HANDSHAKE_RATE_LIMIT;
+use crate::wg::messages::Message;
+use crate::wg::peer::{next_id, Peer};
+use crate::wg::router::{Identity, Router};
+use boringtun::noise::rate_limiter::RateLimiter;
+use boringtun::noise::Tunn;
+use boringtun::x25519::{PublicKey, StaticSecret};
+use proto::flags::*;
+use proto::{IfAddr, InterfaceStatus, Op, PeerStatus, Psk};
+use rand_core::{OsRng, RngCore};
+use std::collections::HashSet;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+#[derive(Debug)]
+pub enum SetError {
+    Config(ConfigError),
+    /// Binding the UDP port failed.
+    Bind(io::Error),
+    /// The kernel refused a link change.
+    Link(io::Error),
+}
+
+struct Workers {
+    waker: Arc<Waker>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    fn stop(self) {
+        self.waker.stop();
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+pub struct Interface {
+    pub name: String,
+    pub ifindex: u32,
+    tun: Mutex<Option<Arc<Tun>>>,
+    config: Mutex<Config>,
+    router: RwLock<Arc<Router>>,
+    sockets: RwLock<Option<Arc<Sockets>>>,
+    debug: AtomicBool,
+    udp_workers: Mutex<Option<Workers>>,
+    base_workers: Mutex<Option<Workers>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Undo list for link changes made by a request that then fails.
+enum Undo {
+    Mtu(u32),
+    AddAddress(IfAddr),
+    DeleteAddress(IfAddr),
+    Multicast(bool),
+    Up(bool),
+}
+
+impl Interface {
+    /// Create the TUN device (down, no IPv6 link-local, no multicast) and
+    /// start the TUN reader and the timer.
+    pub fn create(name: &str) -> io::Result<Arc<Interface>> {
+        let cfg = Config::default();
+        let tun = Arc::new(Tun::create(name, cfg.mtu as u16)?);
+        let ifindex = tun.ifindex();
+        netlink::disable_ipv6_autoconf(ifindex)?;
+        netlink::set_flags(ifindex, Some(false), Some(false))?;
+        let ifc = Arc::new(Interface {
+            name: name.to_string(),
+            ifindex,
+            tun: Mutex::new(Some(tun.clone())),
+            router: RwLock::new(Arc::new(Router {
+                mtu: cfg.mtu as usize,
+                ..Router::default()
+            })),
+            config: Mutex::new(cfg),
+            sockets: RwLock::new(None),
+            debug: AtomicBool::new(false),
+            udp_workers: Mutex::new(None),
+            base_workers: Mutex::new(None),
+        });
+        let waker = Arc::new(Waker::new()?);
+        let handles = vec![
+            spawn(&format!("{name}-tun"), {
+                let (ifc, waker) = (ifc.clone(), waker.clone());
+                move || data::outbound::run(&ifc, &tun, &waker)
+            })?,
+            spawn(&format!("{name}-timer"), {
+                let (ifc, waker) = (ifc.clone(), waker.clone());
+                move || crate::wg::timers::run(&ifc, &waker)
+            })?,
+        ];
+        *lock(&ifc.base_workers) = Some(Workers { waker, handles });
+        Ok(ifc)
+    }
+
+    /// Stop every worker and drop every secret; the TUN device goes away
+    /// when the last reference to it is dropped (right after this).
+    pub fn shutdown(&self) {
+        if let Some(w) = lock(&self.udp_workers).take() {
+            w.stop();
+        }
+        if let Some(w) = lock(&self.base_workers).take() {
+            w.stop();
+        }
+        *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let router = std::mem::take(&mut *self.router.write().unwrap_or_else(|e| e.into_inner()));
+        for p in &router.peers {
+            p.lock().reset_sessions(None);
+        }
+        let mut cfg = lock(&self.config);
+        *cfg = Config::default();
+        lock(&self.tun).take();
+    }
+
+    pub fn router(&self) -> Arc<Router> {
+        self.router
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn sockets(&self) -> Option<Arc<Sockets>> {
+        self.sockets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    /// A driver event, logged only while DEBUG is set.
+    pub fn log(&self, m: Message) {
+        if self.debug() {
+            crate::log::event(&self.name, m);
+        }
+    }
+
+    /// Apply one request atomically.
+    pub fn set(self: &Arc<Self>, ops: &[Op]) -> Result<(), SetError> {
+        let mut cfg = lock(&self.config);
+        let mut next = cfg.apply(ops).map_err(SetError::Config)?;
+
+        // 1. Sockets: bind the new port before anything changes.
+        let port_changed = next.port != cfg.port;
+        let mut new_sockets = None;
+        if next.up && (!cfg.up || port_changed) {
+            let s = Sockets::bind(next.port, next.cookie).map_err(|e| {
+                self.log(Message::SocketsFailed(&e));
+                SetError::Bind(e)
+            })?;
+            next.port = s.port;
+            new_sockets = Some(s);
+        } else if !next.up && port_changed && next.port != 0 {
+            // Down: only check that the port could be bound.
+            drop(Sockets::bind(next.port, 0).map_err(SetError::Bind)?);
+        }
+        if new_sockets.is_none() && next.cookie != cfg.cookie {
+            if let Some(s) = self.sockets() {
+                s.set_mark(next.cookie).map_err(SetError::Link)?;
+            }
+        }
+
+        // 2. The link, undone in reverse if a later step fails.
+        let mut undo = Vec::new();
+        if let Err(e) = self.change_link(&cfg, &next, &mut undo) {
+            for u in undo.into_iter().rev() {
+                let _ = match u {
+                    Undo::Mtu(m) => netlink::set_mtu(self.ifindex, m),
+                    Undo::AddAddress(a) => netlink::add_address(self.ifindex, &a),
+                    Undo::DeleteAddress(a) => netlink::delete_address(self.ifindex, &a),
+                    Undo::Multicast(b) => netlink::set_flags(self.ifindex, None, Some(b)),
+                    Undo::Up(b) => netlink::set_flags(self.ifindex, Some(b), None),
+                };
+            }
+            if let Some(s) = self.sockets() {
+                let _ = s.set_mark(cfg.cookie);
+            }
+            return Err(SetError::Link(e));
+        }
+
+        // 3. Commit; nothing below can fail.
+        self.commit(&cfg, &mut next, new_sockets);
+        *cfg = next;
+        Ok(())
+    }
+
+    fn change_link(&self, old: &Config, next: &Config, undo: &mut Vec<Undo>) -> io::Result<()> {
+        let idx = self.ifindex;
+        if next.mtu != old.mtu {
+            netlink::set_mtu(idx, next.mtu)?;
+            undo.push(Undo::Mtu(old.mtu));
+        }
+        for a in old.addrs.iter().filter(|a| !next.addrs.contains(a)) {
+            netlink::delete_address(idx, a)?;
+            undo.push(Undo::AddAddress(*a));
+        }
+        for a in next.addrs.iter().filter(|a| !old.addrs.contains(a)) {
+            netlink::add_address(idx, a)?;
+            undo.push(Undo::DeleteAddress(*a));
+        }
+        if next.link1 != old.link1 {
+            netlink::set_flags(idx, None, Some(next.link1))?;
+            undo.push(Undo::Multicast(old.link1));
+        }
+        if next.up != old.up {
+            netlink::set_flags(idx, Some(next.up), None)?;
+            undo.push(Undo::Up(old.up));
+            if next.up {
+                // Linux dropped the IPv6 addresses when the link went
+                // down; a BSD interface never loses them.
+                for a in next.addrs_v6() {
+                    netlink::add_address(idx, a)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(self: &Arc<Self>, old: &Config, next: &mut Config, new_sockets: Option<Sockets>) {
+        let old_router = self.router();
+        let key_changed = old.private_key != next.private_key;
+        let went_down = old.up && !next.up;
+        let identity = match (&next.private_key, &old_router.identity) {
+            (Some(_), Some(id)) if !key_changed => Some(id.clone()),
+            (Some(k), _) => {
+                let secret = StaticSecret::from(*k.as_bytes());
+                let public = PublicKey::from(&secret);
+                Some(Arc::new(Identity {
+                    rate_limiter: Arc::new(RateLimiter::new(&public, HANDSHAKE_RATE_LIMIT)),
+                    secret,
+                    public,
+                }))
+            }
+            (None, _) => None,
+        };
+        self.debug.store(next.debug, Ordering::Relaxed);
+
+        let mut used: HashSet<u32> = old_router.by_index.keys().copied().collect();
+        let mut router = Router {
+            identity: identity.clone(),
+            mtu: next.mtu as usize,
+            ..Router::default()
+        };
+        for pc in next.peers.iter_mut() {
+            let (peer, is_new) = match &pc.live {
+                Some(p) => (p.clone(), false),
+                None => {
+                    let index = alloc_index(&mut used);
+                    let p = Arc::new(Peer::new(next_id(), *pc.public_key.as_bytes(), index));
+                    pc.live = Some(p.clone());
+                    (p, true)
+                }
+            };
+            {
+                let mut st = peer.lock();
+                if is_new || key_changed || pc.rekey || went_down {
+                    st.reset_sessions(new_tunn(identity.as_deref(), pc, peer.index));
+                }
+                if let Some(ep) = pc.new_endpoint.take() {
+                    st.endpoint = Some(ep);
+                }
+                st.pka = pc.pka;
+            }
+            pc.rekey = false;
+            if is_new {
+                self.log(Message::PeerCreated(peer.id));
+            }
+            for aip in &pc.allowed_ips {
+                router.allowed_ips.insert(aip, peer.clone());
+            }
+            router.by_key.insert(peer.public_key, peer.clone());
+            router.by_index.insert(peer.index, peer.clone());
+            router.peers.push(peer);
+        }
+        for gone in old_router
+            .peers
+            .iter()
+            .filter(|p| !router.by_key.contains_key(&p.public_key))
+        {
+            gone.lock().reset_sessions(None);
+            self.log(Message::PeerDestroyed(gone.id));
+        }
+        *self.router.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(router);
+
+        if new_sockets.is_some() || went_down {
+            if let Some(w) = lock(&self.udp_workers).take() {
+                w.stop();
+            }
+            let socks = new_sockets.map(Arc::new);
+            *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = socks.clone();
+            if let Some(s) = socks {
+                match self.start_udp_workers(&s) {
+                    Ok(w) => *lock(&self.udp_workers) = Some(w),
+                    Err(e) => crate::log::error(format!("{}: cannot start workers: {e}", self.name)),
+                }
+            }
+        }
+    }
+
+    fn start_udp_workers(self: &Arc<Self>, socks: &Arc<Sockets>) -> io::Result<Workers> {
+        let tun = lock(&self.tun)
+            .clone()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let waker = Arc::new(Waker::new()?);
+        let mut handles = Vec::new();
+        for (i, _) in socks.all().enumerate() {
+            let (ifc, socks, tun, waker) = (self.clone(), socks.clone(), tun.clone(), waker.clone());
+            handles.push(spawn(&format!("{}-udp{}", self.name, i), move || {
+                data::inbound::run(&ifc, &socks, i, &tun, &waker)
+            })?);
+        }
+        Ok(Workers { waker, handles })
+    }
+
+    pub fn flags(cfg: &Config, running: bool) -> u32 {
+        let mut f = IFF_NOARP;
+        if cfg.up {
+            f |= IFF_UP;
+        }
+        if cfg.up && running {
+            f |= IFF_RUNNING;
+        }
+        if cfg.debug {
+            f |= IFF_DEBUG;
+        }
+        if cfg.link0 {
+            f |= IFF_LINK0;
+        }
+        if cfg.link1 {
+            f |= IFF_LINK1 | IFF_POINTOPOINT | IFF_MULTICAST;
+        }
+        if cfg.link2 {
+            f |= IFF_LINK2;
+        }
+        f
+    }
+
+    /// Status; secrets only when `secrets` (root), the private key only
+    /// when also `keys` (`-k`).
+    pub fn status(&self, secrets: bool, keys: bool) -> InterfaceStatus {
+        let cfg = lock(&self.config);
+        let mut s = InterfaceStatus::new(&self.name);
+        s.ifindex = self.ifindex;
+        s.flags = Interface::flags(&cfg, self.sockets().is_some());
+        s.mtu = cfg.mtu;
+        s.description = cfg.description.clone();
+        s.addrs = cfg.addrs.clone();
+        s.listen_port = (cfg.port != 0).then_some(cfg.port);
+        s.cookie = cfg.cookie;
+        if secrets && keys {
+            s.private_key = cfg.private_key.clone();
+        }
+        s.public_key = cfg.public_key.clone();
+        let now = SystemTime::now();
+        for pc in &cfg.peers {
+            let Some(peer) = &pc.live else { continue };
+            let st = peer.lock();
+            s.peers.push(PeerStatus {
+                public_key: pc.public_key.clone(),
+                id: peer.id,
+                description: pc.description.clone(),
+                psk: match (&pc.psk, secrets, keys) {
+                    (None, _, _) | (_, false, _) => Psk::None,
+                    (Some(_), true, false) => Psk::Present,
+                    (Some(k), true, true) => Psk::Key(k.clone()),
+                },
+                pka: pc.pka,
+                endpoint: st.endpoint,
+                tx_bytes: peer.tx_bytes.load(Ordering::Relaxed),
+                rx_bytes: peer.rx_bytes.load(Ordering::Relaxed),
+                last_handshake: st
+                    .last_handshake
+                    .map(|t| now.duration_since(t).map(|d| d.as_secs()).unwrap_or(0)),
+                allowed_ips: pc.allowed_ips.clone(),
+            });
+        }
+        s
+    }
+}
+
+fn new_tunn(identity: Option<&Identity>, pc: &PeerConfig, index: u32) -> Option<Tunn> {
+    let id = identity?;
+    Some(Tunn::new(
+        id.secret.clone(),
+        PublicKey::from(*pc.public_key.as_bytes()),
+        pc.psk.as_ref().map(|k| *k.as_bytes()),
+        None,
+        index,
+        Some(id.rate_limiter.clone()),
+    ))
+}
+
+/// A random unused 24-bit index (random, so indices leak nothing).
+fn alloc_index(used: &mut HashSet<u32>) -> u32 {
+    loop {
+        let i = OsRng.next_u32() & 0x00ff_ffff;
+        if used.insert(i) {
+            return i;
+        }
+    }
+}
+
+fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_string()).spawn(f)
+}

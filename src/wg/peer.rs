@@ -1,0 +1,99 @@
+//! A peer at run time: its Noise state (`Tunn`), endpoint, counters and
+//! the bookkeeping behind the debug messages. One mutex per peer.
+
+use boringtun::noise::Tunn;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
+
+/// Peer ids are unique for the life of the daemon and never repeat.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub struct Peer {
+    pub id: u64,
+    pub public_key: [u8; 32],
+    /// 24-bit local index; sessions use `index << 8 | n` on the wire.
+    pub index: u32,
+    pub state: Mutex<PeerState>,
+    /// Every byte sent to / received from the endpoint, handshakes included.
+    pub tx_bytes: AtomicU64,
+    pub rx_bytes: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct PeerState {
+    /// `None` while the interface has no private key.
+    pub tunn: Option<Tunn>,
+    pub endpoint: Option<SocketAddr>,
+    /// Persistent keepalive interval in seconds, 0 = off.
+    pub pka: u16,
+    /// Last time any message went to this peer (for persistent keepalive).
+    pub last_sent: Option<Instant>,
+    /// Last time an authenticated message came from this peer.
+    pub last_received: Option<Instant>,
+    /// Last time we sent data (not keepalive) to this peer.
+    pub last_data_sent: Option<Instant>,
+    pub last_handshake: Option<SystemTime>,
+    pub session_started: Option<Instant>,
+    /// Initiations sent for the handshake in progress (0 = none).
+    pub handshake_attempts: u32,
+    /// ConnectionExpired has been reported for the current state.
+    pub expired_reported: bool,
+}
+
+impl Peer {
+    pub fn new(id: u64, public_key: [u8; 32], index: u32) -> Peer {
+        Peer {
+            id,
+            public_key,
+            index,
+            state: Mutex::new(PeerState::default()),
+            tx_bytes: AtomicU64::new(0),
+            rx_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// A poisoned lock only means another thread panicked mid-packet; the
+    /// state is still usable, so the packet path never unwraps here.
+    pub fn lock(&self) -> MutexGuard<'_, PeerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add_tx(&self, n: usize) {
+        self.tx_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_rx(&self, n: usize) {
+        self.rx_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+impl PeerState {
+    /// Forget sessions and handshake progress (down, key change).
+    pub fn reset_sessions(&mut self, tunn: Option<Tunn>) {
+        self.tunn = tunn;
+        self.handshake_attempts = 0;
+        self.expired_reported = false;
+        self.session_started = None;
+        self.last_sent = None;
+    }
+
+    /// An initiation is going out. Returns the try number (1 = first).
+    pub fn initiation_sent(&mut self) -> u32 {
+        self.handshake_attempts += 1;
+        self.expired_reported = false;
+        self.handshake_attempts
+    }
+
+    pub fn handshake_complete(&mut self, now: Instant) {
+        self.handshake_attempts = 0;
+        self.expired_reported = false;
+        self.session_started = Some(now);
+        self.last_handshake = Some(SystemTime::now());
+    }
+}
