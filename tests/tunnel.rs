@@ -1,0 +1,88 @@
+//! Traffic through a tunnel between two daemons in two namespaces:
+//! inner IPv4 and IPv6, over outer IPv4 and IPv6, both directions.
+
+mod common;
+use common::*;
+
+fn ping_all_ways(t: &Tunnel) {
+    assert!(t.u.a.ping(&t.in_b4, 3), "a -> b inner v4");
+    assert!(t.u.b.ping(&t.in_a4, 3), "b -> a inner v4");
+    assert!(t.u.a.ping(&t.in_b6, 3), "a -> b inner v6");
+    assert!(t.u.b.ping(&t.in_a6, 3), "b -> a inner v6");
+}
+
+#[test]
+fn ping_over_outer_ipv4() {
+    require_root();
+    let t = Tunnel::new(false);
+    ping_all_ways(&t);
+    let s = t.da.ok(&t.ia);
+    assert!(s.contains(&format!("\t\twgendpoint: {} {}\n", t.u.b4, t.port_b)), "{s}");
+    assert!(s.contains("\t\tlast handshake: "), "{s}");
+}
+
+#[test]
+fn ping_over_outer_ipv6() {
+    require_root();
+    let t = Tunnel::new(true);
+    ping_all_ways(&t);
+    let s = t.db.ok(&t.ib);
+    assert!(s.contains(&format!("\t\twgendpoint: {} {}\n", t.u.a6, t.port_a)), "{s}");
+}
+
+#[test]
+fn counters_count_every_byte_both_ways() {
+    require_root();
+    let t = Tunnel::new(false);
+    assert!(t.u.a.ping(&t.in_b4, 2));
+    let tx_rx = |s: &str| -> (u64, u64) {
+        let l = s.lines().find(|l| l.contains("tx: ")).expect("tx line");
+        let n: Vec<u64> = l
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .map(|w| w.parse().unwrap())
+            .collect();
+        (n[0], n[1])
+    };
+    let (atx, arx) = tx_rx(&t.da.ok(&t.ia));
+    let (btx, brx) = tx_rx(&t.db.ok(&t.ib));
+    // Handshake (148 + 92) plus data; what one sent the other received.
+    assert!(atx > 240 && arx > 92, "a tx {atx} rx {arx}");
+    assert_eq!(atx, brx, "a's tx is b's rx");
+    assert_eq!(btx, arx, "b's tx is a's rx");
+}
+
+#[test]
+fn no_ipv6_link_local_is_added() {
+    require_root();
+    let t = Tunnel::new(false);
+    let addrs = t.u.a.run(&format!("ip -6 addr show dev {}", t.ia));
+    assert!(!addrs.contains("fe80"), "{addrs}");
+    assert!(addrs.contains(&t.in_a6), "{addrs}");
+}
+
+#[test]
+fn roaming_follows_authenticated_packets() {
+    require_root();
+    let t = Tunnel::new(false);
+    assert!(t.u.a.ping(&t.in_b4, 1));
+    // b learned a's endpoint; now a talks from a second address.
+    let dev = t
+        .u
+        .a
+        .run("ip -o -4 addr show")
+        .lines()
+        .find(|l| l.contains(&t.u.a4))
+        .and_then(|l| l.split_whitespace().nth(1).map(String::from))
+        .unwrap();
+    let new_a4 = format!("{}.11", t.u.a4.rsplit_once('.').unwrap().0);
+    // Delete first: removing a primary address takes its secondaries along.
+    t.u.a.run(&format!("ip addr del {}/24 dev {dev}", t.u.a4));
+    t.u.a.run(&format!("ip addr add {new_a4}/24 dev {dev}"));
+    assert!(t.u.a.ping(&t.in_b4, 2), "ping after a moved");
+    let s = t.db.ok(&t.ib);
+    assert!(
+        s.contains(&format!("\t\twgendpoint: {new_a4} {}\n", t.port_a)),
+        "b follows a to its new address: {s}"
+    );
+}
