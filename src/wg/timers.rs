@@ -22,11 +22,15 @@ pub fn run(ifc: &Interface, waker: &Waker) {
         if waker.sleep(TIMER_TICK.as_millis() as i32) {
             return;
         }
+        // A down interface is silent: no sockets, no timers.
+        let Some(socks) = ifc.sockets() else {
+            continue;
+        };
+        let socks = Some(socks);
         let router = ifc.router();
         if let Some(id) = &router.identity {
             id.rate_limiter.reset_count();
         }
-        let socks = ifc.sockets();
         for peer in &router.peers {
             tick(ifc, peer, &mut tx);
             if tx.is_full() {
