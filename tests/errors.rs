@@ -6,7 +6,7 @@ use common::*;
 
 /// Status without the lines that move on their own (counters, handshake age).
 fn config(d: &Wgd, i: &str) -> String {
-    config(&d, &i)
+    d.ok(&format!("-k {i}"))
         .lines()
         .filter(|l| !l.contains("tx: ") && !l.contains("last handshake:"))
         .collect::<Vec<_>>()
