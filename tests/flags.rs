@@ -1,0 +1,84 @@
+//! Interface flags in the status and in the kernel (spec §4).
+
+mod common;
+use common::*;
+
+fn has(flags: &str, f: &str) -> bool {
+    flags.split(',').any(|x| x == f)
+}
+
+fn first_line(d: &Wgd, i: &str) -> String {
+    d.ok(i).lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn link0_link1_debug_up_in_status_and_kernel() {
+    require_root();
+    let ns = Ns::new("f");
+    let d = Wgd::start(&ns);
+    let i = format!("wg{}", unique());
+    d.ok(&format!("{i} create"));
+    assert_eq!(first_line(&d, &i), format!("{i}: flags=80<NOARP> metric 0 mtu 1420"));
+    let k = ns.link_flags(&i).unwrap();
+    assert!(!has(&k, "MULTICAST") && !has(&k, "UP"), "fresh kernel flags {k}");
+
+    d.ok(&format!("{i} up"));
+    assert_eq!(first_line(&d, &i), format!("{i}: flags=c1<UP,RUNNING,NOARP> metric 0 mtu 1420"));
+    assert!(has(&ns.link_flags(&i).unwrap(), "UP"));
+
+    d.ok(&format!("{i} link1"));
+    assert_eq!(
+        first_line(&d, &i),
+        format!("{i}: flags=a0d1<UP,POINTOPOINT,RUNNING,NOARP,LINK1,MULTICAST> metric 0 mtu 1420")
+    );
+    assert!(has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
+
+    d.ok(&format!("{i} -link1"));
+    assert_eq!(first_line(&d, &i), format!("{i}: flags=c1<UP,RUNNING,NOARP> metric 0 mtu 1420"));
+    assert!(!has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
+
+    d.ok(&format!("{i} link1"));
+    d.ok(&format!("{i} link0"));
+    assert_eq!(first_line(&d, &i), format!("{i}: flags=10c1<UP,RUNNING,NOARP,LINK0> metric 0 mtu 1420"));
+    assert!(!has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
+
+    d.ok(&format!("{i} -link0 debug link2 mtu 1280"));
+    assert_eq!(
+        first_line(&d, &i),
+        format!("{i}: flags=40c5<UP,DEBUG,RUNNING,NOARP,LINK2> metric 0 mtu 1280")
+    );
+    let mtu = ns.run(&format!("cat /sys/class/net/{i}/mtu"));
+    assert_eq!(mtu.trim(), "1280");
+
+    d.ok(&format!("{i} -debug -link2 down"));
+    assert_eq!(first_line(&d, &i), format!("{i}: flags=80<NOARP> metric 0 mtu 1280"));
+    assert!(!has(&ns.link_flags(&i).unwrap(), "UP"));
+}
+
+#[test]
+fn point_to_point_addresses() {
+    require_root();
+    let ns = Ns::new("f");
+    let d = Wgd::start(&ns);
+    let i = format!("wg{}", unique());
+    d.ok(&format!("{i} create"));
+    d.ok(&format!(
+        "{i} inet 10.6.66.1 10.6.66.2 inet6 fd00:6:66::1/64 inet6 fe80::1/64 link1 up description uplink"
+    ));
+    let s = d.ok(&i);
+    let idx = ns.run(&format!("cat /sys/class/net/{i}/ifindex"));
+    let want = format!(
+        "{i}: flags=a0d1<UP,POINTOPOINT,RUNNING,NOARP,LINK1,MULTICAST> metric 0 mtu 1420\n\tdescription: uplink\n\tinet 10.6.66.1 --> 10.6.66.2 netmask 0xffffffff\n\tinet6 fd00:6:66::1 prefixlen 64\n\tinet6 fe80::1%{i} prefixlen 64 scopeid 0x{:x}\n",
+        idx.trim().parse::<u32>().unwrap()
+    );
+    assert!(s.starts_with(&want), "{s}");
+    let k = ns.run(&format!("ip -o addr show dev {i}"));
+    assert!(k.contains("inet 10.6.66.1 peer 10.6.66.2/32"), "{k}");
+    assert!(k.contains("inet6 fe80::1/64"), "{k}");
+    // Remove addresses again.
+    d.ok(&format!("{i} inet 10.6.66.1 -alias inet6 fe80::1 delete -description"));
+    let s = d.ok(&i);
+    assert!(!s.contains("10.6.66.1") && !s.contains("fe80::1") && !s.contains("description"), "{s}");
+    let k = ns.run(&format!("ip -o addr show dev {i}"));
+    assert!(!k.contains("10.6.66.1") && !k.contains("fe80::1"), "{k}");
+}
