@@ -1,0 +1,51 @@
+//! The daemon process: detach with pidfile, one daemon per socket, stale
+//! sockets replaced, SIGTERM destroys every interface (spec §1, §2).
+
+mod common;
+use common::*;
+use std::os::unix::net::UnixListener;
+
+#[test]
+fn sigterm_destroys_every_interface_and_removes_the_socket() {
+    require_root();
+    let ns = Ns::new("d");
+    let mut d = Wgd::start(&ns);
+    let (i, j) = (format!("wg{}", unique()), format!("wg{}", unique()));
+    d.ok(&format!("{i} create wgport 51000 up"));
+    d.ok(&format!("{j} create"));
+    assert!(ns.link_exists(&i) && ns.link_exists(&j));
+    let st = d.stop().expect("wgd exits on SIGTERM");
+    assert!(st.success(), "{st:?}");
+    assert!(!ns.link_exists(&i) && !ns.link_exists(&j));
+    assert!(!std::path::Path::new(&d.sock).exists(), "socket left behind");
+}
+
+#[test]
+fn second_daemon_refuses_and_stale_socket_is_replaced() {
+    require_root();
+    let ns = Ns::new("d");
+    let d = Wgd::start(&ns);
+    let o = ns.exec(&format!("{} -f -S {}", bin("wgd").display(), d.sock));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("wgd: {}: another wgd is already serving this socket\n", d.sock)
+    );
+    assert_eq!(d.ok("-C"), "wg\n", "first daemon still serves");
+
+    // A socket file nobody listens on.
+    let stale = format!("/tmp/wgt-stale-{}.sock", unique());
+    drop(UnixListener::bind(&stale).unwrap());
+    assert!(std::path::Path::new(&stale).exists());
+    let pidfile = format!("/tmp/wgt-{}.pid", unique());
+    // Detached: returns once the socket accepts requests.
+    ns.run(&format!("{} -S {stale} -p {pidfile}", bin("wgd").display()));
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    let o = ns.exec(&format!("{} -S {stale} -C", bin("ifconfig-wg").display()));
+    let served = String::from_utf8_lossy(&o.stdout).into_owned();
+    ok(&format!("kill -TERM {pid}"));
+    assert!(wait_until(5, || !std::path::Path::new(&format!("/proc/{pid}")).exists()));
+    assert_eq!(served, "wg\n");
+    assert!(!std::path::Path::new(&stale).exists());
+    assert!(!std::path::Path::new(&pidfile).exists());
+}
