@@ -103,7 +103,16 @@ mod tests {
         for ok in ["wg0", "wg1", "wg10", "wg4294967295"] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["wg", "wg01", "wg00", "wgx", "tun0", "wg-1", "wg1a", "wg12345678901234"] {
+        for bad in [
+            "wg",
+            "wg01",
+            "wg00",
+            "wgx",
+            "tun0",
+            "wg-1",
+            "wg1a",
+            "wg12345678901234",
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }

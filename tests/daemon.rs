@@ -17,7 +17,10 @@ fn sigterm_destroys_every_interface_and_removes_the_socket() {
     let st = d.stop().expect("wgd exits on SIGTERM");
     assert!(st.success(), "{st:?}");
     assert!(!ns.link_exists(&i) && !ns.link_exists(&j));
-    assert!(!std::path::Path::new(&d.sock).exists(), "socket left behind");
+    assert!(
+        !std::path::Path::new(&d.sock).exists(),
+        "socket left behind"
+    );
 }
 
 #[test]
@@ -29,7 +32,10 @@ fn second_daemon_refuses_and_stale_socket_is_replaced() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        format!("wgd: {}: another wgd is already serving this socket\n", d.sock)
+        format!(
+            "wgd: {}: another wgd is already serving this socket\n",
+            d.sock
+        )
     );
     assert_eq!(d.ok("-C"), "wg\n", "first daemon still serves");
 
@@ -40,11 +46,17 @@ fn second_daemon_refuses_and_stale_socket_is_replaced() {
     let pidfile = format!("/tmp/wgt-{}.pid", unique());
     // Detached: returns once the socket accepts requests.
     ns.run(&format!("{} -S {stale} -p {pidfile}", bin("wgd").display()));
-    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
     let o = ns.exec(&format!("{} -S {stale} -C", bin("ifconfig-wg").display()));
     let served = String::from_utf8_lossy(&o.stdout).into_owned();
     ok(&format!("kill -TERM {pid}"));
-    assert!(wait_until(5, || !std::path::Path::new(&format!("/proc/{pid}")).exists()));
+    assert!(wait_until(5, || !std::path::Path::new(&format!(
+        "/proc/{pid}"
+    ))
+    .exists()));
     assert_eq!(served, "wg\n");
     assert!(!std::path::Path::new(&stale).exists());
     assert!(!std::path::Path::new(&pidfile).exists());

@@ -46,25 +46,73 @@ fn parse_errors_change_nothing() {
     let new_peer = pubkey_of_new_key();
     // Each bad word comes after valid ones, which must not be applied either.
     let cases: Vec<(String, String)> = vec![
-        (format!("wgport 52000 wgkey bogus"), "wgkey: invalid private key: bogus".into()),
-        (format!("wgport 52000 wgpeer bogus"), "wgpeer: invalid peer key: bogus".into()),
-        (format!("-wgpeer bogus"), "wgpeer: invalid peer key: bogus".into()),
-        (format!("wgpeer {new_peer} wgpsk bogus"), "wgpsk: invalid key: bogus".into()),
-        (format!("wgpeer {new_peer} wgaip 10.0.0.1/33"), "wgaip: bad address: 10.0.0.1/33".into()),
-        (format!("wgpeer {new_peer} wgaip ::/129"), "wgaip: bad address: ::/129".into()),
-        (format!("wgpeer {new_peer} wgaip nonsense"), "wgaip: bad address: nonsense".into()),
-        (format!("mtu 1300 wgport 65536"), "wgport: invalid port 65536: too large".into()),
-        (format!("wgport -1"), "wgport: invalid port -1: too small".into()),
-        (format!("wgport eighty"), "wgport: invalid port eighty: invalid".into()),
-        (format!("wgpeer {new_peer} wgpka 43201"), "wgpka: invalid pka 43201: too large".into()),
-        (format!("wgport 52000 wgaip 10.0.0.1/32"), "wgaip: wgpeer not set".into()),
-        (format!("wgpsk {}", genkey()), "wgpsk: wgpeer not set".into()),
-        (format!("wgendpoint 127.0.0.1 1"), "wgendpoint: wgpeer not set".into()),
-        (format!("wgpka 5"), "wgpka: wgpeer not set".into()),
-        (format!("wgdescr x"), "wgdescr: wgpeer not set".into()),
-        (format!("wgpeer {new_peer} wgendpoint 127.0.0.1"), "'wgendpoint' requires 2 arguments".into()),
-        (format!("wgport 52000 wgkey"), "'wgkey' requires argument".into()),
-        (format!("wgpeer"), "'wgpeer' requires argument".into()),
+        (
+            "wgport 52000 wgkey bogus".to_string(),
+            "wgkey: invalid private key: bogus".into(),
+        ),
+        (
+            "wgport 52000 wgpeer bogus".to_string(),
+            "wgpeer: invalid peer key: bogus".into(),
+        ),
+        (
+            "-wgpeer bogus".to_string(),
+            "wgpeer: invalid peer key: bogus".into(),
+        ),
+        (
+            format!("wgpeer {new_peer} wgpsk bogus"),
+            "wgpsk: invalid key: bogus".into(),
+        ),
+        (
+            format!("wgpeer {new_peer} wgaip 10.0.0.1/33"),
+            "wgaip: bad address: 10.0.0.1/33".into(),
+        ),
+        (
+            format!("wgpeer {new_peer} wgaip ::/129"),
+            "wgaip: bad address: ::/129".into(),
+        ),
+        (
+            format!("wgpeer {new_peer} wgaip nonsense"),
+            "wgaip: bad address: nonsense".into(),
+        ),
+        (
+            "mtu 1300 wgport 65536".to_string(),
+            "wgport: invalid port 65536: too large".into(),
+        ),
+        (
+            "wgport -1".to_string(),
+            "wgport: invalid port -1: too small".into(),
+        ),
+        (
+            "wgport eighty".to_string(),
+            "wgport: invalid port eighty: invalid".into(),
+        ),
+        (
+            format!("wgpeer {new_peer} wgpka 43201"),
+            "wgpka: invalid pka 43201: too large".into(),
+        ),
+        (
+            "wgport 52000 wgaip 10.0.0.1/32".to_string(),
+            "wgaip: wgpeer not set".into(),
+        ),
+        (
+            format!("wgpsk {}", genkey()),
+            "wgpsk: wgpeer not set".into(),
+        ),
+        (
+            "wgendpoint 127.0.0.1 1".to_string(),
+            "wgendpoint: wgpeer not set".into(),
+        ),
+        ("wgpka 5".to_string(), "wgpka: wgpeer not set".into()),
+        ("wgdescr x".to_string(), "wgdescr: wgpeer not set".into()),
+        (
+            format!("wgpeer {new_peer} wgendpoint 127.0.0.1"),
+            "'wgendpoint' requires 2 arguments".into(),
+        ),
+        (
+            "wgport 52000 wgkey".to_string(),
+            "'wgkey' requires argument".into(),
+        ),
+        ("wgpeer".to_string(), "'wgpeer' requires argument".into()),
     ];
     for (args, msg) in cases {
         d.fails(&format!("{i} {args}"), &format!("ifconfig-wg: {msg}"));
@@ -87,7 +135,7 @@ fn daemon_refusals_change_nothing() {
         format!("wgpeer {new_peer} wgaip 10.2.0.0/16 wgpeer {zero}"),
         format!("wgport 52000 wgpeer {one}"),
         format!("wgpeer {new_peer} mtu 67"),
-        format!("wgport 52000 mtu 65456"),
+        "wgport 52000 mtu 65456".to_string(),
     ] {
         d.fails(&format!("{i} {args}"), &einval);
         assert_eq!(config(&d, &i), before, "state changed by `{args}`");
@@ -136,11 +184,23 @@ fn missing_existing_and_unreachable() {
     let i = format!("wg{}", unique());
     let missing = format!("wg{}", unique());
     d.ok(&format!("{i} create"));
-    d.fails(&format!("{i} create"), &format!("ifconfig-wg: interface {i} already exists"));
-    d.fails(&missing, &format!("ifconfig-wg: interface {missing} does not exist"));
-    d.fails(&format!("{missing} destroy"), &format!("ifconfig-wg: interface {missing} does not exist"));
+    d.fails(
+        &format!("{i} create"),
+        &format!("ifconfig-wg: interface {i} already exists"),
+    );
+    d.fails(
+        &missing,
+        &format!("ifconfig-wg: interface {missing} does not exist"),
+    );
+    d.fails(
+        &format!("{missing} destroy"),
+        &format!("ifconfig-wg: interface {missing} does not exist"),
+    );
     // Configuring a missing interface does not create it.
-    d.fails(&format!("{missing} wgport 1234"), &format!("ifconfig-wg: interface {missing} does not exist"));
+    d.fails(
+        &format!("{missing} wgport 1234"),
+        &format!("ifconfig-wg: interface {missing} does not exist"),
+    );
     assert_eq!(d.ok("-l").trim(), i);
     let gone = format!("/tmp/wgt-none-{}.sock", unique());
     let o = sh(&format!("{} -S {gone} {i}", bin("ifconfig-wg").display()));
@@ -150,6 +210,9 @@ fn missing_existing_and_unreachable() {
         format!("ifconfig-wg: cannot reach wgd at {gone}: No such file or directory (is if_wg loaded?)\n")
     );
     // WGD_SOCKET names the socket too.
-    let o = sh(&format!("WGD_SOCKET={gone} {} -l", bin("ifconfig-wg").display()));
+    let o = sh(&format!(
+        "WGD_SOCKET={gone} {} -l",
+        bin("ifconfig-wg").display()
+    ));
     assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("cannot reach wgd at {gone}:")));
 }

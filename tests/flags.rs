@@ -18,12 +18,21 @@ fn link0_link1_debug_up_in_status_and_kernel() {
     let d = Wgd::start(&ns);
     let i = format!("wg{}", unique());
     d.ok(&format!("{i} create"));
-    assert_eq!(first_line(&d, &i), format!("{i}: flags=80<NOARP> metric 0 mtu 1420"));
+    assert_eq!(
+        first_line(&d, &i),
+        format!("{i}: flags=80<NOARP> metric 0 mtu 1420")
+    );
     let k = ns.link_flags(&i).unwrap();
-    assert!(!has(&k, "MULTICAST") && !has(&k, "UP"), "fresh kernel flags {k}");
+    assert!(
+        !has(&k, "MULTICAST") && !has(&k, "UP"),
+        "fresh kernel flags {k}"
+    );
 
     d.ok(&format!("{i} up"));
-    assert_eq!(first_line(&d, &i), format!("{i}: flags=c1<UP,RUNNING,NOARP> metric 0 mtu 1420"));
+    assert_eq!(
+        first_line(&d, &i),
+        format!("{i}: flags=c1<UP,RUNNING,NOARP> metric 0 mtu 1420")
+    );
     assert!(has(&ns.link_flags(&i).unwrap(), "UP"));
 
     d.ok(&format!("{i} link1"));
@@ -34,12 +43,18 @@ fn link0_link1_debug_up_in_status_and_kernel() {
     assert!(has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
 
     d.ok(&format!("{i} -link1"));
-    assert_eq!(first_line(&d, &i), format!("{i}: flags=c1<UP,RUNNING,NOARP> metric 0 mtu 1420"));
+    assert_eq!(
+        first_line(&d, &i),
+        format!("{i}: flags=c1<UP,RUNNING,NOARP> metric 0 mtu 1420")
+    );
     assert!(!has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
 
     d.ok(&format!("{i} link1"));
     d.ok(&format!("{i} link0"));
-    assert_eq!(first_line(&d, &i), format!("{i}: flags=10c1<UP,RUNNING,NOARP,LINK0> metric 0 mtu 1420"));
+    assert_eq!(
+        first_line(&d, &i),
+        format!("{i}: flags=10c1<UP,RUNNING,NOARP,LINK0> metric 0 mtu 1420")
+    );
     assert!(!has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
 
     d.ok(&format!("{i} -link0 debug link2 mtu 1280"));
@@ -51,7 +66,10 @@ fn link0_link1_debug_up_in_status_and_kernel() {
     assert_eq!(mtu.trim(), "1280");
 
     d.ok(&format!("{i} -debug -link2 down"));
-    assert_eq!(first_line(&d, &i), format!("{i}: flags=80<NOARP> metric 0 mtu 1280"));
+    assert_eq!(
+        first_line(&d, &i),
+        format!("{i}: flags=80<NOARP> metric 0 mtu 1280")
+    );
     assert!(!has(&ns.link_flags(&i).unwrap(), "UP"));
 }
 
@@ -76,9 +94,14 @@ fn point_to_point_addresses() {
     assert!(k.contains("inet 10.6.66.1 peer 10.6.66.2/32"), "{k}");
     assert!(k.contains("inet6 fe80::1/64"), "{k}");
     // Remove addresses again.
-    d.ok(&format!("{i} inet 10.6.66.1 -alias inet6 fe80::1 delete -description"));
+    d.ok(&format!(
+        "{i} inet 10.6.66.1 -alias inet6 fe80::1 delete -description"
+    ));
     let s = d.ok(&i);
-    assert!(!s.contains("10.6.66.1") && !s.contains("fe80::1") && !s.contains("description"), "{s}");
+    assert!(
+        !s.contains("10.6.66.1") && !s.contains("fe80::1") && !s.contains("description"),
+        "{s}"
+    );
     let k = ns.run(&format!("ip -o addr show dev {i}"));
     assert!(!k.contains("10.6.66.1") && !k.contains("fe80::1"), "{k}");
 }

@@ -18,7 +18,10 @@ fn cloner_auto_unit_list_and_all() {
     assert_eq!(d.ok("wg create"), "wg0\n");
     assert_eq!(d.ok("-l"), "wg1 wg0\n");
     let all = d.ok("-a");
-    assert!(all.starts_with("wg1: flags=80<NOARP>") && all.contains("\nwg0: flags=80<NOARP>"), "{all}");
+    assert!(
+        all.starts_with("wg1: flags=80<NOARP>") && all.contains("\nwg0: flags=80<NOARP>"),
+        "{all}"
+    );
     // Silent create and destroy of a named unit.
     let i = format!("wg{}", unique());
     assert_eq!(d.ok(&format!("{i} create")), "");
@@ -45,8 +48,15 @@ fn down_keeps_configuration_destroy_drops_it() {
     };
     let before = with_keys(&t.da, &t.ia);
     t.da.ok(&format!("{} down", t.ia));
-    assert!(t.da.ok(&t.ia).starts_with(&format!("{}: flags=80<NOARP>", t.ia)));
-    assert_eq!(with_keys(&t.da, &t.ia), before, "down keeps key, port, peers, addresses");
+    assert!(t
+        .da
+        .ok(&t.ia)
+        .starts_with(&format!("{}: flags=80<NOARP>", t.ia)));
+    assert_eq!(
+        with_keys(&t.da, &t.ia),
+        before,
+        "down keeps key, port, peers, addresses"
+    );
     // Sockets are closed while down.
     let ss = t.u.a.run("ss -Hlun");
     assert!(!ss.contains(&format!(":{}", t.port_a)), "{ss}");
@@ -58,28 +68,32 @@ fn down_keeps_configuration_destroy_drops_it() {
     assert!(t.u.a.ping(&t.in_b6, 3), "v6 after down/up");
     assert!(t.u.a.ping(&t.in_b4, 2), "v4 after down/up");
 
-    let old_id: u64 = t
-        .da
-        .ok(&t.ia)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("id: ").map(|v| v.parse().unwrap()))
-        .unwrap();
+    let old_id: u64 =
+        t.da.ok(&t.ia)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("id: ").map(|v| v.parse().unwrap()))
+            .unwrap();
     t.da.ok(&format!("{} destroy", t.ia));
     assert!(!t.u.a.link_exists(&t.ia));
     t.da.ok(&format!("{} create", t.ia));
     assert_eq!(
         t.da.ok(&format!("-k {}", t.ia)),
-        format!("{}: flags=80<NOARP> metric 0 mtu 1420\n\tgroups: wg\n", t.ia)
+        format!(
+            "{}: flags=80<NOARP> metric 0 mtu 1420\n\tgroups: wg\n",
+            t.ia
+        )
     );
     let pb = pubkey(&t.db, &t.ib);
     t.da.ok(&format!("{} wgpeer {pb}", t.ia));
-    let new_id: u64 = t
-        .da
-        .ok(&t.ia)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("id: ").map(|v| v.parse().unwrap()))
-        .unwrap();
-    assert!(new_id > old_id, "peer ids never repeat: {old_id} then {new_id}");
+    let new_id: u64 =
+        t.da.ok(&t.ia)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("id: ").map(|v| v.parse().unwrap()))
+            .unwrap();
+    assert!(
+        new_id > old_id,
+        "peer ids never repeat: {old_id} then {new_id}"
+    );
 }
 
 #[test]
@@ -94,11 +108,18 @@ fn port_zero_is_picked_at_bind_and_shown() {
     let s = d.ok(&i);
     let port: u16 = s
         .lines()
-        .find_map(|l| l.trim().strip_prefix("wgport: ").map(|v| v.parse().unwrap()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("wgport: ")
+                .map(|v| v.parse().unwrap())
+        })
         .expect("wgport shown after bind");
     assert!(port > 0);
     let ss = ns.run("ss -Hlun");
-    assert!(ss.contains(&format!("0.0.0.0:{port}")) && ss.contains(&format!("[::]:{port}")), "{ss}");
+    assert!(
+        ss.contains(&format!("0.0.0.0:{port}")) && ss.contains(&format!("[::]:{port}")),
+        "{ss}"
+    );
 }
 
 #[test]
@@ -118,9 +139,12 @@ fn keys_from_stdin_and_psk_interop_with_wg_tools() {
     ));
     let s = d.ok(&format!("-k {i}"));
     assert!(s.contains(&format!("\twgkey: {key}\n")), "{s}");
-    assert!(s.contains(&format!("\twgpubkey: {want_pub}\n")), "public key as wg(8) derives it: {s}");
+    assert!(
+        s.contains(&format!("\twgpubkey: {want_pub}\n")),
+        "public key as wg(8) derives it: {s}"
+    );
     let psk = ok("wg genpsk").trim().to_string();
-    let peer = ok(&format!("wg genkey | wg pubkey")).trim().to_string();
+    let peer = ok("wg genkey | wg pubkey").trim().to_string();
     ok(&format!(
         "echo {psk} | ip netns exec {} {} -S {} {i} wgpeer {peer} wgpsk - wgpka 25 wgdescr 'my peer #1'",
         ns.name,
@@ -129,13 +153,21 @@ fn keys_from_stdin_and_psk_interop_with_wg_tools() {
     ));
     let s = d.ok(&format!("-k {i}"));
     assert!(s.contains(&format!("\t\twgpsk: {psk}\n")), "{s}");
-    assert!(s.contains("\t\twgpka: 25 (seconds)\n\t\ttx: 0 (bytes), rx: 0 (bytes)\n"), "{s}");
+    assert!(
+        s.contains("\t\twgpka: 25 (seconds)\n\t\ttx: 0 (bytes), rx: 0 (bytes)\n"),
+        "{s}"
+    );
     assert!(s.contains("\t\twgdescr: my peer #1\n"), "{s}");
     d.ok(&format!("{i} wgpeer {peer} -wgpsk -wgpka -wgdescr"));
     let s = d.ok(&format!("-k {i}"));
-    assert!(!s.contains("wgpsk") && !s.contains("wgpka") && !s.contains("wgdescr"), "{s}");
+    assert!(
+        !s.contains("wgpsk") && !s.contains("wgpka") && !s.contains("wgdescr"),
+        "{s}"
+    );
     // A zero PSK means none.
-    d.ok(&format!("{i} wgpeer {peer} wgpsk AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    d.ok(&format!(
+        "{i} wgpeer {peer} wgpsk AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    ));
     assert!(!d.ok(&format!("-k {i}")).contains("wgpsk"));
     // -wgpeerall wgpeer X replaces the set.
     let peer2 = ok("wg genkey | wg pubkey").trim().to_string();

@@ -29,9 +29,16 @@ fn non_root_reads_without_secrets_and_cannot_change() {
     for args in [format!("-k {i}"), i.clone(), "-a -k".to_string()] {
         let o = d.ifc_as_nobody(&args);
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(o.status.success(), "{args}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(out.contains("\twgpubkey: ") && out.contains(&peer), "{out}");
-        assert!(!out.contains("wgkey:"), "private key shown to non-root: {out}");
+        assert!(
+            !out.contains("wgkey:"),
+            "private key shown to non-root: {out}"
+        );
         assert!(!out.contains("wgpsk"), "psk shown to non-root: {out}");
     }
     assert!(d.ifc_as_nobody("-l").status.success());
@@ -49,6 +56,10 @@ fn non_root_reads_without_secrets_and_cannot_change() {
         assert_eq!(o.status.code(), Some(1), "{args}");
         assert_eq!(String::from_utf8_lossy(&o.stderr), eperm(&name), "{args}");
     }
-    assert_eq!(d.ok(&format!("-k {i}")), root_view, "non-root changed state");
+    assert_eq!(
+        d.ok(&format!("-k {i}")),
+        root_view,
+        "non-root changed state"
+    );
     assert_eq!(d.ok("-l").trim(), i);
 }

@@ -17,7 +17,10 @@ fn ping_over_outer_ipv4() {
     let t = Tunnel::new(false);
     ping_all_ways(&t);
     let s = t.da.ok(&t.ia);
-    assert!(s.contains(&format!("\t\twgendpoint: {} {}\n", t.u.b4, t.port_b)), "{s}");
+    assert!(
+        s.contains(&format!("\t\twgendpoint: {} {}\n", t.u.b4, t.port_b)),
+        "{s}"
+    );
     assert!(s.contains("\t\tlast handshake: "), "{s}");
 }
 
@@ -27,7 +30,10 @@ fn ping_over_outer_ipv6() {
     let t = Tunnel::new(true);
     ping_all_ways(&t);
     let s = t.db.ok(&t.ib);
-    assert!(s.contains(&format!("\t\twgendpoint: {} {}\n", t.u.a6, t.port_a)), "{s}");
+    assert!(
+        s.contains(&format!("\t\twgendpoint: {} {}\n", t.u.a6, t.port_a)),
+        "{s}"
+    );
 }
 
 #[test]
@@ -67,14 +73,13 @@ fn roaming_follows_authenticated_packets() {
     let t = Tunnel::new(false);
     assert!(t.u.a.ping(&t.in_b4, 1));
     // b learned a's endpoint; now a talks from a second address.
-    let dev = t
-        .u
-        .a
-        .run("ip -o -4 addr show")
-        .lines()
-        .find(|l| l.contains(&t.u.a4))
-        .and_then(|l| l.split_whitespace().nth(1).map(String::from))
-        .unwrap();
+    let dev =
+        t.u.a
+            .run("ip -o -4 addr show")
+            .lines()
+            .find(|l| l.contains(&t.u.a4))
+            .and_then(|l| l.split_whitespace().nth(1).map(String::from))
+            .unwrap();
     let new_a4 = format!("{}.11", t.u.a4.rsplit_once('.').unwrap().0);
     // Delete first: removing a primary address takes its secondaries along.
     t.u.a.run(&format!("ip addr del {}/24 dev {dev}", t.u.a4));

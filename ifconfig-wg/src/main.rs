@@ -114,7 +114,9 @@ fn main() {
             i += 2;
             continue;
         }
-        let Some(letters) = a.strip_prefix('-') else { break };
+        let Some(letters) = a.strip_prefix('-') else {
+            break;
+        };
         if letters.is_empty() || !letters.chars().all(|c| "aklC".contains(c)) {
             usage();
         }
@@ -140,7 +142,11 @@ fn main() {
             print_status(&mut c, None, o.keys);
             return;
         }
-        let req = if o.list { Request::List } else { Request::Cloners };
+        let req = if o.list {
+            Request::List
+        } else {
+            Request::Cloners
+        };
         let reply = c.call(&req).unwrap_or_else(|e| refused("wg", e));
         let names: Vec<&str> = reply.iter().map(|(_, v)| v.as_str()).collect();
         println!("{}", names.join(" "));

@@ -19,7 +19,13 @@ fn is_link_local(a: &IpAddr) -> bool {
 
 pub fn status(s: &InterfaceStatus) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{}: {} metric 0 mtu {}", s.name, flags::format(s.flags), s.mtu);
+    let _ = writeln!(
+        o,
+        "{}: {} metric 0 mtu {}",
+        s.name,
+        flags::format(s.flags),
+        s.mtu
+    );
     if let Some(d) = &s.description {
         let _ = writeln!(o, "\tdescription: {d}");
     }
@@ -78,7 +84,11 @@ pub fn status(s: &InterfaceStatus) -> String {
         if let Some(e) = p.endpoint {
             let _ = writeln!(o, "\t\twgendpoint: {} {}", e.ip(), e.port());
         }
-        let _ = writeln!(o, "\t\ttx: {} (bytes), rx: {} (bytes)", p.tx_bytes, p.rx_bytes);
+        let _ = writeln!(
+            o,
+            "\t\ttx: {} (bytes), rx: {} (bytes)",
+            p.tx_bytes, p.rx_bytes
+        );
         if let Some(h) = p.last_handshake {
             let _ = writeln!(o, "\t\tlast handshake: {h} seconds ago");
         }

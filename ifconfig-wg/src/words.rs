@@ -90,7 +90,9 @@ fn endpoint(host: &str, port: &str) -> Result<SocketAddr, String> {
 
 fn descr(word: &str, s: &str) -> Result<Option<String>, String> {
     if s.len() > MAX_DESCR {
-        return Err(format!("{word}: description too long (at most {MAX_DESCR} bytes)"));
+        return Err(format!(
+            "{word}: description too long (at most {MAX_DESCR} bytes)"
+        ));
     }
     Ok(Some(s.to_string()))
 }
@@ -159,18 +161,21 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                         "-alias" | "delete" => delete = true,
                         "netmask" if !v6 => {
                             let m = arg(i + 1, "netmask")?;
-                            plen = Some(v4_netmask_len(&m).ok_or_else(|| format!("{m}: bad value"))?);
+                            plen =
+                                Some(v4_netmask_len(&m).ok_or_else(|| format!("{m}: bad value"))?);
                             i += 1;
                         }
                         "prefixlen" if v6 => {
                             let m = arg(i + 1, "prefixlen")?;
-                            plen = Some(
-                                strtonum(&m, 0, 128).map_err(|_| format!("{m}: bad value"))? as u8,
-                            );
+                            plen =
+                                Some(strtonum(&m, 0, 128).map_err(|_| format!("{m}: bad value"))?
+                                    as u8);
                             i += 1;
                         }
                         s => match s.parse::<IpAddr>() {
-                            Ok(d) if d.is_ipv6() == v6 && dest.is_none() && !delete => dest = Some(d),
+                            Ok(d) if d.is_ipv6() == v6 && dest.is_none() && !delete => {
+                                dest = Some(d)
+                            }
                             _ => break,
                         },
                     }
@@ -208,7 +213,8 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
             }
             "wgport" => {
                 let a = arg(i, w)?;
-                let n = strtonum(&a, 0, 65535).map_err(|e| format!("wgport: invalid port {a}: {e}"))?;
+                let n =
+                    strtonum(&a, 0, 65535).map_err(|e| format!("wgport: invalid port {a}: {e}"))?;
                 ops.push(Op::ListenPort(n as u16));
                 i += 1;
             }
@@ -222,7 +228,8 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
             "-wgcookie" => ops.push(Op::Cookie(0)),
             "wgpeer" | "-wgpeer" => {
                 let a = arg(i, w)?;
-                let k = Key::from_base64(&a).ok_or_else(|| format!("wgpeer: invalid peer key: {a}"))?;
+                let k =
+                    Key::from_base64(&a).ok_or_else(|| format!("wgpeer: invalid peer key: {a}"))?;
                 ops.push(if w == "wgpeer" {
                     Op::Peer(k)
                 } else {
@@ -320,17 +327,29 @@ mod tests {
             ("wgkey bogus", "wgkey: invalid private key: bogus"),
             ("wgpeer bogus", "wgpeer: invalid peer key: bogus"),
             (&format!("wgpeer {K} wgpsk xx"), "wgpsk: invalid key: xx"),
-            (&format!("wgpeer {K} wgaip 10.0.0.1/33"), "wgaip: bad address: 10.0.0.1/33"),
+            (
+                &format!("wgpeer {K} wgaip 10.0.0.1/33"),
+                "wgaip: bad address: 10.0.0.1/33",
+            ),
             ("wgport 65536", "wgport: invalid port 65536: too large"),
             ("wgport -1", "wgport: invalid port -1: too small"),
             ("wgport abc", "wgport: invalid port abc: invalid"),
-            (&format!("wgpeer {K} wgpka 43201"), "wgpka: invalid pka 43201: too large"),
+            (
+                &format!("wgpeer {K} wgpka 43201"),
+                "wgpka: invalid pka 43201: too large",
+            ),
             ("wgaip 10.0.0.1/32", "wgaip: wgpeer not set"),
             ("wgpka 5", "wgpka: wgpeer not set"),
             ("wgendpoint 1.2.3.4 5", "wgendpoint: wgpeer not set"),
-            (&format!("wgpeer {K} wgendpoint 1.2.3.4"), "'wgendpoint' requires 2 arguments"),
+            (
+                &format!("wgpeer {K} wgendpoint 1.2.3.4"),
+                "'wgendpoint' requires 2 arguments",
+            ),
             ("wgkey", "'wgkey' requires argument"),
-            ("wgcookie 4294967296", "wgcookie: invalid cookie 4294967296: too large"),
+            (
+                "wgcookie 4294967296",
+                "wgcookie: invalid cookie 4294967296: too large",
+            ),
             ("frobnicate", "frobnicate: bad value"),
         ];
         for (words, want) in cases {
@@ -392,7 +411,10 @@ mod tests {
         assert_eq!(strtonum("6", 0, 5), Err("too large"));
         assert_eq!(strtonum("-0", 0, 5), Ok(0));
         assert_eq!(strtonum("-7", 0, 5), Err("too small"));
-        assert_eq!(strtonum("99999999999999999999999999999999999999999", 0, 5), Err("too large"));
+        assert_eq!(
+            strtonum("99999999999999999999999999999999999999999", 0, 5),
+            Err("too large")
+        );
         assert_eq!(strtonum("1x", 0, 5), Err("invalid"));
         assert_eq!(strtonum("", 0, 5), Err("invalid"));
     }

@@ -19,13 +19,23 @@ pub const DEFAULT_MTU: u32 = 1420;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// `wg` alone asks for the lowest free unit.
-    Create { name: String },
-    Destroy { name: String },
+    Create {
+        name: String,
+    },
+    Destroy {
+        name: String,
+    },
     List,
     Cloners,
     /// `name: None` = every interface. `keys` = show secrets (root only).
-    Status { name: Option<String>, keys: bool },
-    Set { name: String, ops: Vec<Op> },
+    Status {
+        name: Option<String>,
+        keys: bool,
+    },
+    Set {
+        name: String,
+        ops: Vec<Op>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -85,10 +85,16 @@ fn handshake_sender(
     let id = router.identity.as_ref().ok_or(None)?;
     let verdict = match id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot()) {
         Ok(Packet::HandshakeInit(p)) => match parse_handshake_anon(&id.secret, &id.public, &p) {
-            Ok(half) => router.by_key.get(&half.peer_static_public).cloned().ok_or(None),
+            Ok(half) => router
+                .by_key
+                .get(&half.peer_static_public)
+                .cloned()
+                .ok_or(None),
             Err(_) => Err(None),
         },
-        Ok(Packet::HandshakeResponse(p)) => router.peer_by_receiver(p.receiver_idx).cloned().ok_or(None),
+        Ok(Packet::HandshakeResponse(p)) => {
+            router.peer_by_receiver(p.receiver_idx).cloned().ok_or(None)
+        }
         Ok(_) => Err(None),
         Err(TunnResult::WriteToNetwork(c)) => {
             ifc.log(Message::SendCookie);
@@ -168,14 +174,16 @@ fn receive(
                 true
             }
             TunnResult::WriteToTunnelV4(p, ip) => {
-                to_tun = allowed(router, &peer, IpAddr::V4(ip)).then_some((p.as_ptr() as usize - base, p.len()));
+                to_tun = allowed(router, &peer, IpAddr::V4(ip))
+                    .then_some((p.as_ptr() as usize - base, p.len()));
                 if to_tun.is_none() {
                     push(&mut ev, Message::DisallowedSrc(peer.id));
                 }
                 true
             }
             TunnResult::WriteToTunnelV6(p, ip) => {
-                to_tun = allowed(router, &peer, IpAddr::V6(ip)).then_some((p.as_ptr() as usize - base, p.len()));
+                to_tun = allowed(router, &peer, IpAddr::V6(ip))
+                    .then_some((p.as_ptr() as usize - base, p.len()));
                 if to_tun.is_none() {
                     push(&mut ev, Message::DisallowedSrc(peer.id));
                 }

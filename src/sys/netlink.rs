@@ -86,9 +86,9 @@ pub fn set_mtu(ifindex: u32, mtu: u32) -> io::Result<()> {
 pub fn disable_ipv6_autoconf(ifindex: u32) -> io::Result<()> {
     let mut m = link_msg(ifindex);
     m.attributes
-        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
-            AfSpecInet6::AddrGenMode(In6AddrGenMode::None),
-        ])]));
+        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+            vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+        )]));
     match request(RouteNetlinkMessage::SetLink(m), 0) {
         // A host without IPv6 has nothing to turn off.
         Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => Ok(()),

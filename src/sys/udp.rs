@@ -32,12 +32,8 @@ fn bind_v6(port: u16) -> io::Result<UdpSocket> {
         None,
     )?;
     nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::Ipv6V6Only, &true)?;
-    let addr = nix::sys::socket::SockaddrIn6::from(SocketAddrV6::new(
-        Ipv6Addr::UNSPECIFIED,
-        port,
-        0,
-        0,
-    ));
+    let addr =
+        nix::sys::socket::SockaddrIn6::from(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0));
     nix::sys::socket::bind(fd.as_raw_fd(), &addr)?;
     Ok(UdpSocket::from(fd))
 }
@@ -80,7 +76,6 @@ impl Sockets {
         }
         Ok(())
     }
-
 }
 
 /// Largest UDP payload.
@@ -117,7 +112,10 @@ fn from_storage(st: &libc::sockaddr_storage) -> Option<SocketAddr> {
             libc::AF_INET => {
                 let sin = &*(st as *const _ as *const libc::sockaddr_in);
                 let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-                Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(sin.sin_port),
+                )))
             }
             libc::AF_INET6 => {
                 let sin6 = &*(st as *const _ as *const libc::sockaddr_in6);

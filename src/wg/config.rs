@@ -100,7 +100,10 @@ pub fn is_low_order(public: &Key) -> bool {
 /// Which peer the following peer options apply to.
 enum Selected {
     None,
-    Peer { idx: usize, aips_replaced: bool },
+    Peer {
+        idx: usize,
+        aips_replaced: bool,
+    },
     /// `-wgpeer` or our own key: options are accepted and ignored.
     Ignored,
 }
@@ -267,7 +270,9 @@ impl Config {
     }
 
     pub fn addrs_v6(&self) -> impl Iterator<Item = &IfAddr> {
-        self.addrs.iter().filter(|a| matches!(a.addr, IpAddr::V6(_)))
+        self.addrs
+            .iter()
+            .filter(|a| matches!(a.addr, IpAddr::V6(_)))
     }
 }
 
@@ -298,12 +303,18 @@ mod tests {
         assert_eq!(c.peers[0].allowed_ips[0].to_string(), "10.0.0.2/32");
         assert_eq!(c.peers[1].pka, 25);
         let c = c
-            .apply(&[Op::Peer(key(1)), Op::AllowedIp("10.9.0.0/16".parse().unwrap())])
+            .apply(&[
+                Op::Peer(key(1)),
+                Op::AllowedIp("10.9.0.0/16".parse().unwrap()),
+            ])
             .unwrap();
         assert_eq!(c.peers[0].allowed_ips.len(), 1);
         // Moving a prefix to another peer.
         let c = c
-            .apply(&[Op::Peer(key(2)), Op::AllowedIp("10.9.0.0/16".parse().unwrap())])
+            .apply(&[
+                Op::Peer(key(2)),
+                Op::AllowedIp("10.9.0.0/16".parse().unwrap()),
+            ])
             .unwrap();
         assert!(c.peers[0].allowed_ips.is_empty());
         assert_eq!(c.peers[1].allowed_ips.len(), 1);

@@ -323,7 +323,9 @@ impl Interface {
             if let Some(s) = socks {
                 match self.start_udp_workers(&s) {
                     Ok(w) => *lock(&self.udp_workers) = Some(w),
-                    Err(e) => crate::log::error(format!("{}: cannot start workers: {e}", self.name)),
+                    Err(e) => {
+                        crate::log::error(format!("{}: cannot start workers: {e}", self.name))
+                    }
                 }
             }
         }
@@ -336,7 +338,8 @@ impl Interface {
         let waker = Arc::new(Waker::new()?);
         let mut handles = Vec::new();
         for (i, _) in socks.all().enumerate() {
-            let (ifc, socks, tun, waker) = (self.clone(), socks.clone(), tun.clone(), waker.clone());
+            let (ifc, socks, tun, waker) =
+                (self.clone(), socks.clone(), tun.clone(), waker.clone());
             handles.push(spawn(&format!("{}-udp{}", self.name, i), move || {
                 data::inbound::run(&ifc, &socks, i, &tun, &waker)
             })?);

@@ -85,7 +85,10 @@ mod tests {
             HandshakeRetry(1, 2).to_string(),
             "Handshake for peer 1 did not complete after 5 seconds, retrying (try 2)"
         );
-        assert_eq!(InvalidInitiation.to_string(), "Invalid handshake initiation");
+        assert_eq!(
+            InvalidInitiation.to_string(),
+            "Invalid handshake initiation"
+        );
         assert_eq!(InvalidInitiationMac.to_string(), "Invalid initiation MAC");
         assert_eq!(
             DisallowedSrc(1).to_string(),

@@ -31,7 +31,11 @@ pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let p = dir.join(name);
-    assert!(p.exists(), "{} not built: run cargo build --workspace first", p.display());
+    assert!(
+        p.exists(),
+        "{} not built: run cargo build --workspace first",
+        p.display()
+    );
     p
 }
 
@@ -96,7 +100,9 @@ impl Ns {
     }
 
     pub fn link_exists(&self, dev: &str) -> bool {
-        self.exec(&format!("ip link show dev {dev}")).status.success()
+        self.exec(&format!("ip link show dev {dev}"))
+            .status
+            .success()
     }
 
     pub fn ping(&self, addr: &str, count: u32) -> bool {
@@ -142,7 +148,14 @@ impl Underlay {
         b.run(&format!("ip addr add {b6}/64 dev {vb} nodad"));
         a.run(&format!("ip link set {va} up"));
         b.run(&format!("ip link set {vb} up"));
-        Underlay { a, b, a4, b4, a6, b6 }
+        Underlay {
+            a,
+            b,
+            a4,
+            b4,
+            a6,
+            b6,
+        }
     }
 }
 
@@ -174,7 +187,8 @@ impl Wgd {
             child: Some(child),
         };
         assert!(
-            wait_until(5, || std::os::unix::net::UnixStream::connect(&d.sock).is_ok()),
+            wait_until(5, || std::os::unix::net::UnixStream::connect(&d.sock)
+                .is_ok()),
             "wgd did not start listening"
         );
         d
@@ -219,7 +233,11 @@ impl Wgd {
     pub fn fails(&self, args: &str, stderr: &str) {
         let o = self.ifc(args);
         assert_eq!(o.status.code(), Some(1), "ifconfig-wg {args} should fail");
-        assert_eq!(String::from_utf8_lossy(&o.stderr), format!("{stderr}\n"), "ifconfig-wg {args}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("{stderr}\n"),
+            "ifconfig-wg {args}"
+        );
     }
 
     pub fn log_text(&self) -> String {
