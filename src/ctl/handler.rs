@@ -28,6 +28,7 @@ fn set_errno(e: &SetError) -> i32 {
         SetError::Config(ConfigError::Invalid(_)) => EINVAL,
         SetError::Config(ConfigError::NoSuchAddress) => EADDRNOTAVAIL,
         SetError::Bind(e) | SetError::Link(e) => io_errno(e),
+        SetError::Gone => ENXIO,
     }
 }
 

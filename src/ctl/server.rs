@@ -11,6 +11,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use zeroize::Zeroize;
 
 /// Concurrent connections served; more are closed at once.
 const MAX_CONNECTIONS: usize = 64;
@@ -54,7 +55,14 @@ fn connection(mut stream: UnixStream, reg: &Registry) {
     loop {
         let reply = match read_message(&mut reader, MAX_LINE, MAX_REQUEST) {
             Ok(None) => return,
-            Ok(Some(msg)) => handler::handle(reg, &msg, root),
+            Ok(Some(mut msg)) => {
+                let reply = handler::handle(reg, &msg, root);
+                // Requests carry keys in base64: wipe them.
+                for (_, v) in msg.iter_mut() {
+                    v.zeroize();
+                }
+                reply
+            }
             // The stream cannot be resynchronised after these: answer, close.
             Err(WireError::LineTooLong) | Err(WireError::TooLarge) => {
                 let _ = write_message(&mut stream, &errno_reply(errno::EMSGSIZE));
@@ -66,7 +74,13 @@ fn connection(mut stream: UnixStream, reg: &Registry) {
             }
             Err(WireError::Io(_)) | Err(WireError::Truncated) => return,
         };
-        if write_message(&mut stream, &reply).is_err() {
+        let mut reply = reply;
+        let sent = write_message(&mut stream, &reply);
+        // A status reply for root with -k carries the private key.
+        for (_, v) in reply.iter_mut() {
+            v.zeroize();
+        }
+        if sent.is_err() {
             return;
         }
     }

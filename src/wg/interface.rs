@@ -44,6 +44,8 @@ pub enum SetError {
     Bind(io::Error),
     /// The kernel refused a link change.
     Link(io::Error),
+    /// The interface was destroyed while the request waited.
+    Gone,
 }
 
 struct Workers {
@@ -68,6 +70,8 @@ pub struct Interface {
     router: RwLock<Arc<Router>>,
     sockets: RwLock<Option<Arc<Sockets>>>,
     debug: AtomicBool,
+    /// Set under the config lock by `shutdown`; `set` then refuses.
+    destroyed: AtomicBool,
     udp_workers: Mutex<Option<Workers>>,
     base_workers: Mutex<Option<Workers>>,
 }
@@ -105,6 +109,7 @@ impl Interface {
             config: Mutex::new(cfg),
             sockets: RwLock::new(None),
             debug: AtomicBool::new(false),
+            destroyed: AtomicBool::new(false),
             udp_workers: Mutex::new(None),
             base_workers: Mutex::new(None),
         });
@@ -126,6 +131,8 @@ impl Interface {
     /// Stop every worker and drop every secret; the TUN device goes away
     /// when the last reference to it is dropped (right after this).
     pub fn shutdown(&self) {
+        let mut cfg = lock(&self.config);
+        self.destroyed.store(true, Ordering::SeqCst);
         if let Some(w) = lock(&self.udp_workers).take() {
             w.stop();
         }
@@ -137,7 +144,6 @@ impl Interface {
         for p in &router.peers {
             p.lock().reset_sessions(None);
         }
-        let mut cfg = lock(&self.config);
         *cfg = Config::default();
         lock(&self.tun).take();
     }
@@ -170,6 +176,9 @@ impl Interface {
     /// Apply one request atomically.
     pub fn set(self: &Arc<Self>, ops: &[Op]) -> Result<(), SetError> {
         let mut cfg = lock(&self.config);
+        if self.destroyed.load(Ordering::SeqCst) {
+            return Err(SetError::Gone);
+        }
         let mut next = cfg.apply(ops).map_err(SetError::Config)?;
 
         // 1. Sockets: bind the new port before anything changes.
