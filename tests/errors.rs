@@ -216,3 +216,32 @@ fn missing_existing_and_unreachable() {
     ));
     assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("cannot reach wgd at {gone}:")));
 }
+
+#[test]
+fn up_fails_when_its_port_is_taken_and_stays_down() {
+    require_root();
+    let ns = Ns::new("u");
+    let d = Wgd::start(&ns);
+    let (i, j) = (format!("wg{}", unique()), format!("wg{}", unique()));
+    d.ok(&format!("{i} create wgport 54000"));
+    // The port was free when set; now another interface takes it.
+    d.ok(&format!("{j} create wgport 54000 up"));
+    let before = config(&d, &i);
+    d.fails(
+        &format!("{i} up"),
+        &format!("ifconfig-wg: {i}: SIOCSWG: Address already in use"),
+    );
+    assert_eq!(config(&d, &i), before);
+    assert!(
+        before.starts_with(&format!("{i}: flags=80<NOARP>")),
+        "{before}"
+    );
+    let k = ns.link_flags(&i).unwrap();
+    assert!(!k.split(',').any(|f| f == "UP"), "kernel link went up: {k}");
+    // Once the port is free again, up works.
+    d.ok(&format!("{j} destroy"));
+    d.ok(&format!("{i} up"));
+    assert!(d
+        .ok(&i)
+        .starts_with(&format!("{i}: flags=c1<UP,RUNNING,NOARP>")));
+}

@@ -177,3 +177,19 @@ fn keys_from_stdin_and_psk_interop_with_wg_tools() {
     d.ok(&format!("{i} -wgpeer {peer2}"));
     assert!(!d.ok(&i).contains("wgpeer"));
 }
+
+#[test]
+fn cookie_marks_the_sockets() {
+    require_root();
+    let ns = Ns::new("k");
+    let d = Wgd::start(&ns);
+    let i = format!("wg{}", unique());
+    d.ok(&format!("{i} create wgport 51999 wgcookie 51820 up"));
+    assert!(d.ok(&i).contains("\twgport: 51999\n\twgcookie: 51820\n"));
+    // ss shows the mark as fwmark:0xca6c on both sockets.
+    let ss = ns.run("ss -Hluen");
+    assert_eq!(ss.matches("fwmark:0xca6c").count(), 2, "{ss}");
+    d.ok(&format!("{i} -wgcookie"));
+    assert!(!d.ok(&i).contains("wgcookie"));
+    assert!(!ns.run("ss -Hluen").contains("fwmark"));
+}
