@@ -30,9 +30,11 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::AlreadyRunning => write!(f, "another wgd is already serving this socket"),
-            StartError::Listen(e) => write!(f, "cannot listen: {}", crate::strerror(e)),
-            StartError::Detach(e) => write!(f, "cannot detach: {}", crate::strerror(e)),
-            StartError::Pidfile(e) => write!(f, "cannot write pidfile: {}", crate::strerror(e)),
+            StartError::Listen(e) => write!(f, "cannot listen: {}", proto::errno::describe(e)),
+            StartError::Detach(e) => write!(f, "cannot detach: {}", proto::errno::describe(e)),
+            StartError::Pidfile(e) => {
+                write!(f, "cannot write pidfile: {}", proto::errno::describe(e))
+            }
         }
     }
 }

@@ -28,15 +28,6 @@ struct Args {
     socket: Option<String>,
 }
 
-/// strerror(3) text of an I/O error, without Rust's "(os error N)".
-pub fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
 fn main() {
     let args = Args::parse();
     let socket = PathBuf::from(proto::paths::control_socket(args.socket.as_deref()));

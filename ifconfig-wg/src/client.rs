@@ -1,5 +1,6 @@
 //! Talking to wgd: one request, one reply, over the control socket.
 
+use proto::errno::describe as strerror;
 use proto::wire::{read_message, write_message, Message, WireError, MAX_RESPONSE};
 use proto::Request;
 use std::io::{self, BufReader};
@@ -12,14 +13,6 @@ pub enum ClientError {
     Errno(i32),
     /// The conversation broke.
     Protocol(String),
-}
-
-pub fn strerror(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 pub struct Client {

@@ -63,7 +63,7 @@ fn connect(path: &str) -> Client {
         Ok(c) => c,
         Err(ClientError::Connect(e)) => die(format!(
             "cannot reach wgd at {path}: {} (is if_wg loaded?)",
-            client::strerror(&e)
+            proto::errno::describe(&e)
         )),
         Err(_) => die(format!("cannot reach wgd at {path}")),
     }
@@ -75,7 +75,7 @@ fn refused(name: &str, e: ClientError) -> ! {
         ClientError::Errno(ENXIO) => die(format!("interface {name} does not exist")),
         ClientError::Errno(n) => die(format!("{name}: SIOCSWG: {}", strerror(n))),
         ClientError::Protocol(m) => die(format!("{name}: {m}")),
-        ClientError::Connect(e) => die(client::strerror(&e)),
+        ClientError::Connect(e) => die(proto::errno::describe(&e)),
     }
 }
 

@@ -38,3 +38,21 @@ pub fn strerror(errno: i32) -> String {
         n => format!("Unknown error {n}"),
     }
 }
+
+/// strerror(3) text of an I/O error, without Rust's " (os error N)".
+pub fn describe(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn describe_drops_the_os_error_suffix() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(super::describe(&e), "No such file or directory");
+    }
+}

@@ -74,27 +74,21 @@ fn push(ev: &mut Events, m: Message<'static>) {
 /// Which peer sent this handshake message, after the MAC (and, under
 /// load, cookie) check. `Err` carries the length of a cookie reply
 /// written into `tx`'s next slot, if one should be sent.
-fn handshake_sender(
+fn handshake_sender<'r>(
     ifc: &Interface,
-    router: &Router,
+    router: &'r Router,
     d: &[u8],
     src: SocketAddr,
     t: u8,
     tx: &mut Batch,
-) -> Result<Arc<Peer>, Option<usize>> {
+) -> Result<&'r Arc<Peer>, Option<usize>> {
     let id = router.identity.as_ref().ok_or(None)?;
     let verdict = match id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot()) {
         Ok(Packet::HandshakeInit(p)) => match parse_handshake_anon(&id.secret, &id.public, &p) {
-            Ok(half) => router
-                .by_key
-                .get(&half.peer_static_public)
-                .cloned()
-                .ok_or(None),
+            Ok(half) => router.by_key.get(&half.peer_static_public).ok_or(None),
             Err(_) => Err(None),
         },
-        Ok(Packet::HandshakeResponse(p)) => {
-            router.peer_by_receiver(p.receiver_idx).cloned().ok_or(None)
-        }
+        Ok(Packet::HandshakeResponse(p)) => router.peer_by_receiver(p.receiver_idx).ok_or(None),
         Ok(_) => Err(None),
         Err(TunnResult::WriteToNetwork(c)) => {
             ifc.log(Message::SendCookie);
@@ -152,7 +146,7 @@ fn receive(
             if t == MSG_COOKIE {
                 ifc.log(Message::RecvCookie);
             }
-            p.clone()
+            p
         }
         _ => return,
     };
@@ -174,7 +168,7 @@ fn receive(
                 true
             }
             TunnResult::WriteToTunnelV4(p, ip) => {
-                to_tun = allowed(router, &peer, IpAddr::V4(ip))
+                to_tun = allowed(router, peer, IpAddr::V4(ip))
                     .then_some((p.as_ptr() as usize - base, p.len()));
                 if to_tun.is_none() {
                     push(&mut ev, Message::DisallowedSrc(peer.id));
@@ -182,7 +176,7 @@ fn receive(
                 true
             }
             TunnResult::WriteToTunnelV6(p, ip) => {
-                to_tun = allowed(router, &peer, IpAddr::V6(ip))
+                to_tun = allowed(router, peer, IpAddr::V6(ip))
                     .then_some((p.as_ptr() as usize - base, p.len()));
                 if to_tun.is_none() {
                     push(&mut ev, Message::DisallowedSrc(peer.id));
@@ -230,7 +224,7 @@ fn receive(
             }
         }
         if let Some(len) = reply {
-            send_locked(&peer, &mut st, tx, len, src, now);
+            send_locked(peer, &mut st, tx, len, src, now);
             // Packets that waited for the handshake go out now.
             loop {
                 if tx.is_full() {
@@ -242,7 +236,7 @@ fn receive(
                     _ => break,
                 };
                 st.last_data_sent = Some(now);
-                send_locked(&peer, &mut st, tx, len, src, now);
+                send_locked(peer, &mut st, tx, len, src, now);
             }
         }
     }
