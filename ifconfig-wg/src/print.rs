@@ -4,6 +4,7 @@ use proto::flags::{self, IFF_POINTOPOINT};
 use proto::{InterfaceStatus, Psk};
 use std::fmt::Write;
 use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn netmask(plen: u8) -> u32 {
     if plen == 0 {
@@ -90,7 +91,11 @@ pub fn status(s: &InterfaceStatus) -> String {
             p.tx_bytes, p.rx_bytes
         );
         if let Some(h) = p.last_handshake {
-            let _ = writeln!(o, "\t\tlast handshake: {h} seconds ago");
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let ago = now.saturating_sub(h).as_secs();
+            let _ = writeln!(o, "\t\tlast handshake: {ago} seconds ago");
         }
         for a in &p.allowed_ips {
             let _ = writeln!(o, "\t\twgaip: {a}");
@@ -129,7 +134,10 @@ mod tests {
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
             tx_bytes: 1964,
             rx_bytes: 1868,
-            last_handshake: Some(12),
+            last_handshake: Some(
+                SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
+                    - std::time::Duration::from_secs(12),
+            ),
             allowed_ips: vec![
                 "fc00:6:66::2/128".parse().unwrap(),
                 "10.6.66.2/32".parse().unwrap(),

@@ -101,6 +101,8 @@ fn descr(word: &str, s: &str) -> Result<Option<String>, String> {
 pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, String> {
     let mut cmd = Command::default();
     let mut peer_selected = false;
+    // The wgaip list of a command replaces the peer's list.
+    let mut aips_replaced = false;
     let mut i = 0;
     let arg = |i: usize, word: &str| -> Result<String, String> {
         words
@@ -236,6 +238,7 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                     Op::RemovePeer(k)
                 });
                 peer_selected = true;
+                aips_replaced = false;
                 i += 1;
             }
             "-wgpeerall" => ops.push(Op::RemoveAllPeers),
@@ -251,6 +254,10 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                 peer_opt(peer_selected)?;
                 let a = arg(i, w)?;
                 let p: Prefix = a.parse().map_err(|_| format!("wgaip: bad address: {a}"))?;
+                if !aips_replaced {
+                    ops.push(Op::ReplaceAllowedIps);
+                    aips_replaced = true;
+                }
                 ops.push(Op::AllowedIp(p));
                 i += 1;
             }
@@ -363,11 +370,12 @@ mod tests {
             "wgkey {K} wgport 54321 wgpeer {K} wgendpoint 192.0.2.1 54321 wgaip 10.0.0.2/32 wgaip fd00::2 wgpka 25 wgdescr x -wgpsk up"
         ))
         .unwrap();
-        assert_eq!(c.ops.len(), 10);
+        assert_eq!(c.ops.len(), 11);
         assert_eq!(c.ops[1], Op::ListenPort(54321));
         assert_eq!(c.ops[3], Op::Endpoint("192.0.2.1:54321".parse().unwrap()));
-        assert_eq!(c.ops[5], Op::AllowedIp("fd00::2/128".parse().unwrap()));
-        assert_eq!(c.ops[9], Op::Up(true));
+        assert_eq!(c.ops[4], Op::ReplaceAllowedIps);
+        assert_eq!(c.ops[6], Op::AllowedIp("fd00::2/128".parse().unwrap()));
+        assert_eq!(c.ops[10], Op::Up(true));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub enum Request {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
+    /// A zero key removes the private key.
     PrivateKey(Key),
     ListenPort(u16),
     Cookie(u32),
@@ -47,7 +48,13 @@ pub enum Op {
     RemovePeer(Key),
     RemoveAllPeers,
     Endpoint(SocketAddr),
+    /// Empty the selected peer's allowed IPs (ifconfig's `wgaip` list
+    /// replaces: the CLI sends this before a peer's first `wgaip`).
+    ReplaceAllowedIps,
+    /// Add one allowed IP to the selected peer.
     AllowedIp(Prefix),
+    /// Only update the selected peer; if it did not exist, forget it (UAPI).
+    UpdateOnly,
     /// `None` or a zero key: no pre-shared key.
     PresharedKey(Option<Key>),
     PersistentKeepalive(u16),
@@ -69,7 +76,9 @@ impl Op {
         matches!(
             self,
             Op::Endpoint(_)
+                | Op::ReplaceAllowedIps
                 | Op::AllowedIp(_)
+                | Op::UpdateOnly
                 | Op::PresharedKey(_)
                 | Op::PersistentKeepalive(_)
                 | Op::PeerDescription(_)
@@ -183,7 +192,9 @@ fn encode_op(op: &Op) -> (String, String) {
         Op::RemovePeer(k) => kv("remove_peer", k.to_base64()),
         Op::RemoveAllPeers => kv("remove_all_peers", "1"),
         Op::Endpoint(a) => kv("endpoint", a),
+        Op::ReplaceAllowedIps => kv("replace_allowed_ips", "1"),
         Op::AllowedIp(p) => kv("allowed_ip", p),
+        Op::UpdateOnly => kv("update_only", "1"),
         Op::PresharedKey(k) => kv(
             "preshared_key",
             k.as_ref().map(|k| k.to_base64()).unwrap_or_default(),
@@ -240,7 +251,9 @@ fn decode_op(k: &str, v: &str) -> Result<Op, String> {
         "remove_peer" => Op::RemovePeer(key()?),
         "remove_all_peers" if v == "1" => Op::RemoveAllPeers,
         "endpoint" => Op::Endpoint(v.parse().map_err(|_| bad())?),
+        "replace_allowed_ips" if v == "1" => Op::ReplaceAllowedIps,
         "allowed_ip" => Op::AllowedIp(v.parse().map_err(|_| bad())?),
+        "update_only" if v == "1" => Op::UpdateOnly,
         "preshared_key" if v.is_empty() => Op::PresharedKey(None),
         "preshared_key" => Op::PresharedKey(Some(key()?)),
         "persistent_keepalive" => {
@@ -278,7 +291,9 @@ mod tests {
             Op::RemoveAllPeers,
             Op::Peer(Key::new([2; 32])),
             Op::Endpoint("[fd00::1]:51820".parse().unwrap()),
+            Op::ReplaceAllowedIps,
             Op::AllowedIp("10.0.0.0/8".parse().unwrap()),
+            Op::UpdateOnly,
             Op::PresharedKey(Some(Key::new([3; 32]))),
             Op::PresharedKey(None),
             Op::PersistentKeepalive(MAX_PKA),

@@ -7,6 +7,7 @@ use crate::addr::{IfAddr, Prefix};
 use crate::key::Key;
 use crate::request::parse_num;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Psk {
@@ -26,8 +27,8 @@ pub struct PeerStatus {
     pub endpoint: Option<SocketAddr>,
     pub tx_bytes: u64,
     pub rx_bytes: u64,
-    /// Seconds since the last completed handshake.
-    pub last_handshake: Option<u64>,
+    /// When the last handshake completed, as time since the Unix epoch.
+    pub last_handshake: Option<Duration>,
     /// Newest first.
     pub allowed_ips: Vec<Prefix>,
 }
@@ -108,7 +109,10 @@ impl InterfaceStatus {
             m.push(kv("tx_bytes", p.tx_bytes));
             m.push(kv("rx_bytes", p.rx_bytes));
             if let Some(h) = p.last_handshake {
-                m.push(kv("last_handshake", h));
+                m.push(kv(
+                    "last_handshake",
+                    format!("{}.{:09}", h.as_secs(), h.subsec_nanos()),
+                ));
             }
             for a in &p.allowed_ips {
                 m.push(kv("allowed_ip", a));
@@ -153,7 +157,12 @@ impl InterfaceStatus {
                     "endpoint" => p.endpoint = Some(v.parse().map_err(|_| bad())?),
                     "tx_bytes" => p.tx_bytes = num(u64::MAX)?,
                     "rx_bytes" => p.rx_bytes = num(u64::MAX)?,
-                    "last_handshake" => p.last_handshake = Some(num(u64::MAX)?),
+                    "last_handshake" => {
+                        let (s, n) = v.split_once('.').ok_or_else(bad)?;
+                        let s = parse_num(s, u64::MAX).ok_or_else(bad)?;
+                        let n = parse_num(n, 999_999_999).ok_or_else(bad)?;
+                        p.last_handshake = Some(Duration::new(s, n as u32));
+                    }
                     "allowed_ip" => p.allowed_ips.push(v.parse().map_err(|_| bad())?),
                     _ => return Err(bad()),
                 }
@@ -201,7 +210,7 @@ mod tests {
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
             tx_bytes: 1964,
             rx_bytes: 1868,
-            last_handshake: Some(12),
+            last_handshake: Some(Duration::new(1_763_000_000, 5)),
             allowed_ips: vec![
                 "fc00:6:66::2/128".parse().unwrap(),
                 "10.6.66.2/32".parse().unwrap(),

@@ -100,9 +100,10 @@ pub fn is_low_order(public: &Key) -> bool {
 /// Which peer the following peer options apply to.
 enum Selected {
     None,
+    /// `created`: this request made the peer (for `UpdateOnly`).
     Peer {
         idx: usize,
-        aips_replaced: bool,
+        created: bool,
     },
     /// `-wgpeer` or our own key: options are accepted and ignored.
     Ignored,
@@ -122,13 +123,24 @@ impl Config {
                 match &mut sel {
                     Selected::None => return Err(ConfigError::Invalid("no peer selected")),
                     Selected::Ignored => continue,
-                    Selected::Peer { idx, aips_replaced } => {
-                        c.apply_peer_option(*idx, aips_replaced, op)?;
+                    Selected::Peer { idx, created } => {
+                        if *op == Op::UpdateOnly {
+                            if *created {
+                                c.peers.remove(*idx);
+                                sel = Selected::Ignored;
+                            }
+                        } else {
+                            c.apply_peer_option(*idx, op);
+                        }
                         continue;
                     }
                 }
             }
             match op {
+                Op::PrivateKey(k) if k.is_zero() => {
+                    c.private_key = None;
+                    c.public_key = None;
+                }
                 Op::PrivateKey(k) => {
                     let k = clamp(k);
                     let public = public_of(&k);
@@ -150,8 +162,8 @@ impl Config {
                         sel = Selected::Ignored;
                         continue;
                     }
-                    let idx = match c.peers.iter().position(|p| &p.public_key == k) {
-                        Some(i) => i,
+                    let (idx, created) = match c.peers.iter().position(|p| &p.public_key == k) {
+                        Some(i) => (i, false),
                         None => {
                             c.peers.push(PeerConfig {
                                 public_key: k.clone(),
@@ -163,13 +175,10 @@ impl Config {
                                 new_endpoint: None,
                                 rekey: false,
                             });
-                            c.peers.len() - 1
+                            (c.peers.len() - 1, true)
                         }
                     };
-                    sel = Selected::Peer {
-                        idx,
-                        aips_replaced: false,
-                    };
+                    sel = Selected::Peer { idx, created };
                 }
                 Op::RemovePeer(k) => {
                     c.peers.retain(|p| &p.public_key != k);
@@ -221,7 +230,9 @@ impl Config {
                 }
                 // Peer options were handled above.
                 Op::Endpoint(_)
+                | Op::ReplaceAllowedIps
                 | Op::AllowedIp(_)
+                | Op::UpdateOnly
                 | Op::PresharedKey(_)
                 | Op::PersistentKeepalive(_)
                 | Op::PeerDescription(_) => {}
@@ -230,19 +241,11 @@ impl Config {
         Ok(c)
     }
 
-    fn apply_peer_option(
-        &mut self,
-        idx: usize,
-        aips_replaced: &mut bool,
-        op: &Op,
-    ) -> Result<(), ConfigError> {
+    fn apply_peer_option(&mut self, idx: usize, op: &Op) {
         match op {
             Op::Endpoint(a) => self.peers[idx].new_endpoint = Some(*a),
+            Op::ReplaceAllowedIps => self.peers[idx].allowed_ips.clear(),
             Op::AllowedIp(p) => {
-                if !*aips_replaced {
-                    self.peers[idx].allowed_ips.clear();
-                    *aips_replaced = true;
-                }
                 // A prefix has one owner: it moves to this peer.
                 for (i, other) in self.peers.iter_mut().enumerate() {
                     if i != idx {
@@ -266,7 +269,6 @@ impl Config {
             Op::PeerDescription(d) => self.peers[idx].description = d.clone(),
             _ => {}
         }
-        Ok(())
     }
 
     pub fn addrs_v6(&self) -> impl Iterator<Item = &IfAddr> {
@@ -291,6 +293,7 @@ mod tests {
         let c = c
             .apply(&[
                 Op::Peer(key(1)),
+                Op::ReplaceAllowedIps,
                 Op::AllowedIp("10.0.0.1/32".parse().unwrap()),
                 Op::AllowedIp("10.0.0.2/32".parse().unwrap()),
                 Op::Peer(key(2)),
@@ -308,7 +311,15 @@ mod tests {
                 Op::AllowedIp("10.9.0.0/16".parse().unwrap()),
             ])
             .unwrap();
-        assert_eq!(c.peers[0].allowed_ips.len(), 1);
+        assert_eq!(c.peers[0].allowed_ips.len(), 3, "appends");
+        let c = c
+            .apply(&[
+                Op::Peer(key(1)),
+                Op::ReplaceAllowedIps,
+                Op::AllowedIp("10.9.0.0/16".parse().unwrap()),
+            ])
+            .unwrap();
+        assert_eq!(c.peers[0].allowed_ips.len(), 1, "replaces");
         // Moving a prefix to another peer.
         let c = c
             .apply(&[
@@ -362,6 +373,23 @@ mod tests {
         assert!(c.peers.is_empty(), "own key ignored");
         // Clamped on the way in.
         assert_eq!(c.private_key, Some(clamp(&priv1)));
+    }
+
+    #[test]
+    fn update_only_and_zero_private_key() {
+        let c = Config::default()
+            .apply(&[Op::Peer(key(1)), Op::UpdateOnly, Op::PersistentKeepalive(5)])
+            .unwrap();
+        assert!(c.peers.is_empty(), "update_only does not create");
+        let c = Config::default().apply(&[Op::Peer(key(1))]).unwrap();
+        let c = c
+            .apply(&[Op::Peer(key(1)), Op::UpdateOnly, Op::PersistentKeepalive(5)])
+            .unwrap();
+        assert_eq!(c.peers[0].pka, 5, "update_only updates");
+        let c = c.apply(&[Op::PrivateKey(Key::new([3; 32]))]).unwrap();
+        assert!(c.public_key.is_some());
+        let c = c.apply(&[Op::PrivateKey(Key::zero())]).unwrap();
+        assert!(c.private_key.is_none() && c.public_key.is_none());
     }
 
     #[test]

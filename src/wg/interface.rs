@@ -35,7 +35,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::UNIX_EPOCH;
 
 #[derive(Debug)]
 pub enum SetError {
@@ -395,7 +395,6 @@ impl Interface {
             s.private_key = cfg.private_key.clone();
         }
         s.public_key = cfg.public_key.clone();
-        let now = SystemTime::now();
         for pc in &cfg.peers {
             let Some(peer) = &pc.live else { continue };
             let st = peer.lock();
@@ -414,7 +413,7 @@ impl Interface {
                 rx_bytes: peer.rx_bytes.load(Ordering::Relaxed),
                 last_handshake: st
                     .last_handshake
-                    .map(|t| now.duration_since(t).map(|d| d.as_secs()).unwrap_or(0)),
+                    .map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default()),
                 allowed_ips: pc.allowed_ips.clone(),
             });
         }
