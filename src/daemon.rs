@@ -85,6 +85,7 @@ pub fn run(opts: Options) -> Result<(), StartError> {
         }
     }
     let reg = Arc::new(Registry::default());
+    crate::linkwatch::start(reg.clone()).map_err(StartError::Listen)?;
     {
         let reg = reg.clone();
         let socket = opts.socket.clone();

@@ -4,9 +4,12 @@
 mod ctl;
 mod daemon;
 mod data;
+mod launcher;
+mod linkwatch;
 mod log;
 mod registry;
 mod sys;
+mod uapi;
 mod wg;
 
 use clap::Parser;
@@ -26,11 +29,22 @@ struct Args {
     /// Control socket [default: $WGD_SOCKET, else /var/run/wgd.sock].
     #[arg(short = 'S', value_name = "socket")]
     socket: Option<String>,
+    /// Launcher mode for wg-quick(8): make sure a daemon runs, create this
+    /// interface and its UAPI socket, and return.
+    #[arg(value_name = "interface")]
+    interface: Option<String>,
 }
 
 fn main() {
     let args = Args::parse();
     let socket = PathBuf::from(proto::paths::control_socket(args.socket.as_deref()));
+    if let Some(name) = &args.interface {
+        if let Err(e) = launcher::run(&socket, name) {
+            eprintln!("wgd: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let opts = daemon::Options {
         socket: socket.clone(),
         foreground: args.foreground,

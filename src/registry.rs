@@ -81,6 +81,10 @@ impl Registry {
         self.lock().iter().find(|i| i.name == name).cloned()
     }
 
+    pub fn by_index(&self, ifindex: u32) -> Option<Arc<Interface>> {
+        self.lock().iter().find(|i| i.ifindex == ifindex).cloned()
+    }
+
     pub fn all(&self) -> Vec<Arc<Interface>> {
         self.lock().clone()
     }

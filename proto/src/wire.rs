@@ -77,7 +77,7 @@ pub fn write_message<W: Write>(w: &mut W, msg: &[(String, String)]) -> io::Resul
 
 /// Read one line (without the `\n`) of at most `max_line` bytes.
 /// `Ok(None)` at end of input before any byte.
-fn read_line<R: BufRead>(r: &mut R, max_line: usize) -> Result<Option<Vec<u8>>, WireError> {
+pub fn read_line<R: BufRead>(r: &mut R, max_line: usize) -> Result<Option<Vec<u8>>, WireError> {
     let mut line = Vec::new();
     loop {
         let buf = match r.fill_buf() {

@@ -34,7 +34,14 @@ pub fn run(ifc: &Interface, tun: &Tun, waker: &Waker) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+                // The device is going away (ip link delete): do not spin
+                // until the interface is destroyed.
+                Err(_) => {
+                    if waker.sleep(20) {
+                        return;
+                    }
+                    break;
+                }
             };
             encrypt(ifc, &router, &mut pkt, n, &mut batch);
             if batch.is_full() {

@@ -125,3 +125,106 @@ pub fn delete_address(ifindex: u32, a: &IfAddr) -> io::Result<()> {
         r => r,
     }
 }
+
+/// The kernel's view of a link: (IFF_UP set, MTU).
+pub fn link_state(ifindex: u32) -> io::Result<(bool, u32)> {
+    let mut sock = Socket::new(NETLINK_ROUTE)?;
+    sock.bind_auto()?;
+    sock.connect(&SocketAddr::new(0, 0))?;
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST;
+    header.sequence_number = 1;
+    let msg = RouteNetlinkMessage::GetLink(link_msg(ifindex));
+    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+    nl.finalize();
+    let mut buf = vec![0u8; nl.buffer_len()];
+    nl.serialize(&mut buf);
+    sock.send(&buf, 0)?;
+    let mut rbuf = vec![0u8; 65536];
+    let n = sock.recv(&mut &mut rbuf[..], 0)?;
+    let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[..n])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    match reply.payload {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => {
+            let up = m.header.flags.contains(LinkFlags::Up);
+            let mtu = m
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    LinkAttribute::Mtu(v) => Some(*v),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            Ok((up, mtu))
+        }
+        NetlinkPayload::Error(e) => Err(match e.code {
+            Some(c) => io::Error::from_raw_os_error(-c.get()),
+            None => io::Error::from(io::ErrorKind::InvalidData),
+        }),
+        _ => Err(io::Error::from(io::ErrorKind::InvalidData)),
+    }
+}
+
+pub enum LinkEvent {
+    /// Flags, MTU or name of a link may have changed.
+    Changed(u32),
+    Deleted(u32),
+    /// Events were lost (socket buffer overrun): recheck everything.
+    Lost,
+}
+
+/// A subscription to the kernel's link notifications (RTMGRP_LINK).
+pub struct LinkEvents {
+    sock: Socket,
+    buf: Vec<u8>,
+}
+
+const RTMGRP_LINK: u32 = 1;
+
+impl LinkEvents {
+    pub fn open() -> io::Result<LinkEvents> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind(&SocketAddr::new(0, RTMGRP_LINK))?;
+        Ok(LinkEvents {
+            sock,
+            buf: vec![0u8; 1 << 16],
+        })
+    }
+
+    /// Block for the next batch of events.
+    pub fn next(&mut self, out: &mut Vec<LinkEvent>) {
+        out.clear();
+        let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                out.push(LinkEvent::Lost);
+                return;
+            }
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                return;
+            }
+        };
+        let mut off = 0;
+        while off < n {
+            let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
+            else {
+                break;
+            };
+            let len = msg.header.length as usize;
+            match msg.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => {
+                    out.push(LinkEvent::Changed(m.header.index))
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m)) => {
+                    out.push(LinkEvent::Deleted(m.header.index))
+                }
+                _ => {}
+            }
+            if len == 0 {
+                break;
+            }
+            off += (len + 3) & !3;
+        }
+    }
+}

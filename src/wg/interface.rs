@@ -19,6 +19,7 @@ use crate::sys::netlink;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::sys::waker::Waker;
+use crate::uapi::{self, UapiSocket};
 use crate::wg::config::{Config, ConfigError, PeerConfig};
 use crate::wg::constants::HANDSHAKE_RATE_LIMIT;
 use crate::wg::messages::Message;
@@ -74,6 +75,7 @@ pub struct Interface {
     destroyed: AtomicBool,
     udp_workers: Mutex<Option<Workers>>,
     base_workers: Mutex<Option<Workers>>,
+    uapi: Mutex<Option<UapiSocket>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -95,6 +97,7 @@ impl Interface {
     pub fn create(name: &str) -> io::Result<Arc<Interface>> {
         let cfg = Config::default();
         let tun = Arc::new(Tun::create(name, cfg.mtu as u16)?);
+        let uapi_listener = uapi::bind(name)?;
         let ifindex = tun.ifindex();
         netlink::disable_ipv6_autoconf(ifindex)?;
         netlink::set_flags(ifindex, Some(false), Some(false))?;
@@ -112,6 +115,7 @@ impl Interface {
             destroyed: AtomicBool::new(false),
             udp_workers: Mutex::new(None),
             base_workers: Mutex::new(None),
+            uapi: Mutex::new(None),
         });
         let waker = Arc::new(Waker::new()?);
         let handles = vec![
@@ -125,12 +129,24 @@ impl Interface {
             })?,
         ];
         *lock(&ifc.base_workers) = Some(Workers { waker, handles });
+        match UapiSocket::start(ifc.clone(), uapi_listener) {
+            Ok(u) => *lock(&ifc.uapi) = Some(u),
+            Err(e) => {
+                ifc.shutdown();
+                let _ = std::fs::remove_file(uapi::path_of(name));
+                return Err(e);
+            }
+        }
         Ok(ifc)
     }
 
     /// Stop every worker and drop every secret; the TUN device goes away
     /// when the last reference to it is dropped (right after this).
     pub fn shutdown(&self) {
+        // Stop taking UAPI requests first (they wait for the config lock).
+        if let Some(u) = lock(&self.uapi).take() {
+            u.stop();
+        }
         let mut cfg = lock(&self.config);
         self.destroyed.store(true, Ordering::SeqCst);
         if let Some(w) = lock(&self.udp_workers).take() {
@@ -179,6 +195,36 @@ impl Interface {
         if self.destroyed.load(Ordering::SeqCst) {
             return Err(SetError::Gone);
         }
+        self.apply_locked(&mut cfg, ops)
+    }
+
+    /// Follow a change someone made to the link behind our back (ip(8),
+    /// as wg-quick does): up/down binds/closes the sockets, the MTU sets
+    /// the padding limit.
+    pub fn sync_link(self: &Arc<Self>) {
+        let mut cfg = lock(&self.config);
+        if self.destroyed.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok((up, mtu)) = netlink::link_state(self.ifindex) else {
+            return;
+        };
+        let mut ops = Vec::new();
+        if up != cfg.up {
+            ops.push(Op::Up(up));
+        }
+        if mtu != cfg.mtu && (proto::request::MIN_MTU..=proto::request::MAX_MTU).contains(&mtu) {
+            ops.push(Op::Mtu(mtu));
+        }
+        if ops.is_empty() {
+            return;
+        }
+        if let Err(e) = self.apply_locked(&mut cfg, &ops) {
+            crate::log::error(format!("{}: cannot follow link change: {e:?}", self.name));
+        }
+    }
+
+    fn apply_locked(self: &Arc<Self>, cfg: &mut Config, ops: &[Op]) -> Result<(), SetError> {
         let mut next = cfg.apply(ops).map_err(SetError::Config)?;
 
         // 1. Sockets: bind the new port before anything changes.
@@ -203,7 +249,7 @@ impl Interface {
 
         // 2. The link, undone in reverse if a later step fails.
         let mut undo = Vec::new();
-        if let Err(e) = self.change_link(&cfg, &next, &mut undo) {
+        if let Err(e) = self.change_link(cfg, &next, &mut undo) {
             for u in undo.into_iter().rev() {
                 let _ = match u {
                     Undo::Mtu(m) => netlink::set_mtu(self.ifindex, m),
@@ -220,7 +266,7 @@ impl Interface {
         }
 
         // 3. Commit; nothing below can fail.
-        self.commit(&cfg, &mut next, new_sockets);
+        self.commit(cfg, &mut next, new_sockets);
         *cfg = next;
         Ok(())
     }
