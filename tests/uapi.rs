@@ -64,7 +64,7 @@ fn errors_have_exact_errno_and_change_nothing() {
     let (_ns, d, i) = setup();
     let before = get(&i);
     let status_before = d.ok(&format!("-k {i}"));
-    let k = hex_of(&ok("wg genkey | wg pubkey").trim().to_string());
+    let k = hex_of(ok("wg genkey | wg pubkey").trim());
     for (req, errno) in [
         ("set=1\nprivate_key=zz\n\n".to_string(), -22),
         (
@@ -112,7 +112,7 @@ fn busy_port_is_eaddrinuse_and_changes_nothing() {
         .filter(|l| !l.starts_with("tx_bytes") && !l.starts_with("rx_bytes"))
         .collect::<Vec<_>>()
         .join("\n");
-    let k = hex_of(&ok("wg genkey | wg pubkey").trim().to_string());
+    let k = hex_of(ok("wg genkey | wg pubkey").trim());
     let reply = request(&i, &format!("set=1\nlisten_port=53000\npublic_key={k}\n\n"));
     assert_eq!(reply, "errno=-98\n\n");
     let after = get(&i)
@@ -190,7 +190,7 @@ fn several_requests_on_one_connection_and_shared_state() {
         "{g3}"
     );
     // update_only does not create; remove and replace_peers do remove.
-    let other = hex_of(&ok("wg genkey | wg pubkey").trim().to_string());
+    let other = hex_of(ok("wg genkey | wg pubkey").trim());
     assert_eq!(
         exchange(
             &mut s,
