@@ -303,7 +303,7 @@ impl Tunnel {
         let da = Wgd::start(&u.a);
         let db = Wgd::start(&u.b);
         let n = unique();
-        let (ia, ib) = (format!("wg{n}"), format!("wg{}", n + 1));
+        let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
         let x = n % 250 + 1;
         let (in_a4, in_b4) = (format!("10.{x}.0.1"), format!("10.{x}.0.2"));
         let (in_a6, in_b6) = (format!("fd{x:x}::1"), format!("fd{x:x}::2"));
@@ -339,5 +339,99 @@ impl Tunnel {
             port_a,
             port_b,
         }
+    }
+}
+
+/// Another WireGuard implementation in a namespace, configured with wg(8)
+/// over its UAPI socket, ended by the PID we started.
+pub struct Foreign {
+    pub ns: String,
+    pub ifname: String,
+    child: Option<Child>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Impl {
+    WireguardGo,
+    Boringtun,
+}
+
+/// boringtun-cli from PATH or ~/.cargo/bin.
+pub fn boringtun_cli() -> String {
+    for p in [
+        "boringtun-cli".to_string(),
+        format!(
+            "{}/.cargo/bin/boringtun-cli",
+            std::env::var("HOME").unwrap_or_default()
+        ),
+    ] {
+        if sh(&format!("command -v {p}")).status.success() {
+            return p;
+        }
+    }
+    panic!("boringtun-cli not installed (tests/run installs it with cargo install --locked)");
+}
+
+impl Foreign {
+    pub fn start(kind: Impl, ns: &Ns, ifname: &str) -> Foreign {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name]);
+        match kind {
+            Impl::WireguardGo => {
+                cmd.args([
+                    "env",
+                    "WG_PROCESS_FOREGROUND=1",
+                    "LOG_LEVEL=error",
+                    "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1",
+                    "wireguard-go",
+                    "-f",
+                    ifname,
+                ]);
+            }
+            Impl::Boringtun => {
+                cmd.arg(boringtun_cli()).args([
+                    "--foreground",
+                    "--disable-drop-privileges",
+                    "-v",
+                    "error",
+                    ifname,
+                ]);
+            }
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start foreign implementation");
+        let f = Foreign {
+            ns: ns.name.clone(),
+            ifname: ifname.to_string(),
+            child: Some(child),
+        };
+        let sock = format!("/var/run/wireguard/{ifname}.sock");
+        assert!(
+            wait_until(10, || std::path::Path::new(&sock).exists()
+                && ns.link_exists(ifname)),
+            "{kind:?} did not come up"
+        );
+        f
+    }
+}
+
+impl Drop for Foreign {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = sh(&format!("kill -TERM {}", c.id()));
+            let end = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < end {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = fs::remove_file(format!("/var/run/wireguard/{}.sock", self.ifname));
     }
 }
