@@ -17,7 +17,7 @@ fn iperf_bps(client: &Ns, server_addr: &str, reverse: bool) -> f64 {
     let tail = &out[out.find(key).expect("sum_received") + key.len()..];
     let bps = &tail[tail.find("\"bits_per_second\":").unwrap() + 18..];
     bps.trim_start()
-        .split(|c: char| c == ',' || c == '\n' || c == '}')
+        .split([',', '\n', '}'])
         .next()
         .unwrap()
         .trim()
