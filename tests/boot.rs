@@ -1,0 +1,313 @@
+//! Booting like a BSD host: rc.d/if_wg starts wgd when rc.conf says
+//! if_wg_load="YES", rc.d/wg brings interfaces up from wg.conf(5) files,
+//! and both stop cleanly. Each test has its own rc.conf and config
+//! directory (RC_CONF), socket and pidfile.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+struct Host {
+    ns: Ns,
+    dir: String,
+    rc_conf: String,
+    sock: String,
+    pidfile: String,
+}
+
+impl Host {
+    fn new(tag: &str, load: &str, interfaces: &str) -> Host {
+        let ns = Ns::new(tag);
+        let dir = format!("/tmp/wgt-boot-{}", unique());
+        ok(&format!(
+            "mkdir -p {dir}/wireguard && chmod 700 {dir}/wireguard"
+        ));
+        let (sock, pidfile) = (format!("{dir}/wgd.sock"), format!("{dir}/wgd.pid"));
+        let rc_conf = format!("{dir}/rc.conf");
+        std::fs::write(
+            &rc_conf,
+            format!(
+                "if_wg_load=\"{load}\"\nif_wg_socket=\"{sock}\"\nif_wg_pidfile=\"{pidfile}\"\nif_wg_program=\"{}\"\nwg_enable=\"YES\"\nwg_interfaces=\"{interfaces}\"\nwg_config_dir=\"{dir}/wireguard\"\nwg_ifconfig_program=\"{}\"\n",
+                bin("wgd").display(),
+                bin("ifconfig-wg").display()
+            ),
+        )
+        .unwrap();
+        Host {
+            ns,
+            dir,
+            rc_conf,
+            sock,
+            pidfile,
+        }
+    }
+
+    fn rc(&self, script: &str, args: &str) -> std::process::Output {
+        self.ns.exec(&format!(
+            "env RC_CONF={} {}/rc.d/{script} {args}",
+            self.rc_conf,
+            env!("CARGO_MANIFEST_DIR")
+        ))
+    }
+
+    fn conf(&self, ifname: &str, text: &str) -> String {
+        let p = format!("{}/wireguard/{ifname}.conf", self.dir);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn ifc(&self, args: &str) -> String {
+        self.ns.run(&format!(
+            "{} -S {} {args}",
+            bin("ifconfig-wg").display(),
+            self.sock
+        ))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // The wgd that if_wg started: end it by the PID it wrote.
+        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
+            let _ = sh(&format!("kill -TERM {}", pid.trim()));
+            let p = format!("/proc/{}", pid.trim());
+            wait_until(5, || !Path::new(&p).exists());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn rc_d_brings_up_two_hosts_that_talk_and_stops_cleanly() {
+    require_root();
+    let (ia, ib) = (format!("wg{}", unique()), format!("wg{}", unique()));
+    let a = Host::new("ba", "YES", &ia);
+    let b = Host::new("bb", "YES", &ib);
+    let n = unique();
+    let (va, vb) = (format!("vb{n}a"), format!("vb{n}b"));
+    ok(&format!(
+        "ip link add {va} netns {} type veth peer name {vb} netns {}",
+        a.ns.name, b.ns.name
+    ));
+    a.ns.run(&format!("ip addr add 192.168.201.1/24 dev {va}"));
+    b.ns.run(&format!("ip addr add 192.168.201.2/24 dev {vb}"));
+    a.ns.run(&format!("ip link set {va} up"));
+    b.ns.run(&format!("ip link set {vb} up"));
+    let (ka, kb) = (
+        ok("wg genkey").trim().to_string(),
+        ok("wg genkey").trim().to_string(),
+    );
+    let pa = ok(&format!("echo {ka} | wg pubkey")).trim().to_string();
+    let pb = ok(&format!("echo {kb} | wg pubkey")).trim().to_string();
+    let psk = ok("wg genpsk").trim().to_string();
+    let hook = format!("{}/postup", a.dir);
+    a.conf(
+        &ia,
+        &format!(
+            "# host a\n[Interface]\nPrivateKey = {ka}\nListenPort = 51820\nAddress = 10.201.0.1/24, fd20:1::1/64\nMTU = 1400\nDescription = boot test\nFwMark = 0x10\nPostUp = echo up %i > {hook}\n\n[Peer]\nPublicKey = {pb}\nPresharedKey = {psk}\nEndpoint = 192.168.201.2:51821\nAllowedIPs = 10.201.0.2/32, fd20:1::2/128\nPersistentKeepalive = 25\nDescription = host b\n\n[Peer]\n# a disabled peer is not configured\nPublicKey = {}\nAllowedIPs = 10.201.0.9/32\nEnabled = no\n",
+            ok("wg genkey | wg pubkey").trim()
+        ),
+    );
+    b.conf(
+        &ib,
+        &format!(
+            "[Interface]\nPrivateKey = {kb}\nListenPort = 51821\nAddress = 10.201.0.2/24, fd20:1::2/64\n\n[Peer]\nPublicKey = {pa}\nPresharedKey = {psk}\nEndpoint = 192.168.201.1:51820\nAllowedIPs = 10.201.0.1/32, fd20:1::1/128\n"
+        ),
+    );
+    for h in [&a, &b] {
+        let o = h.rc("if_wg", "start");
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(Path::new(&h.sock).exists() && Path::new(&h.pidfile).exists());
+        let o = h.rc("wg", "start");
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert!(a.ns.ping("10.201.0.2", 3), "v4 a -> b");
+    assert!(b.ns.ping("fd20:1::1", 3), "v6 b -> a");
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        format!("up {ia}\n")
+    );
+    let s = a.ifc(&format!("-k {ia}"));
+    for want in [
+        format!("{ia}: flags=c1<UP,RUNNING,NOARP> metric 0 mtu 1400\n\tdescription: boot test\n\tinet 10.201.0.1 netmask 0xffffff00\n\tinet6 fd20:1::1 prefixlen 64\n\twgport: 51820\n\twgcookie: 16\n"),
+        format!("\t\twgdescr: host b\n\t\twgpsk: {psk}\n\t\twgpka: 25 (seconds)\n\t\twgendpoint: 192.168.201.2 51821\n"),
+    ] {
+        assert!(s.contains(&want), "missing {want:?} in\n{s}");
+    }
+    assert_eq!(
+        s.matches("\twgpeer: ").count(),
+        1,
+        "disabled peer configured:\n{s}"
+    );
+
+    // status shows each interface.
+    let o = a.rc("wg", "status");
+    assert!(o.status.success());
+    assert!(
+        text(&o).starts_with(&format!("{ia}: flags=c1<UP,RUNNING,NOARP>")),
+        "{}",
+        text(&o)
+    );
+    assert!(a.rc("if_wg", "status").status.success());
+
+    // Starting again skips the existing interface with a warning.
+    let o = a.rc("wg", "start");
+    assert!(o.status.success());
+    assert!(
+        text(&o).contains(&format!("interface {ia} already exists, skipped")),
+        "{}",
+        text(&o)
+    );
+
+    for h in [&a, &b] {
+        let o = h.rc("wg", "stop");
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(h.ifc("-l").trim(), "");
+        let o = h.rc("if_wg", "stop");
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(!Path::new(&h.sock).exists() && !Path::new(&h.pidfile).exists());
+    }
+    assert!(!a.ns.link_exists(&ia) && !b.ns.link_exists(&ib));
+    let o = a.rc("if_wg", "status");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o), "if_wg is not running.\n");
+}
+
+#[test]
+fn malformed_files_name_file_and_line_and_leave_nothing() {
+    require_root();
+    let (good, bad, nokey, runtime) = (
+        format!("wg{}", unique()),
+        format!("wg{}", unique()),
+        format!("wg{}", unique()),
+        format!("wg{}", unique()),
+    );
+    let h = Host::new("bm", "YES", &format!("{good} {bad}"));
+    assert!(h.rc("if_wg", "start").status.success());
+    h.conf(
+        &good,
+        &format!("[Interface]\nPrivateKey = {}\n", ok("wg genkey").trim()),
+    );
+    let badp = h.conf(
+        &bad,
+        &format!(
+            "[Interface]\nPrivateKey = {}\n\n[Peer]\nPublicKey = {}\nAllowedIPs 10.0.0.1/32\n",
+            ok("wg genkey").trim(),
+            ok("wg genkey | wg pubkey").trim()
+        ),
+    );
+    let o = h.rc("wg", "start");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "wg: {badp}:6: malformed line: AllowedIPs 10.0.0.1/32\n"
+        )),
+        "{}",
+        text(&o)
+    );
+    // The good one came up; the bad one left nothing.
+    assert_eq!(h.ifc("-l").trim(), good);
+
+    let nokeyp = h.conf(&nokey, "# no key\n\n[Interface]\nListenPort = 51820\n");
+    let o = h.rc("wg", &format!("start {nokey}"));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o),
+        format!("wg: {nokeyp}:3: [Interface] has no PrivateKey\n")
+    );
+
+    let missing = format!("wg{}", unique());
+    let o = h.rc("wg", &format!("start {missing}"));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o),
+        format!("wg: {}/wireguard/{missing}.conf: cannot read\n", h.dir)
+    );
+
+    // Valid syntax the daemon refuses (a low-order peer key): the half-made
+    // interface is destroyed again.
+    h.conf(
+        &runtime,
+        &format!(
+            "[Interface]\nPrivateKey = {}\n[Peer]\nPublicKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+            ok("wg genkey").trim()
+        ),
+    );
+    let o = h.rc("wg", &format!("start {runtime}"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains(&format!(
+            "wg: {runtime}: configuration failed, interface destroyed"
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(h.ifc("-l").trim(), good);
+    assert!(!h.ns.link_exists(&runtime));
+}
+
+#[test]
+fn if_wg_load_no_starts_nothing_and_onestart_forces_it() {
+    require_root();
+    let h = Host::new("bn", "NO", "");
+    let o = h.rc("if_wg", "start");
+    assert!(o.status.success());
+    assert!(
+        text(&o).starts_with("Cannot 'start' if_wg. Set if_wg_load to YES"),
+        "{}",
+        text(&o)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!Path::new(&h.sock).exists() && !Path::new(&h.pidfile).exists());
+    let o = h.rc("if_wg", "onestart");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(Path::new(&h.sock).exists());
+    assert_eq!(h.ifc("-C").trim(), "wg");
+    let o = h.rc("if_wg", "onestop");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!Path::new(&h.sock).exists());
+}
+
+#[test]
+fn parser_checks_numbers_as_numbers() {
+    require_root();
+    let h = Host::new("bp", "YES", "");
+    assert!(h.rc("if_wg", "start").status.success());
+    let key = ok("wg genkey").trim().to_string();
+    for (line, error) in [
+        ("ListenPort = 70000", Some("bad ListenPort: 70000")),
+        ("ListenPort = 7000", None),
+        ("MTU = 67", Some("bad MTU: 67")),
+        ("MTU = 9000", None),
+        ("MTU = 65456", Some("bad MTU: 65456")),
+        ("FwMark = 0x1f", None),
+        ("FwMark = bogus", Some("bad FwMark: bogus")),
+        (
+            "Address = 10.0.0.1/24, nonsense",
+            Some("bad address: nonsense"),
+        ),
+    ] {
+        let i = format!("wg{}", unique());
+        let p = h.conf(&i, &format!("[Interface]\nPrivateKey = {key}\n{line}\n"));
+        let o = h.rc("wg", &format!("start {i}"));
+        match error {
+            Some(e) => {
+                assert_eq!(o.status.code(), Some(1), "{line}");
+                assert_eq!(text(&o), format!("wg: {p}:3: {e}\n"), "{line}");
+                assert!(!h.ns.link_exists(&i));
+            }
+            None => {
+                assert!(o.status.success(), "{line}: {}", text(&o));
+                h.ifc(&format!("{i} destroy"));
+            }
+        }
+    }
+}
