@@ -1,0 +1,43 @@
+# Install wgd under a PREFIX, honouring DESTDIR (BSD make and GNU make):
+#   cargo build --release && make install [PREFIX=/usr/local] [DESTDIR=]
+#   make uninstall [PREFIX=...] [DESTDIR=...]
+PREFIX?=	/usr/local
+MANDIR?=	$(PREFIX)/share/man
+SYSTEMDDIR?=	$(PREFIX)/lib/systemd/system
+BUILD?=		target/release
+
+ROOT=		$(DESTDIR)$(PREFIX)
+FILES=		$(ROOT)/sbin/wgd $(ROOT)/sbin/ifconfig-wg \
+		$(ROOT)/etc/rc.d/if_wg $(ROOT)/etc/rc.d/wg \
+		$(ROOT)/share/wgd/rc.subr \
+		$(ROOT)/share/examples/wgd/bird.conf $(ROOT)/share/examples/wgd/babeld.conf \
+		$(DESTDIR)$(MANDIR)/man4/wg.4 $(DESTDIR)$(MANDIR)/man5/wg.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/wgd.8 $(DESTDIR)$(MANDIR)/man8/ifconfig-wg.8 \
+		$(DESTDIR)$(SYSTEMDDIR)/wgd.service $(DESTDIR)$(SYSTEMDDIR)/wg-rc.service
+
+all:
+	cargo build --release --workspace
+
+install:
+	@test -x $(BUILD)/wgd -a -x $(BUILD)/ifconfig-wg || \
+		{ echo "make install: build first: cargo build --release" >&2; exit 1; }
+	install -d $(ROOT)/sbin $(ROOT)/etc/rc.d $(ROOT)/share/wgd \
+		$(ROOT)/share/examples/wgd $(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0755 $(BUILD)/wgd $(BUILD)/ifconfig-wg $(ROOT)/sbin/
+	sed 's|/usr/local/|$(PREFIX)/|g' rc.d/if_wg > $(ROOT)/etc/rc.d/if_wg
+	sed 's|/usr/local/|$(PREFIX)/|g' rc.d/wg > $(ROOT)/etc/rc.d/wg
+	chmod 0755 $(ROOT)/etc/rc.d/if_wg $(ROOT)/etc/rc.d/wg
+	install -m 0644 rc.d/compat/rc.subr $(ROOT)/share/wgd/rc.subr
+	install -m 0644 examples/bird.conf examples/babeld.conf $(ROOT)/share/examples/wgd/
+	install -m 0644 man/wg.4 $(DESTDIR)$(MANDIR)/man4/
+	install -m 0644 man/wg.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/wgd.8 man/ifconfig-wg.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@PREFIX@|$(PREFIX)|g' rc.d/systemd/wgd.service > $(DESTDIR)$(SYSTEMDDIR)/wgd.service
+	sed 's|@PREFIX@|$(PREFIX)|g' rc.d/systemd/wg-rc.service > $(DESTDIR)$(SYSTEMDDIR)/wg-rc.service
+
+uninstall:
+	rm -f $(FILES)
+	-rmdir $(ROOT)/share/wgd $(ROOT)/share/examples/wgd 2>/dev/null
+
+.PHONY: all install uninstall
