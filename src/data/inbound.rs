@@ -48,6 +48,11 @@ pub fn run(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, waker: &Wa
                 Err(_) => break,
             };
             for i in 0..n {
+                // receive() needs a free slot: answers and the packets a
+                // handshake releases may have filled the batch.
+                if tx.is_full() {
+                    flush(ifc, Some(socks), &mut tx);
+                }
                 let (d, src) = rx.get(i);
                 if let Some(src) = src {
                     receive(ifc, &router, socks, tun, d, src, &mut tx);

@@ -181,8 +181,10 @@ impl Batch {
         (&self.bufs[i][..self.lens[i]], self.addrs[i])
     }
 
-    /// The next free slot to fill before [`Batch::commit`].
+    /// The next free slot to fill before [`Batch::commit`]. Callers flush
+    /// a full batch first.
     pub fn slot(&mut self) -> &mut [u8] {
+        debug_assert!(!self.is_full(), "slot() on a full batch");
         &mut self.bufs[self.count]
     }
 
