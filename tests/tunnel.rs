@@ -91,3 +91,44 @@ fn roaming_follows_authenticated_packets() {
         "b follows a to its new address: {s}"
     );
 }
+
+#[test]
+fn packets_queued_before_the_handshake_all_go_out() {
+    require_root();
+    let t = Tunnel::new(false);
+    // b is down: a's initiation goes unanswered and its pings queue in the
+    // peer (boringtun keeps up to 256), to leave at once, several send
+    // batches' worth, when a's retry completes the handshake.
+    t.db.ok(&format!("{} down", t.ib));
+    let burst = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.u.a.name,
+            "ping",
+            "-c",
+            "95",
+            "-i",
+            "0.01",
+            "-w",
+            "20",
+            "-q",
+            &t.in_b4,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    t.db.ok(&format!("{} up", t.ib));
+    let out = String::from_utf8_lossy(&burst.wait_with_output().unwrap().stdout).into_owned();
+    let received: u32 = out
+        .split(", ")
+        .find(|s| s.ends_with("received"))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(received >= 90, "only {received} of 95 answered: {out}");
+    // Both daemons are alive and the tunnel still works.
+    assert!(t.u.a.ping(&t.in_b4, 2), "after the burst");
+    assert!(t.u.b.ping(&t.in_a4, 2));
+}
