@@ -311,3 +311,100 @@ fn parser_checks_numbers_as_numbers() {
         }
     }
 }
+
+#[test]
+fn spec_variables_only_with_wgd_socket_and_path() {
+    require_root();
+    // Only the rc.conf variables of the spec; the socket from WGD_SOCKET,
+    // the programs from PATH, two namespaces with a daemon each.
+    let dirs: Vec<String> = (0..2)
+        .map(|_| format!("/tmp/wgt-spec-{}", unique()))
+        .collect();
+    let _cleanup: Vec<Dir> = dirs.iter().map(|d| Dir(d.clone())).collect();
+    let names: Vec<String> = (0..2).map(|_| format!("wg{}", unique())).collect();
+    let nss = [Ns::new("sa"), Ns::new("sb")];
+    let keys: Vec<String> = (0..2).map(|_| ok("wg genkey").trim().to_string()).collect();
+    let pubs: Vec<String> = keys
+        .iter()
+        .map(|k| ok(&format!("echo {k} | wg pubkey")).trim().to_string())
+        .collect();
+    let n = unique();
+    ok(&format!(
+        "ip link add vs{n}a netns {} type veth peer name vs{n}b netns {}",
+        nss[0].name, nss[1].name
+    ));
+    for i in 0..2 {
+        let other = 1 - i;
+        nss[i].run(&format!(
+            "ip addr add 192.168.202.{}/24 dev vs{n}{}",
+            i + 1,
+            ["a", "b"][i]
+        ));
+        nss[i].run(&format!("ip link set vs{n}{} up", ["a", "b"][i]));
+        ok(&format!("mkdir -p {0}/wireguard", dirs[i]));
+        std::fs::write(
+            format!("{}/rc.conf", dirs[i]),
+            format!("if_wg_load=\"YES\"\nwg_enable=\"YES\"\nwg_interfaces=\"{}\"\nwg_config_dir=\"{}/wireguard\"\n", names[i], dirs[i]),
+        )
+        .unwrap();
+        std::fs::write(
+            format!("{}/wireguard/{}.conf", dirs[i], names[i]),
+            format!(
+                "[Interface]\nPrivateKey = {}\nListenPort = 5182{i}\nAddress = 10.202.0.{}/24\n\n[Peer]\nPublicKey = {}\nEndpoint = 192.168.202.{}:5182{other}\nAllowedIPs = 10.202.0.{}/32\n",
+                keys[i],
+                i + 1,
+                pubs[other],
+                other + 1,
+                other + 1
+            ),
+        )
+        .unwrap();
+    }
+    let path = format!(
+        "{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        bin("wgd").parent().unwrap().display()
+    );
+    let rc = |i: usize, script: &str, arg: &str| {
+        nss[i].exec(&format!(
+            "env PATH={path} RC_CONF={0}/rc.conf WGD_SOCKET={0}/wgd.sock {1}/rc.d/{script} {arg}",
+            dirs[i],
+            env!("CARGO_MANIFEST_DIR")
+        ))
+    };
+    for i in 0..2 {
+        let o = rc(i, "if_wg", "start");
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            Path::new(&format!("{}/wgd.pid", dirs[i])).exists(),
+            "pidfile next to the socket"
+        );
+        let o = rc(i, "wg", "start");
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert!(nss[0].ping("10.202.0.2", 3));
+    for i in 0..2 {
+        let o = rc(i, "wg", "status");
+        assert!(
+            text(&o).starts_with(&format!("{}: flags=c1<UP,RUNNING,NOARP>", names[i])),
+            "{}",
+            text(&o)
+        );
+        assert!(rc(i, "wg", "stop").status.success());
+        assert!(rc(i, "if_wg", "stop").status.success());
+        assert!(!Path::new(&format!("{}/wgd.sock", dirs[i])).exists());
+        assert!(!nss[i].link_exists(&names[i]));
+    }
+}
+
+struct Dir(String);
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // A daemon left running by a failed assertion: end it by its PID.
+        if let Ok(pid) = std::fs::read_to_string(format!("{}/wgd.pid", self.0)) {
+            let _ = sh(&format!("kill -TERM {}", pid.trim()));
+            let p = format!("/proc/{}", pid.trim());
+            wait_until(5, || !Path::new(&p).exists());
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
