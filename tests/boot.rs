@@ -371,11 +371,11 @@ fn spec_variables_only_with_wgd_socket_and_path() {
             env!("CARGO_MANIFEST_DIR")
         ))
     };
-    for i in 0..2 {
+    for (i, dir) in dirs.iter().enumerate() {
         let o = rc(i, "if_wg", "start");
         assert!(o.status.success(), "{}", text(&o));
         assert!(
-            Path::new(&format!("{}/wgd.pid", dirs[i])).exists(),
+            Path::new(&format!("{dir}/wgd.pid")).exists(),
             "pidfile next to the socket"
         );
         let o = rc(i, "wg", "start");
