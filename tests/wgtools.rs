@@ -67,6 +67,26 @@ fn wg_show_family_on_a_live_tunnel() {
         .map(|v| v.parse().unwrap())
         .collect();
     assert!(tr[0] > 0 && tr[1] > 0, "transfer {tr:?}");
+    // One state: ifconfig-wg shows the same counters and handshake time
+    // (read back to back; keepalives are 10 s apart, so nothing moved).
+    let s = t.da.ok(ia);
+    assert!(
+        s.contains(&format!(
+            "\t\ttx: {} (bytes), rx: {} (bytes)\n",
+            tr[1], tr[0]
+        )),
+        "wg transfer {tr:?} vs\n{s}"
+    );
+    let ago: u64 = s
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("last handshake: "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(
+        now() - hs <= ago + 1 && ago <= now() - hs + 1,
+        "{ago} s ago vs {hs}"
+    );
     let dump = wg(a, &format!("show {ia} dump"));
     let peer_line: Vec<&str> = dump.lines().nth(1).unwrap().split('\t').collect();
     assert_eq!(peer_line[0], pb);
