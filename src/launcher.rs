@@ -38,7 +38,20 @@ pub fn run(socket: &Path, name: &str) -> Result<(), String> {
             return Err("cannot start wgd".into());
         }
     }
-    match call(socket, &Request::Create { name: name.into() })? {
+    // wg-quick names interfaces after their .conf file: anything that is
+    // not wgN is created the way `ifconfig wg create name X` would.
+    let req = if crate::registry::valid_name(name) {
+        Request::Create {
+            name: name.into(),
+            rename: None,
+        }
+    } else {
+        Request::Create {
+            name: crate::registry::CLONER.into(),
+            rename: Some(name.into()),
+        }
+    };
+    match call(socket, &req)? {
         0 => {}
         EEXIST => return Err(format!("interface {name} already exists")),
         n => return Err(format!("{name}: {}", strerror(n))),

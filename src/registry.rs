@@ -38,10 +38,22 @@ impl Registry {
         self.ifaces.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Create `name`, or with the bare cloner name the lowest free unit.
-    pub fn create(&self, name: &str) -> Result<String, CloneError> {
+    /// Create `name`, or with the bare cloner name the lowest free unit;
+    /// `rename` gives the new interface any other valid name instead.
+    pub fn create(&self, name: &str, rename: Option<&str>) -> Result<String, CloneError> {
         let mut list = self.lock();
-        let name = if name == CLONER {
+        if !(name == CLONER || valid_name(name)) {
+            return Err(CloneError::BadName);
+        }
+        let name = if let Some(r) = rename {
+            if !valid_rename(r) {
+                return Err(CloneError::BadName);
+            }
+            if list.iter().any(|i| i.name == r) {
+                return Err(CloneError::Exists);
+            }
+            r.to_string()
+        } else if name == CLONER {
             (0u32..)
                 .map(|u| format!("{CLONER}{u}"))
                 .find(|n| {
@@ -98,9 +110,30 @@ impl Registry {
     }
 }
 
+/// Any Linux interface name (what `ifconfig wg create name X` allows).
+pub fn valid_rename(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
 #[cfg(test)]
 mod tests {
-    use super::valid_name;
+    use super::{valid_name, valid_rename};
+
+    #[test]
+    fn renames() {
+        for ok in ["wgtest", "tun-home", "wg_0", "a"] {
+            assert!(valid_rename(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "has space", "toolongname12345", "x:y"] {
+            assert!(!valid_rename(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn names() {

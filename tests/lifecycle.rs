@@ -193,3 +193,39 @@ fn cookie_marks_the_sockets() {
     assert!(!d.ok(&i).contains("wgcookie"));
     assert!(!ns.run("ss -Hluen").contains("fwmark"));
 }
+
+#[test]
+fn create_name_gives_any_valid_name() {
+    require_root();
+    let ns = Ns::new("n");
+    let d = Wgd::start(&ns);
+    let name = format!("wgt{}", unique());
+    // Like `ifconfig wg create name X`: prints the new name.
+    assert_eq!(d.ok(&format!("wg create name {name}")), format!("{name}\n"));
+    assert!(ns.link_exists(&name));
+    assert!(std::path::Path::new(&format!("/var/run/wireguard/{name}.sock")).exists());
+    d.ok(&format!("{name} wgport 51777 up"));
+    assert!(d
+        .ok(&name)
+        .starts_with(&format!("{name}: flags=c1<UP,RUNNING,NOARP>")));
+    d.fails(
+        &format!("wg create name {name}"),
+        &format!("ifconfig-wg: interface {name} already exists"),
+    );
+    d.fails(
+        "wg create name bad/name",
+        "ifconfig-wg: wg: SIOCSWG: Invalid argument",
+    );
+    d.fails(
+        &format!("{name} name other"),
+        "ifconfig-wg: name: only with create",
+    );
+    // A name that is not wgN cannot be created directly.
+    d.fails(
+        "foo0 create",
+        "ifconfig-wg: foo0: SIOCSWG: Invalid argument",
+    );
+    d.ok(&format!("{name} destroy"));
+    assert!(!ns.link_exists(&name));
+    assert_eq!(d.ok("-l"), "\n");
+}

@@ -271,6 +271,17 @@ fn launcher_starts_a_daemon_when_none_runs() {
     .exists()));
     assert_eq!(listed.trim(), i);
     assert!(!ns.link_exists(&i));
+    // A name that is not wgN, as wg-quick takes from the .conf file name.
+    let d0 = Wgd::start(&ns);
+    let other = format!("wgq{}", unique());
+    ns.run(&format!(
+        "env WGD_SOCKET={} {} {other}",
+        d0.sock,
+        bin("wgd").display()
+    ));
+    assert_eq!(d0.ok("-l").trim(), other);
+    assert!(std::path::Path::new(&format!("/var/run/wireguard/{other}.sock")).exists());
+    drop(d0);
     // A second launch for an existing name fails.
     let d = Wgd::start(&ns);
     d.ok(&format!("{i} create"));

@@ -11,7 +11,7 @@ use proto::{InterfaceStatus, Request};
 use std::process::exit;
 
 const USAGE: &str = "\
-usage: ifconfig-wg [-S socket] [-k] interface [create | destroy] [parameters]
+usage: ifconfig-wg [-S socket] [-k] interface [create [name ifname] | destroy] [parameters]
        ifconfig-wg [-S socket] -a [-k]
        ifconfig-wg [-S socket] -l
        ifconfig-wg [-S socket] -C";
@@ -28,7 +28,7 @@ options:
   -h, --help  this help
 
 parameters:
-  create | destroy
+  create [name ifname] | destroy
   up | down | debug | -debug | link0 | -link0 | link1 | -link1 | link2 | -link2
   mtu n | description text | -description
   inet addr[/plen] [dest] [netmask mask] [alias | -alias | delete]
@@ -158,7 +158,11 @@ fn main() {
     let mut c = connect(&path);
     let mut name = name.clone();
     if cmd.create {
-        match c.call(&Request::Create { name: name.clone() }) {
+        let req = Request::Create {
+            name: name.clone(),
+            rename: cmd.rename.clone(),
+        };
+        match c.call(&req) {
             Ok(reply) => {
                 if let Some((_, n)) = reply.iter().find(|(k, _)| k == "ifname") {
                     if *n != name {
@@ -167,7 +171,10 @@ fn main() {
                     name = n.clone();
                 }
             }
-            Err(ClientError::Errno(EEXIST)) => die(format!("interface {name} already exists")),
+            Err(ClientError::Errno(EEXIST)) => die(format!(
+                "interface {} already exists",
+                cmd.rename.as_deref().unwrap_or(&name)
+            )),
             Err(e) => refused(&name, e),
         }
     }

@@ -13,6 +13,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 #[derive(Debug, Default, PartialEq)]
 pub struct Command {
     pub create: bool,
+    /// `create name X`: the new interface's name.
+    pub rename: Option<String>,
     pub destroy: bool,
     pub ops: Vec<Op>,
 }
@@ -122,6 +124,14 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
         };
         match w {
             "create" => cmd.create = true,
+            "name" => {
+                let a = arg(i, w)?;
+                if !cmd.create {
+                    return Err("name: only with create".into());
+                }
+                cmd.rename = Some(a);
+                i += 1;
+            }
             "destroy" => cmd.destroy = true,
             "up" => ops.push(Op::Up(true)),
             "down" => ops.push(Op::Up(false)),

@@ -18,9 +18,11 @@ pub const DEFAULT_MTU: u32 = 1420;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    /// `wg` alone asks for the lowest free unit.
+    /// `wg` alone asks for the lowest free unit. `rename`: give the new
+    /// interface this name instead (`ifconfig wg create name X`).
     Create {
         name: String,
+        rename: Option<String>,
     },
     Destroy {
         name: String,
@@ -102,9 +104,12 @@ impl Request {
     pub fn encode(&self) -> Vec<(String, String)> {
         let mut m = Vec::new();
         match self {
-            Request::Create { name } => {
+            Request::Create { name, rename } => {
                 m.push(kv("op", "create"));
                 m.push(kv("ifname", name));
+                if let Some(r) = rename {
+                    m.push(kv("rename", r));
+                }
             }
             Request::Destroy { name } => {
                 m.push(kv("op", "destroy"));
@@ -147,9 +152,17 @@ impl Request {
             }
         };
         match op.as_str() {
-            "create" => Ok(Request::Create {
-                name: single("ifname")?,
-            }),
+            "create" => match rest.as_slice() {
+                [(k, n)] if k == "ifname" => Ok(Request::Create {
+                    name: n.clone(),
+                    rename: None,
+                }),
+                [(k, n), (r, v)] if k == "ifname" && r == "rename" => Ok(Request::Create {
+                    name: n.clone(),
+                    rename: Some(v.clone()),
+                }),
+                _ => Err("op=create takes ifname= and maybe rename=".into()),
+            },
             "destroy" => Ok(Request::Destroy {
                 name: single("ifname")?,
             }),
@@ -316,7 +329,14 @@ mod tests {
     #[test]
     fn codec_round_trip() {
         let reqs = vec![
-            Request::Create { name: "wg".into() },
+            Request::Create {
+                name: "wg".into(),
+                rename: None,
+            },
+            Request::Create {
+                name: "wg".into(),
+                rename: Some("wgtest".into()),
+            },
             Request::Destroy { name: "wg3".into() },
             Request::List,
             Request::Cloners,

@@ -47,11 +47,11 @@ pub fn handle(reg: &Registry, msg: &[(String, String)], root: bool) -> Reply {
         Err(_) => return fail(EINVAL),
     };
     match req {
-        Request::Create { name } => {
+        Request::Create { name, rename } => {
             if !root {
                 return fail(EPERM);
             }
-            match reg.create(&name) {
+            match reg.create(&name, rename.as_deref()) {
                 Ok(n) => done(vec![("ifname".into(), n)], 0),
                 Err(e) => fail(clone_errno(&e)),
             }
