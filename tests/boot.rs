@@ -185,7 +185,8 @@ fn rc_d_brings_up_two_hosts_that_talk_and_stops_cleanly() {
 fn malformed_files_name_file_and_line_and_leave_nothing() {
     require_root();
     let (good, bad, nokey, runtime) = (
-        format!("wg{}", unique()),
+        // Not wgN: created as `wg create name ...`.
+        format!("home{}", unique()),
         format!("wg{}", unique()),
         format!("wg{}", unique()),
         format!("wg{}", unique()),
