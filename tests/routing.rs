@@ -165,19 +165,23 @@ impl Triangle {
 
 /// A routing daemon we started, ended by its PID.
 struct Daemon(Option<Child>);
+
+impl Daemon {
+    fn spawn(ns: &Ns, args: &[String]) -> Daemon {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("routing daemon");
+        Daemon(Some(child))
+    }
+}
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut c) = self.0.take() {
-            let _ = sh(&format!("kill -TERM {}", c.id()));
-            let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while std::time::Instant::now() < end {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            end_child(&mut c);
         }
     }
 }
@@ -258,23 +262,8 @@ fn bird2_ospf_over_link1_tunnels() {
             .replace("\"lan1\"", &format!("\"{}\"", host.lan));
         std::fs::write(&conf, text).unwrap();
         files.0.extend([conf.clone(), sock.clone()]);
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &host.ns.name,
-                "bird",
-                "-f",
-                "-c",
-                &conf,
-                "-s",
-                &sock,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bird");
-        daemons.push(Daemon(Some(child)));
+        let args = ["bird", "-f", "-c", &conf, "-s", &sock].map(String::from);
+        daemons.push(Daemon::spawn(&host.ns, &args));
     }
     // OSPF dead interval 4 s; allow for SPF and kernel sync.
     failover(&t, 12);
@@ -296,21 +285,11 @@ fn babeld_over_link1_tunnels() {
         );
         std::fs::write(&conf, example("babeld.conf").replace("lan1", &host.lan)).unwrap();
         files.0.extend([conf.clone(), pid.clone(), state.clone()]);
-        let mut args = vec![
-            "netns".to_string(),
-            "exec".into(),
-            host.ns.name.clone(),
-            "babeld".into(),
-        ];
-        args.extend(["-c", &conf, "-I", &pid, "-S", &state].map(String::from));
+        let mut args = ["babeld", "-c", &conf, "-I", &pid, "-S", &state]
+            .map(String::from)
+            .to_vec();
         args.extend((0..3).filter(|&o| o != h).map(|o| t.wg(h, o).to_string()));
-        let child = Command::new("ip")
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("babeld");
-        daemons.push(Daemon(Some(child)));
+        daemons.push(Daemon::spawn(&host.ns, &args));
     }
     // Babel notices a lost neighbour after a few missed hellos (1 s each).
     failover(&t, 20);

@@ -9,7 +9,7 @@
 use crate::data::packet::{flush, le32, message_type};
 use crate::sys::tun::Tun;
 use crate::sys::udp::{Batch, Sockets, MAX_DATAGRAM};
-use crate::sys::waker::{Wait, Waker};
+use crate::sys::waker::Waker;
 use crate::wg::constants::*;
 use crate::wg::interface::Interface;
 use crate::wg::messages::Message;
@@ -31,15 +31,8 @@ pub fn run(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, waker: &Wa
     let mut rx = Batch::new(BATCH, MAX_DATAGRAM);
     let mut tx = Batch::new(BATCH, SLOT);
     loop {
-        match waker.wait(fd, -1) {
-            Ok(Wait::Stop) => return,
-            Ok(_) => {}
-            Err(_) => {
-                if waker.sleep(100) {
-                    return;
-                }
-                continue;
-            }
+        if !waker.until_readable(fd) {
+            return;
         }
         let router = ifc.router();
         for _ in 0..4 {

@@ -4,7 +4,7 @@
 use crate::data::packet::{dst_addr, flush, message_type, padded_len};
 use crate::sys::tun::Tun;
 use crate::sys::udp::Batch;
-use crate::sys::waker::{Wait, Waker};
+use crate::sys::waker::Waker;
 use crate::wg::constants::{BATCH, MAX_PACKET, MSG_INITIATION, SLOT};
 use crate::wg::interface::Interface;
 use crate::wg::messages::Message;
@@ -17,15 +17,8 @@ pub fn run(ifc: &Interface, tun: &Tun, waker: &Waker) {
     let mut pkt = vec![0u8; MAX_PACKET + 64];
     let mut batch = Batch::new(BATCH, SLOT);
     loop {
-        match waker.wait(tun.fd(), -1) {
-            Ok(Wait::Stop) => return,
-            Ok(_) => {}
-            Err(_) => {
-                if waker.sleep(100) {
-                    return;
-                }
-                continue;
-            }
+        if !waker.until_readable(tun.fd()) {
+            return;
         }
         let router = ifc.router();
         let socks = ifc.sockets();

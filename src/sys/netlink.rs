@@ -18,18 +18,25 @@ use proto::IfAddr;
 use std::io;
 use std::net::IpAddr;
 
-fn request(msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+/// Open a netlink socket and send one request on it.
+fn send(msg: RouteNetlinkMessage, flags: u16) -> io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_ROUTE)?;
     sock.bind_auto()?;
     sock.connect(&SocketAddr::new(0, 0))?;
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    header.flags = NLM_F_REQUEST | flags;
     header.sequence_number = 1;
     let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
     nl.finalize();
     let mut buf = vec![0u8; nl.buffer_len()];
     nl.serialize(&mut buf);
     sock.send(&buf, 0)?;
+    Ok(sock)
+}
+
+/// Send a request and wait for the kernel's ack.
+fn request(msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+    let sock = send(msg, NLM_F_ACK | flags)?;
     let mut rbuf = vec![0u8; 65536];
     loop {
         let n = sock.recv(&mut &mut rbuf[..], 0)?;
@@ -128,18 +135,7 @@ pub fn delete_address(ifindex: u32, a: &IfAddr) -> io::Result<()> {
 
 /// The kernel's view of a link: (IFF_UP set, MTU).
 pub fn link_state(ifindex: u32) -> io::Result<(bool, u32)> {
-    let mut sock = Socket::new(NETLINK_ROUTE)?;
-    sock.bind_auto()?;
-    sock.connect(&SocketAddr::new(0, 0))?;
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST;
-    header.sequence_number = 1;
-    let msg = RouteNetlinkMessage::GetLink(link_msg(ifindex));
-    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
-    nl.finalize();
-    let mut buf = vec![0u8; nl.buffer_len()];
-    nl.serialize(&mut buf);
-    sock.send(&buf, 0)?;
+    let sock = send(RouteNetlinkMessage::GetLink(link_msg(ifindex)), 0)?;
     let mut rbuf = vec![0u8; 65536];
     let n = sock.recv(&mut &mut rbuf[..], 0)?;
     let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[..n])

@@ -55,6 +55,22 @@ impl Waker {
         Ok(Wait::Readable)
     }
 
+    /// Block until `fd` is readable (true) or `stop` was called (false).
+    /// A failing poll is retried after a pause rather than spun on.
+    pub fn until_readable(&self, fd: RawFd) -> bool {
+        loop {
+            match self.wait(fd, -1) {
+                Ok(Wait::Stop) => return false,
+                Ok(_) => return true,
+                Err(_) => {
+                    if self.sleep(100) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     /// Sleep up to `timeout_ms`; true if told to stop.
     pub fn sleep(&self, timeout_ms: i32) -> bool {
         let mut fds = [PollFd::new(self.efd.as_fd(), PollFlags::POLLIN)];

@@ -10,7 +10,7 @@
 pub mod codec;
 
 use crate::sys::peercred::peer_uid;
-use crate::sys::waker::{Wait, Waker};
+use crate::sys::waker::Waker;
 use crate::wg::config::ConfigError;
 use crate::wg::interface::{Interface, SetError};
 use proto::errno::{EINVAL, EIO, ENODEV};
@@ -93,15 +93,8 @@ impl UapiSocket {
 fn serve(ifc: &Arc<Interface>, listener: &UnixListener, waker: &Waker) {
     let active = Arc::new(AtomicUsize::new(0));
     loop {
-        match waker.wait(listener.as_raw_fd(), -1) {
-            Ok(Wait::Stop) => return,
-            Ok(_) => {}
-            Err(_) => {
-                if waker.sleep(100) {
-                    return;
-                }
-                continue;
-            }
+        if !waker.until_readable(listener.as_raw_fd()) {
+            return;
         }
         while let Ok((stream, _)) = listener.accept() {
             if peer_uid(&stream) != Some(0) {

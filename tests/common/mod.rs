@@ -66,6 +66,21 @@ pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// SIGTERM to a child we started, wait up to 10 s, then SIGKILL.
+pub fn end_child(c: &mut Child) -> Option<std::process::ExitStatus> {
+    let _ = sh(&format!("kill -TERM {}", c.id()));
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(Some(st)) = c.try_wait() {
+            return Some(st);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = c.kill();
+    let _ = c.wait();
+    None
+}
+
 pub struct Ns {
     pub name: String,
 }
@@ -246,18 +261,7 @@ impl Wgd {
 
     /// Send SIGTERM to the PID we started and wait for it (bounded).
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let mut c = self.child.take()?;
-        let _ = sh(&format!("kill -TERM {}", c.id()));
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if let Ok(Some(st)) = c.try_wait() {
-                return Some(st);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        None
+        end_child(&mut self.child.take()?)
     }
 }
 
@@ -421,16 +425,7 @@ impl Foreign {
 impl Drop for Foreign {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = sh(&format!("kill -TERM {}", c.id()));
-            let end = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < end {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            end_child(&mut c);
         }
         let _ = fs::remove_file(format!("/var/run/wireguard/{}.sock", self.ifname));
     }
