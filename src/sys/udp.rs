@@ -61,6 +61,7 @@ impl Sockets {
         s.set_mark(mark)?;
         for sock in s.all() {
             sock.set_nonblocking(true)?;
+            set_buffers(sock);
         }
         Ok(s)
     }
@@ -75,6 +76,21 @@ impl Sockets {
             nix::sys::socket::setsockopt(s, nix::sys::socket::sockopt::Mark, &mark)?;
         }
         Ok(())
+    }
+}
+
+/// Socket buffer size: bursts from a fast sender must not overflow the
+/// receive queue before the worker drains it (wireguard-go uses 7 MiB).
+const SOCKET_BUFFER: usize = 7 << 20;
+
+/// Large buffers; as root beyond net.core.{r,w}mem_max, else up to it.
+fn set_buffers(sock: &UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if setsockopt(sock, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(sock, sockopt::RcvBuf, &SOCKET_BUFFER);
+    }
+    if setsockopt(sock, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(sock, sockopt::SndBuf, &SOCKET_BUFFER);
     }
 }
 
