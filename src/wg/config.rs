@@ -9,6 +9,7 @@ use crate::wg::peer::Peer;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::request::{DEFAULT_MTU, MAX_MTU, MIN_MTU};
 use proto::{IfAddr, Key, Op, Prefix};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub struct PeerConfig {
     pub psk: Option<Key>,
     pub pka: u16,
     pub description: Option<String>,
-    /// Newest first.
+    /// Oldest first (status shows them newest first).
     pub allowed_ips: Vec<Prefix>,
     /// Set by the request being applied; moved into the peer on commit.
     pub new_endpoint: Option<SocketAddr>,
@@ -97,6 +98,20 @@ pub fn is_low_order(public: &Key) -> bool {
     !shared.was_contributory()
 }
 
+/// Which peer owns each allowed IP, built once per request when the
+/// first allowed IP is added, so a large `wg setconf` stays linear.
+type Owners = HashMap<Prefix, [u8; 32]>;
+
+fn owners_of(peers: &[PeerConfig]) -> Owners {
+    let mut m = HashMap::new();
+    for p in peers {
+        for a in &p.allowed_ips {
+            m.insert(*a, *p.public_key.as_bytes());
+        }
+    }
+    m
+}
+
 /// Which peer the following peer options apply to.
 enum Selected {
     None,
@@ -118,6 +133,8 @@ impl Config {
             p.rekey = false;
         }
         let mut sel = Selected::None;
+        // Invalidated (None) whenever peers are removed; rebuilt on demand.
+        let mut owners: Option<Owners> = None;
         for op in ops {
             if op.is_peer_option() {
                 match &mut sel {
@@ -127,10 +144,11 @@ impl Config {
                         if *op == Op::UpdateOnly {
                             if *created {
                                 c.peers.remove(*idx);
+                                owners = None;
                                 sel = Selected::Ignored;
                             }
                         } else {
-                            c.apply_peer_option(*idx, op);
+                            c.apply_peer_option(*idx, op, &mut owners);
                         }
                         continue;
                     }
@@ -148,6 +166,7 @@ impl Config {
                         c.private_key = Some(k);
                         // A peer with our own public key cannot exist.
                         c.peers.retain(|p| p.public_key != public);
+                        owners = None;
                         sel = Selected::None;
                         c.public_key = Some(public);
                     }
@@ -182,10 +201,12 @@ impl Config {
                 }
                 Op::RemovePeer(k) => {
                     c.peers.retain(|p| &p.public_key != k);
+                    owners = None;
                     sel = Selected::Ignored;
                 }
                 Op::RemoveAllPeers => {
                     c.peers.clear();
+                    owners = None;
                     sel = Selected::None;
                 }
                 Op::Up(b) => c.up = *b,
@@ -241,20 +262,35 @@ impl Config {
         Ok(c)
     }
 
-    fn apply_peer_option(&mut self, idx: usize, op: &Op) {
+    fn apply_peer_option(&mut self, idx: usize, op: &Op, owners: &mut Option<Owners>) {
         match op {
             Op::Endpoint(a) => self.peers[idx].new_endpoint = Some(*a),
-            Op::ReplaceAllowedIps => self.peers[idx].allowed_ips.clear(),
-            Op::AllowedIp(p) => {
-                // A prefix has one owner: it moves to this peer.
-                for (i, other) in self.peers.iter_mut().enumerate() {
-                    if i != idx {
-                        other.allowed_ips.retain(|q| q != p);
+            Op::ReplaceAllowedIps => {
+                let peer = &mut self.peers[idx];
+                if let Some(o) = owners.as_mut() {
+                    for a in &peer.allowed_ips {
+                        o.remove(a);
                     }
                 }
-                let aips = &mut self.peers[idx].allowed_ips;
-                if !aips.contains(p) {
-                    aips.insert(0, *p);
+                peer.allowed_ips.clear();
+            }
+            Op::AllowedIp(p) => {
+                let owners = owners.get_or_insert_with(|| owners_of(&self.peers));
+                let me = *self.peers[idx].public_key.as_bytes();
+                match owners.insert(*p, me) {
+                    Some(o) if o == me => {}
+                    Some(o) => {
+                        // A prefix has one owner: it moves to this peer.
+                        if let Some(prev) = self
+                            .peers
+                            .iter_mut()
+                            .find(|x| *x.public_key.as_bytes() == o)
+                        {
+                            prev.allowed_ips.retain(|q| q != p);
+                        }
+                        self.peers[idx].allowed_ips.push(*p);
+                    }
+                    None => self.peers[idx].allowed_ips.push(*p),
                 }
             }
             Op::PresharedKey(k) => {
@@ -302,8 +338,8 @@ mod tests {
             .unwrap();
         assert_eq!(c.peers.len(), 2);
         assert_eq!(c.peers[0].allowed_ips.len(), 2);
-        // Newest first.
-        assert_eq!(c.peers[0].allowed_ips[0].to_string(), "10.0.0.2/32");
+        // Stored oldest first.
+        assert_eq!(c.peers[0].allowed_ips[1].to_string(), "10.0.0.2/32");
         assert_eq!(c.peers[1].pka, 25);
         let c = c
             .apply(&[
@@ -373,6 +409,38 @@ mod tests {
         assert!(c.peers.is_empty(), "own key ignored");
         // Clamped on the way in.
         assert_eq!(c.private_key, Some(clamp(&priv1)));
+    }
+
+    #[test]
+    fn many_allowed_ips_stay_linear_and_keep_one_owner() {
+        let mut ops = vec![Op::Peer(key(1)), Op::ReplaceAllowedIps];
+        for i in 0..100_000u32 {
+            let a = std::net::Ipv4Addr::from(0x0a00_0000 | i);
+            ops.push(Op::AllowedIp(Prefix::new(a.into(), 32).unwrap()));
+        }
+        // The same prefixes again for a second peer: they all move.
+        ops.push(Op::Peer(key(2)));
+        ops.extend(ops[2..1002].to_vec());
+        let t = std::time::Instant::now();
+        let c = Config::default().apply(&ops).unwrap();
+        assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
+        assert_eq!(c.peers[0].allowed_ips.len(), 99_000);
+        assert_eq!(c.peers[1].allowed_ips.len(), 1000);
+        // After a removal the index is rebuilt: a prefix still owned by
+        // the first peer moves to the new one.
+        let moved: Prefix = "10.0.200.1/32".parse().unwrap();
+        assert!(c.peers[0].allowed_ips.contains(&moved));
+        let c = c
+            .apply(&[
+                Op::RemovePeer(key(2)),
+                Op::Peer(key(3)),
+                Op::AllowedIp(moved),
+            ])
+            .unwrap();
+        assert_eq!(c.peers.len(), 2);
+        assert_eq!(c.peers[1].allowed_ips, vec![moved]);
+        assert!(!c.peers[0].allowed_ips.contains(&moved));
+        assert_eq!(c.peers[0].allowed_ips.len(), 98_999);
     }
 
     #[test]

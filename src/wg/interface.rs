@@ -460,7 +460,7 @@ impl Interface {
                 last_handshake: st
                     .last_handshake
                     .map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default()),
-                allowed_ips: pc.allowed_ips.clone(),
+                allowed_ips: pc.allowed_ips.iter().rev().copied().collect(),
             });
         }
         s
