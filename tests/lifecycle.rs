@@ -169,6 +169,16 @@ fn keys_from_stdin_and_psk_interop_with_wg_tools() {
         "{i} wgpeer {peer} wgpsk AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     ));
     assert!(!d.ok(&format!("-k {i}")).contains("wgpsk"));
+    // A peer's wgaip lines are shown newest first (spec §5), in ifconfig-wg
+    // and in wg(8) alike.
+    d.ok(&format!(
+        "{i} wgpeer {peer} wgaip 10.1.0.0/16 wgaip fd01::/64 wgaip 10.2.0.0/16"
+    ));
+    let s = d.ok(&i);
+    assert!(
+        s.contains("\t\twgaip: 10.2.0.0/16\n\t\twgaip: fd01::/64\n\t\twgaip: 10.1.0.0/16\n"),
+        "{s}"
+    );
     // -wgpeerall wgpeer X replaces the set.
     let peer2 = ok("wg genkey | wg pubkey").trim().to_string();
     d.ok(&format!("{i} -wgpeerall wgpeer {peer2}"));
