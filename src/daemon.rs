@@ -24,6 +24,7 @@ pub enum StartError {
     Listen(io::Error),
     Detach(io::Error),
     Pidfile(io::Error),
+    Netlink(io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -34,6 +35,9 @@ impl std::fmt::Display for StartError {
             StartError::Detach(e) => write!(f, "cannot detach: {}", proto::errno::describe(e)),
             StartError::Pidfile(e) => {
                 write!(f, "cannot write pidfile: {}", proto::errno::describe(e))
+            }
+            StartError::Netlink(e) => {
+                write!(f, "cannot watch links: {}", proto::errno::describe(e))
             }
         }
     }
@@ -85,7 +89,13 @@ pub fn run(opts: Options) -> Result<(), StartError> {
         }
     }
     let reg = Arc::new(Registry::default());
-    crate::linkwatch::start(reg.clone()).map_err(StartError::Listen)?;
+    if let Err(e) = crate::linkwatch::start(reg.clone()) {
+        let _ = fs::remove_file(&opts.socket);
+        if let Some(p) = &opts.pidfile {
+            let _ = fs::remove_file(p);
+        }
+        return Err(StartError::Netlink(e));
+    }
     {
         let reg = reg.clone();
         let socket = opts.socket.clone();
