@@ -68,11 +68,7 @@ fn down_keeps_configuration_destroy_drops_it() {
     assert!(t.u.a.ping(&t.in_b6, 3), "v6 after down/up");
     assert!(t.u.a.ping(&t.in_b4, 2), "v4 after down/up");
 
-    let old_id: u64 =
-        t.da.ok(&t.ia)
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("id: ").map(|v| v.parse().unwrap()))
-            .unwrap();
+    let old_id: u64 = field(&t.da.ok(&t.ia), "id").unwrap().parse().unwrap();
     t.da.ok(&format!("{} destroy", t.ia));
     assert!(!t.u.a.link_exists(&t.ia));
     t.da.ok(&format!("{} create", t.ia));
@@ -85,11 +81,7 @@ fn down_keeps_configuration_destroy_drops_it() {
     );
     let pb = pubkey(&t.db, &t.ib);
     t.da.ok(&format!("{} wgpeer {pb}", t.ia));
-    let new_id: u64 =
-        t.da.ok(&t.ia)
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("id: ").map(|v| v.parse().unwrap()))
-            .unwrap();
+    let new_id: u64 = field(&t.da.ok(&t.ia), "id").unwrap().parse().unwrap();
     assert!(
         new_id > old_id,
         "peer ids never repeat: {old_id} then {new_id}"
@@ -105,15 +97,10 @@ fn port_zero_is_picked_at_bind_and_shown() {
     d.ok(&format!("{i} create wgport 0"));
     assert!(!d.ok(&i).contains("wgport"));
     d.ok(&format!("{i} up"));
-    let s = d.ok(&i);
-    let port: u16 = s
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("wgport: ")
-                .map(|v| v.parse().unwrap())
-        })
-        .expect("wgport shown after bind");
+    let port: u16 = field(&d.ok(&i), "wgport")
+        .expect("wgport shown after bind")
+        .parse()
+        .unwrap();
     assert!(port > 0);
     let ss = ns.run("ss -Hlun");
     assert!(

@@ -39,11 +39,7 @@ fn wg_show_family_on_a_live_tunnel() {
     assert!(wg(a, "show all").contains(&format!("interface: {ia}")));
     assert!(wg(a, "show interfaces").split_whitespace().any(|x| x == ia));
     assert_eq!(wg(a, &format!("show {ia} public-key")).trim(), pa);
-    let key =
-        t.da.ok(&format!("-k {ia}"))
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("wgkey: ").map(String::from))
-            .unwrap();
+    let key = field(&t.da.ok(&format!("-k {ia}")), "wgkey").unwrap();
     assert_eq!(wg(a, &format!("show {ia} private-key")).trim(), key);
     assert_eq!(
         wg(a, &format!("show {ia} listen-port")).trim(),
@@ -77,9 +73,8 @@ fn wg_show_family_on_a_live_tunnel() {
         )),
         "wg transfer {tr:?} vs\n{s}"
     );
-    let ago: u64 = s
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("last handshake: "))
+    let ago: u64 = field(&s, "last handshake")
+        .as_deref()
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap();

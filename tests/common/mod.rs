@@ -277,12 +277,17 @@ pub fn genkey() -> String {
     ok("head -c 32 /dev/urandom | base64").trim().to_string()
 }
 
+/// The value of the first `name: value` line of a status, if any.
+pub fn field(status: &str, name: &str) -> Option<String> {
+    let prefix = format!("{name}: ");
+    status
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix.as_str()).map(String::from))
+}
+
 /// Public key of an interface, read from its status.
 pub fn pubkey(d: &Wgd, ifname: &str) -> String {
-    d.ok(ifname)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("wgpubkey: ").map(String::from))
-        .expect("wgpubkey line")
+    field(&d.ok(ifname), "wgpubkey").expect("wgpubkey line")
 }
 
 /// A configured tunnel between two daemons: interface `ia` in a, `ib` in b,
