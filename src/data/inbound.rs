@@ -11,12 +11,12 @@ use crate::sys::tun::Tun;
 use crate::sys::udp::{Batch, Sockets, MAX_DATAGRAM};
 use crate::sys::waker::Waker;
 use crate::wg::constants::*;
+use crate::wg::initiation::Timestamp;
 use crate::wg::interface::Interface;
 use crate::wg::messages::Message;
 use crate::wg::peer::Peer;
 use crate::wg::router::Router;
 use boringtun::noise::errors::WireGuardError;
-use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::{Packet, TunnResult};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -70,8 +70,10 @@ fn push(ev: &mut Events, m: Message<'static>) {
 }
 
 /// Which peer sent this handshake message, after the MAC (and, under
-/// load, cookie) check. `Err` carries the length of a cookie reply
-/// written into `tx`'s next slot, if one should be sent.
+/// load, cookie) check; for an initiation, also the timestamp it carries
+/// (already decrypted, so the sender is authenticated up to replay).
+/// `Err` carries the length of a cookie reply written into `tx`'s next
+/// slot, if one should be sent.
 fn handshake_sender<'r>(
     ifc: &Interface,
     router: &'r Router,
@@ -79,14 +81,19 @@ fn handshake_sender<'r>(
     src: SocketAddr,
     t: u8,
     tx: &mut Batch,
-) -> Result<&'r Arc<Peer>, Option<usize>> {
+) -> Result<(&'r Arc<Peer>, Option<Timestamp>), Option<usize>> {
     let id = router.identity.as_ref().ok_or(None)?;
+    // The only place a handshake message is counted against the limit.
     let verdict = match id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot()) {
-        Ok(Packet::HandshakeInit(p)) => match parse_handshake_anon(&id.secret, &id.public, &p) {
-            Ok(half) => router.by_key.get(&half.peer_static_public).ok_or(None),
-            Err(_) => Err(None),
-        },
-        Ok(Packet::HandshakeResponse(p)) => router.peer_by_receiver(p.receiver_idx).ok_or(None),
+        Ok(Packet::HandshakeInit(_)) => id
+            .responder
+            .open(&id.secret, d)
+            .and_then(|o| Some((router.by_key.get(&o.peer_static)?, Some(o.timestamp))))
+            .ok_or(None),
+        Ok(Packet::HandshakeResponse(p)) => router
+            .peer_by_receiver(p.receiver_idx)
+            .map(|p| (p, None))
+            .ok_or(None),
         Ok(_) => Err(None),
         Err(TunnResult::WriteToNetwork(c)) => {
             ifc.log(Message::SendCookie);
@@ -128,9 +135,13 @@ fn receive(
     let Some(t) = message_type(d) else {
         return;
     };
+    let mut timestamp = None;
     let peer = match t {
         MSG_INITIATION | MSG_RESPONSE => match handshake_sender(ifc, router, d, src, t, tx) {
-            Ok(p) => p,
+            Ok((p, ts)) => {
+                timestamp = ts;
+                p
+            }
             Err(Some(cookie_len)) => {
                 tx.commit(cookie_len, src);
                 return;
@@ -153,6 +164,13 @@ fn receive(
     let mut to_tun: Option<(usize, usize)> = None;
     {
         let mut st = peer.lock();
+        // A replayed initiation (not newer than one already accepted,
+        // even before a down/up rebuilt `tunn`) is refused here.
+        if timestamp.is_some() && timestamp <= st.newest_timestamp {
+            drop(st);
+            ifc.log(Message::InvalidInitiation);
+            return;
+        }
         let Some(tunn) = st.tunn.as_mut() else {
             return;
         };
@@ -161,9 +179,17 @@ fn receive(
         let now = Instant::now();
         let mut reply = None;
         let ok = match tunn.decapsulate(Some(src.ip()), d, slot) {
+            // What authenticates: an initiation answered with a response,
+            // a response answered with a keepalive. Anything else written
+            // back (a cookie reply) proves nothing about the sender.
             TunnResult::WriteToNetwork(out) => {
+                let expected = match t {
+                    MSG_INITIATION => Some(MSG_RESPONSE),
+                    MSG_RESPONSE => Some(MSG_DATA),
+                    _ => None,
+                };
                 reply = Some(out.len());
-                true
+                expected.is_some() && message_type(out) == expected
             }
             TunnResult::WriteToTunnelV4(p, ip) => {
                 to_tun = allowed(router, peer, IpAddr::V4(ip))
@@ -197,6 +223,9 @@ fn receive(
             }
         };
         if ok {
+            if t == MSG_INITIATION {
+                st.newest_timestamp = timestamp;
+            }
             peer.add_rx(d.len());
             if t != MSG_COOKIE {
                 // Roaming: only an authenticated message moves the endpoint.
@@ -221,7 +250,7 @@ fn receive(
                 _ => {}
             }
         }
-        if let Some(len) = reply {
+        if let (true, Some(len)) = (ok, reply) {
             send_locked(peer, &mut st, tx, len, src, now);
             // Packets that waited for the handshake go out now.
             loop {

@@ -23,9 +23,9 @@ pub const REJECT_AFTER_TIME_SECS: u64 = 180;
 /// What wg(4) reports when the initiation retries run out.
 pub const MAX_TIMER_HANDSHAKES_REPORTED: u32 = 20;
 
-/// Handshake messages per second before cookies are demanded. Counted
-/// twice per message (once at the interface, once inside `Tunn`).
-pub const HANDSHAKE_RATE_LIMIT: u64 = 2 * 50;
+/// Handshake messages per second, over the whole interface, before
+/// cookies are demanded. Each message is counted once.
+pub const HANDSHAKE_RATE_LIMIT: u64 = 50;
 
 /// Datagrams moved per syscall at the I/O seams.
 pub const BATCH: usize = 32;

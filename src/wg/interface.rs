@@ -25,7 +25,6 @@ use crate::wg::constants::HANDSHAKE_RATE_LIMIT;
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
-use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::noise::Tunn;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
@@ -309,15 +308,10 @@ impl Interface {
         let went_down = old.up && !next.up;
         let identity = match (&next.private_key, &old_router.identity) {
             (Some(_), Some(id)) if !key_changed => Some(id.clone()),
-            (Some(k), _) => {
-                let secret = StaticSecret::from(*k.as_bytes());
-                let public = PublicKey::from(&secret);
-                Some(Arc::new(Identity {
-                    rate_limiter: Arc::new(RateLimiter::new(&public, HANDSHAKE_RATE_LIMIT)),
-                    secret,
-                    public,
-                }))
-            }
+            (Some(k), _) => Some(Arc::new(Identity::new(
+                StaticSecret::from(*k.as_bytes()),
+                HANDSHAKE_RATE_LIMIT,
+            ))),
             (None, _) => None,
         };
         self.debug.store(next.debug, Ordering::Relaxed);
@@ -475,7 +469,7 @@ fn new_tunn(identity: Option<&Identity>, pc: &PeerConfig, index: u32) -> Option<
         pc.psk.as_ref().map(|k| *k.as_bytes()),
         None,
         index,
-        Some(id.rate_limiter.clone()),
+        Some(id.tunn_limiter.clone()),
     ))
 }
 

@@ -11,6 +11,7 @@
 pub mod allowed_ips;
 pub mod config;
 pub mod constants;
+pub mod initiation;
 pub mod interface;
 pub mod messages;
 pub mod peer;

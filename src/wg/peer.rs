@@ -1,6 +1,7 @@
 //! A peer at run time: its Noise state (`Tunn`), endpoint, counters and
 //! the bookkeeping behind the debug messages. One mutex per peer.
 
+use crate::wg::initiation::Timestamp;
 use boringtun::noise::Tunn;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,10 @@ pub struct PeerState {
     pub handshake_attempts: u32,
     /// ConnectionExpired has been reported for the current state.
     pub expired_reported: bool,
+    /// The newest initiation timestamp accepted from this peer. Kept for
+    /// the peer's whole life (down/up and key changes rebuild `tunn`, but
+    /// not this), so a recorded initiation is never answered twice.
+    pub newest_timestamp: Option<Timestamp>,
 }
 
 impl Peer {

@@ -3,6 +3,7 @@
 //! per batch and never sees a half-applied request.
 
 use crate::wg::allowed_ips::AllowedIps;
+use crate::wg::initiation::Responder;
 use crate::wg::peer::Peer;
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::x25519::{PublicKey, StaticSecret};
@@ -12,9 +13,25 @@ use std::sync::Arc;
 /// Our static identity, needed to find the sender of an initiation.
 pub struct Identity {
     pub secret: StaticSecret,
-    pub public: PublicKey,
-    /// Shared by every peer's `Tunn`, so cookies are consistent.
+    pub responder: Responder,
+    /// Counts every handshake message once, at the interface, and
+    /// answers with cookie replies when under load.
     pub rate_limiter: Arc<RateLimiter>,
+    /// Given to every peer's `Tunn`, which checks MAC1 again but must not
+    /// count the message a second time: its limit is never reached.
+    pub tunn_limiter: Arc<RateLimiter>,
+}
+
+impl Identity {
+    pub fn new(secret: StaticSecret, limit: u64) -> Identity {
+        let public = PublicKey::from(&secret);
+        Identity {
+            responder: Responder::new(&public),
+            rate_limiter: Arc::new(RateLimiter::new(&public, limit)),
+            tunn_limiter: Arc::new(RateLimiter::new(&public, u64::MAX)),
+            secret,
+        }
+    }
 }
 
 #[derive(Default)]

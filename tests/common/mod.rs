@@ -4,6 +4,8 @@
 //! PID we started.
 #![allow(dead_code)]
 
+pub mod noise;
+
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,197 @@
+//! Attacks from a sender on the network that knows only public keys, or
+//! replays what it recorded: neither may move a peer's endpoint, count as
+//! a handshake or get a handshake response.
+
+mod common;
+use boringtun::noise::{Tunn, TunnResult};
+use boringtun::x25519::{PublicKey, StaticSecret};
+use common::noise::*;
+use common::*;
+use std::net::UdpSocket;
+
+fn key_bytes(b64: &str) -> [u8; 32] {
+    let hex = ok(&format!(
+        "echo {b64} | base64 -d | od -An -tx1 -v | tr -d ' \\n'"
+    ));
+    let mut k = [0u8; 32];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    k
+}
+
+fn b64(k: &[u8; 32]) -> String {
+    let hex: String = k.iter().map(|b| format!("\\{:03o}", b)).collect();
+    ok(&format!("printf '{hex}' | base64")).trim().to_string()
+}
+
+/// The `wgendpoint:` of the peer `pk` in an interface's status.
+fn endpoint_of(d: &Wgd, ifname: &str, pk: &str) -> Option<String> {
+    let st = d.ok(ifname);
+    let block = st.split("wgpeer: ").find(|b| b.starts_with(pk))?;
+    field(block, "wgendpoint")
+}
+
+fn handshake_of(d: &Wgd, ifname: &str, pk: &str) -> Option<String> {
+    let st = d.ok(ifname);
+    let block = st.split("wgpeer: ").find(|b| b.starts_with(pk))?;
+    field(block, "last handshake")
+}
+
+#[test]
+fn forged_initiations_never_move_an_endpoint() {
+    require_root();
+    let t = Tunnel::new(false);
+    t.da.ok(&format!("{} debug", t.ia));
+    assert!(t.u.a.ping(&t.in_b4, 2));
+    let pb = pubkey(&t.db, &t.ib);
+    let real = format!("{} {}", t.u.b4, t.port_b);
+    assert_eq!(
+        endpoint_of(&t.da, &t.ia, &pb).as_deref(),
+        Some(real.as_str())
+    );
+
+    // The attacker: another address on b's side of the wire.
+    let evil = format!("{}.77", t.u.b4.rsplit_once('.').unwrap().0);
+    let vb = t.u.b.run("ip -o link show type veth");
+    let vb = vb
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split('@')
+        .next()
+        .unwrap();
+    t.u.b.run(&format!("ip addr add {evil}/24 dev {vb}"));
+    let s = udp_in_ns(&t.u.b.name, &format!("{evil}:0"));
+    let to = format!("{}:{}", t.u.a4, t.port_a);
+    let responder = key_bytes(&pubkey(&t.da, &t.ia));
+    let claimed = key_bytes(&pb);
+
+    // One initiation from a key nobody knows, then bursts well past the
+    // interface's handshake budget, claiming to be b's peer.
+    let stranger = StaticSecret::random_from_rng(rand_core::OsRng);
+    s.send_to(
+        &forged_initiation(&responder, PublicKey::from(&stranger).as_bytes(), 1),
+        &to,
+    )
+    .unwrap();
+    let mut types = Vec::new();
+    for burst in 0..5u32 {
+        for i in 0..150u32 {
+            s.send_to(
+                &forged_initiation(&responder, &claimed, burst * 1000 + i),
+                &to,
+            )
+            .unwrap();
+        }
+        types.extend(drain_types(&s, 300));
+    }
+    assert!(
+        types.iter().all(|&t| t == 3),
+        "only cookie replies may answer forged initiations: {types:?}"
+    );
+    assert!(types.contains(&3), "the flood never drew a cookie reply");
+    assert_eq!(
+        endpoint_of(&t.da, &t.ia, &pb).as_deref(),
+        Some(real.as_str())
+    );
+    let log = t.da.log_text();
+    assert!(
+        !log.contains(&format!("{}: Sending handshake response", t.ia)),
+        "{log}"
+    );
+    assert!(log.contains("Invalid handshake initiation"), "{log}");
+    // The real peer still works.
+    assert!(t.u.a.ping(&t.in_b4, 1));
+}
+
+/// A real initiation from `peer_secret` to `responder`.
+fn initiation(peer_secret: &StaticSecret, responder: &[u8; 32]) -> Vec<u8> {
+    let mut t = Tunn::new(
+        peer_secret.clone(),
+        PublicKey::from(*responder),
+        None,
+        None,
+        7,
+        None,
+    );
+    let mut buf = [0u8; 256];
+    match t.format_handshake_initiation(&mut buf, false) {
+        TunnResult::WriteToNetwork(m) => m.to_vec(),
+        _ => panic!("no initiation"),
+    }
+}
+
+fn answered(s: &UdpSocket, m: &[u8], to: &str) -> bool {
+    drain_types(s, 50);
+    s.send_to(m, to).unwrap();
+    drain_types(s, 500).contains(&2)
+}
+
+#[test]
+fn a_recorded_initiation_is_answered_once_whatever_happens_in_between() {
+    require_root();
+    let u = Underlay::new();
+    let d = Wgd::start(&u.a);
+    let ifname = format!("wg{}", unique());
+    let port = 41000 + (unique() % 1000) as u16;
+    d.ok(&format!("{ifname} create wgkey {} wgport {port}", genkey()));
+    let peer = StaticSecret::random_from_rng(rand_core::OsRng);
+    let pk = b64(PublicKey::from(&peer).as_bytes());
+    d.ok(&format!(
+        "{ifname} wgpeer {pk} wgaip 10.77.0.2/32 inet 10.77.0.1/24 up"
+    ));
+    let responder = key_bytes(&pubkey(&d, &ifname));
+    let s = udp_in_ns(&u.b.name, &format!("{}:0", u.b4));
+    let to = format!("{}:{port}", u.a4);
+
+    let recorded = initiation(&peer, &responder);
+    assert!(
+        answered(&s, &recorded, &to),
+        "a fresh initiation is answered"
+    );
+    let first = endpoint_of(&d, &ifname, &pk).expect("endpoint learnt");
+    assert!(!answered(&s, &recorded, &to), "replay answered");
+
+    // Everything that rebuilds the peer's session state.
+    for (what, cmd) in [
+        ("down/up", format!("{ifname} down")),
+        ("psk", format!("{ifname} wgpeer {pk} wgpsk {}", genkey())),
+        ("-wgpsk", format!("{ifname} wgpeer {pk} -wgpsk")),
+    ] {
+        d.ok(&cmd);
+        d.ok(&format!("{ifname} up"));
+        assert!(
+            !answered(&s, &recorded, &to),
+            "replay answered after {what}"
+        );
+    }
+    u.a.run(&format!("ip link set {ifname} down"));
+    assert!(wait_until(3, || !d.ok(&ifname).contains("UP,")));
+    u.a.run(&format!("ip link set {ifname} up"));
+    assert!(wait_until(3, || d.ok(&ifname).contains("UP,")));
+    assert!(
+        !answered(&s, &recorded, &to),
+        "replay answered after ip link down/up"
+    );
+
+    // The replays moved nothing; a newer initiation is still welcome.
+    let from_elsewhere = udp_in_ns(&u.b.name, &format!("{}:0", u.b4));
+    assert!(!answered(&from_elsewhere, &recorded, &to));
+    assert_eq!(
+        endpoint_of(&d, &ifname, &pk).as_deref(),
+        Some(first.as_str())
+    );
+    let hs = handshake_of(&d, &ifname, &pk);
+    assert!(hs.is_some());
+    assert!(answered(
+        &from_elsewhere,
+        &initiation(&peer, &responder),
+        &to
+    ));
+    assert_ne!(
+        endpoint_of(&d, &ifname, &pk).as_deref(),
+        Some(first.as_str())
+    );
+}
