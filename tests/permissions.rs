@@ -63,3 +63,69 @@ fn non_root_reads_without_secrets_and_cannot_change() {
     );
     assert_eq!(d.ok("-l").trim(), i);
 }
+
+fn rss_kb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    field(&s.replace(":\t", ": "), "VmRSS")
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Clients that send endless `=` lines and never end their request: as
+/// `user`, `conns` connections of `bytes` each, held open for `hold`
+/// seconds. Prints how many connections the daemon closed on them.
+fn flood(d: &Wgd, user: &str, conns: u32, bytes: u32, hold: u32) -> std::process::Child {
+    let script = format!(
+        "import socket,time\n\
+         cs=[]\n\
+         closed=0\n\
+         for i in range({conns}):\n\
+         \x20 s=socket.socket(socket.AF_UNIX); s.connect('{sock}'); cs.append(s)\n\
+         \x20 try:\n\
+         \x20\x20 for j in range({bytes}//65536): s.sendall(b'=\\n'*32768)\n\
+         \x20 except OSError: closed+=1\n\
+         print(closed, flush=True)\n\
+         time.sleep({hold})\n",
+        sock = d.sock
+    );
+    std::process::Command::new("setpriv")
+        .args([&format!("--reuid={user}"), &format!("--regid={user}"), "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3")
+}
+
+#[test]
+fn unfinished_requests_cannot_make_the_daemon_hold_memory() {
+    require_root();
+    let ns = Ns::new("m");
+    let d = Wgd::start(&ns);
+    let before = rss_kb(d.pid());
+    assert!(before > 0);
+    // Unprivileged: a status request is a few lines; anything beyond a
+    // small bound is refused and the connection closed.
+    let mut nobody = flood(&d, "65534", 60, 1 << 20, 4);
+    // Root: may send large requests, but a pending one is held as the
+    // bytes received, not as parsed pairs.
+    let mut root = flood(&d, "0", 8, 1000 << 10, 4);
+    let closed = |c: &mut std::process::Child| {
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(c.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim().parse::<u32>().expect("flood result")
+    };
+    assert_eq!(closed(&mut nobody), 60, "unprivileged floods not cut off");
+    assert_eq!(closed(&mut root), 0, "root's large requests refused");
+    let during = rss_kb(d.pid());
+    let o = d.ifc_as_nobody("-l");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    end_child(&mut nobody);
+    end_child(&mut root);
+    assert!(
+        during < before + 40 * 1024,
+        "wgd grew from {before} kB to {during} kB"
+    );
+}

@@ -5,11 +5,15 @@
 //! without limit.
 
 use std::io::{self, BufRead, Write};
+use zeroize::Zeroize;
 
 /// Longest line the daemon accepts from a client.
 pub const MAX_LINE: usize = 4096;
-/// Largest request the daemon accepts.
+/// Largest request the daemon accepts from root.
 pub const MAX_REQUEST: usize = 1 << 20;
+/// Largest request the daemon accepts from anyone else: a status or
+/// list request is a few short lines.
+pub const MAX_UNPRIVILEGED_REQUEST: usize = 1024;
 /// Largest response the client accepts.
 pub const MAX_RESPONSE: usize = 64 << 20;
 
@@ -115,31 +119,46 @@ pub fn read_line<R: BufRead>(r: &mut R, max_line: usize) -> Result<Option<Vec<u8
 
 /// Read one message. `Ok(None)` when the input ends cleanly between
 /// messages.
+///
+/// Until the closing empty line arrives, the message is held as the raw
+/// bytes received (at most `max_total`), never as parsed pairs, which
+/// cost many times more per short line; it is parsed only once complete.
 pub fn read_message<R: BufRead>(
     r: &mut R,
     max_line: usize,
     max_total: usize,
 ) -> Result<Option<Message>, WireError> {
-    let mut msg = Vec::new();
-    let mut total = 0usize;
-    loop {
-        let line = match read_line(r, max_line)? {
-            Some(l) => l,
-            None if msg.is_empty() => return Ok(None),
-            None => return Err(WireError::Truncated),
+    let mut raw: Vec<u8> = Vec::new();
+    let result = loop {
+        let mut line = match read_line(r, max_line) {
+            Ok(Some(l)) => l,
+            Ok(None) if raw.is_empty() => break Ok(None),
+            Ok(None) => break Err(WireError::Truncated),
+            Err(e) => break Err(e),
         };
-        total += line.len() + 1;
-        if total > max_total {
-            return Err(WireError::TooLarge);
-        }
         if line.is_empty() {
-            return Ok(Some(msg));
+            break parse(&raw).map(Some);
         }
-        let line = String::from_utf8(line).map_err(|_| WireError::Malformed)?;
-        let (k, v) = line.split_once('=').ok_or(WireError::Malformed)?;
-        let v = unescape(v).ok_or(WireError::Malformed)?;
-        msg.push((k.to_string(), v));
-    }
+        if raw.len() + line.len() + 1 > max_total {
+            break Err(WireError::TooLarge);
+        }
+        raw.extend_from_slice(&line);
+        raw.push(b'\n');
+        line.zeroize();
+    };
+    // Requests carry keys.
+    raw.zeroize();
+    result
+}
+
+fn parse(raw: &[u8]) -> Result<Message, WireError> {
+    let text = std::str::from_utf8(raw).map_err(|_| WireError::Malformed)?;
+    text.lines()
+        .map(|line| {
+            let (k, v) = line.split_once('=').ok_or(WireError::Malformed)?;
+            Ok((k.to_string(), unescape(v).ok_or(WireError::Malformed)?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

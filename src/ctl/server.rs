@@ -5,7 +5,9 @@ use crate::ctl::handler;
 use crate::registry::Registry;
 use crate::sys::peercred::peer_uid;
 use proto::errno;
-use proto::wire::{read_message, write_message, WireError, MAX_LINE, MAX_REQUEST};
+use proto::wire::{
+    read_message, write_message, WireError, MAX_LINE, MAX_REQUEST, MAX_UNPRIVILEGED_REQUEST,
+};
 use std::io::BufReader;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,9 +53,16 @@ fn connection(mut stream: UnixStream, reg: &Registry) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
+    // What a pending request may hold: raw bytes only, and for anyone
+    // but root only as much as a status request needs.
+    let max_request = if root {
+        MAX_REQUEST
+    } else {
+        MAX_UNPRIVILEGED_REQUEST
+    };
     let mut reader = BufReader::new(read_half);
     loop {
-        let reply = match read_message(&mut reader, MAX_LINE, MAX_REQUEST) {
+        let reply = match read_message(&mut reader, MAX_LINE, max_request) {
             Ok(None) => return,
             Ok(Some(mut msg)) => {
                 let reply = handler::handle(reg, &msg, root);

@@ -26,10 +26,10 @@ fn flag(v: &str) -> Result<(), i32> {
 }
 
 /// Parse the lines of one `set=1` request (without the blank line).
-pub fn parse_set(lines: &[String]) -> Result<Vec<Op>, i32> {
+pub fn parse_set(request: &str) -> Result<Vec<Op>, i32> {
     let mut ops = Vec::new();
     let mut peer: Option<Key> = None;
-    for line in lines {
+    for line in request.lines() {
         let (k, v) = line.split_once('=').ok_or(EPROTO)?;
         if k == "public_key" {
             let p = key(v)?;
@@ -119,16 +119,12 @@ pub fn render_get(s: &InterfaceStatus) -> String {
 mod tests {
     use super::*;
 
-    fn lines(s: &str) -> Vec<String> {
-        s.lines().map(String::from).collect()
-    }
-
     #[test]
     fn set_translates_to_ops() {
         let k = "ab".repeat(32);
-        let ops = parse_set(&lines(&format!(
+        let ops = parse_set(&format!(
             "private_key={k}\nlisten_port=51820\nfwmark=0\nreplace_peers=true\npublic_key={k}\nprotocol_version=1\nreplace_allowed_ips=true\nallowed_ip=10.0.0.0/8\nendpoint=[fd00::1]:5\npersistent_keepalive_interval=25\nremove=true"
-        )))
+        ))
         .unwrap();
         assert_eq!(ops.len(), 10);
         assert_eq!(ops[1], Op::ListenPort(51820));
@@ -154,7 +150,7 @@ mod tests {
             (format!("public_key={k}\nremove=yes"), EINVAL),
             (format!("public_key={k}\nendpoint=host:1"), EINVAL),
         ] {
-            assert_eq!(parse_set(&lines(&req)), Err(errno), "{req}");
+            assert_eq!(parse_set(&req), Err(errno), "{req}");
         }
     }
 }

@@ -149,17 +149,15 @@ fn connection(ifc: &Arc<Interface>, mut stream: UnixStream) {
                 _ => return,
             },
             b"set=1" => {
-                let (mut lines, errno) = read_set(&mut r);
+                let (mut request, errno) = read_set(&mut r);
                 let errno = match errno {
                     Some(n) => n,
-                    None => match codec::parse_set(&lines) {
+                    None => match codec::parse_set(&request) {
                         Ok(ops) => ifc.set(&ops).err().map_or(0, |e| set_errno(&e)),
                         Err(n) => n,
                     },
                 };
-                for l in lines.iter_mut() {
-                    l.zeroize();
-                }
+                request.zeroize();
                 if errno == EIO {
                     // The stream cannot be followed any further.
                     let _ = stream.write_all(format!("errno=-{EIO}\n\n").as_bytes());
@@ -182,25 +180,32 @@ fn connection(ifc: &Arc<Interface>, mut stream: UnixStream) {
     }
 }
 
-/// The lines of a `set` request up to the blank line; `Some(EIO)` if a
-/// line or the request is too long or the stream broke.
-fn read_set(r: &mut BufReader<UnixStream>) -> (Vec<String>, Option<i32>) {
-    let mut lines = Vec::new();
-    let mut total = 0;
+/// The lines of a `set` request up to the blank line, held as the raw
+/// text received (bounded by `MAX_REQUEST`); `Some(EIO)` if a line or the
+/// request is too long or the stream broke.
+fn read_set(r: &mut BufReader<UnixStream>) -> (String, Option<i32>) {
+    let mut request = String::new();
     loop {
         match read_line(r, MAX_LINE) {
-            Ok(Some(l)) if l.is_empty() => return (lines, None),
-            Ok(Some(l)) => {
-                total += l.len() + 1;
-                if total > MAX_REQUEST {
-                    return (lines, Some(EIO));
+            Ok(Some(l)) if l.is_empty() => return (request, None),
+            Ok(Some(mut l)) => {
+                if request.len() + l.len() + 1 > MAX_REQUEST {
+                    l.zeroize();
+                    return (request, Some(EIO));
                 }
-                match String::from_utf8(l) {
-                    Ok(s) => lines.push(s),
-                    Err(_) => return (lines, Some(EIO)),
+                match std::str::from_utf8(&l) {
+                    Ok(s) => {
+                        request.push_str(s);
+                        request.push('\n');
+                    }
+                    Err(_) => {
+                        l.zeroize();
+                        return (request, Some(EIO));
+                    }
                 }
+                l.zeroize();
             }
-            Ok(None) | Err(WireError::LineTooLong) | Err(_) => return (lines, Some(EIO)),
+            Ok(None) | Err(WireError::LineTooLong) | Err(_) => return (request, Some(EIO)),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::wg::peer::Peer;
 use boringtun::x25519::{PublicKey, StaticSecret};
-use proto::request::{DEFAULT_MTU, MAX_MTU, MIN_MTU};
+use proto::request::{DEFAULT_MTU, MAX_MTU, MAX_PKA, MIN_MTU};
 use proto::{IfAddr, Key, Op, Prefix};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -136,6 +136,11 @@ impl Config {
         // Invalidated (None) whenever peers are removed; rebuilt on demand.
         let mut owners: Option<Owners> = None;
         for op in ops {
+            // Ranges are checked here whatever the front end (ifconfig-wg,
+            // the UAPI, a raw client) already checked.
+            if matches!(op, Op::PersistentKeepalive(n) if *n > MAX_PKA) {
+                return Err(ConfigError::Invalid("persistent keepalive out of range"));
+            }
             if op.is_peer_option() {
                 match &mut sel {
                     Selected::None => return Err(ConfigError::Invalid("no peer selected")),
@@ -372,6 +377,11 @@ mod tests {
         let c = Config::default()
             .apply(&[Op::Peer(key(1)), Op::Mtu(1280)])
             .unwrap();
+        assert_eq!(
+            c.apply(&[Op::Peer(key(2)), Op::PersistentKeepalive(MAX_PKA + 1)])
+                .err(),
+            Some(ConfigError::Invalid("persistent keepalive out of range"))
+        );
         assert_eq!(
             c.apply(&[Op::Peer(key(2)), Op::Mtu(67)]).err(),
             Some(ConfigError::Invalid("mtu out of range"))
