@@ -409,3 +409,81 @@ impl Drop for Dir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+#[test]
+fn values_reach_ifconfig_as_the_words_they_stand_for() {
+    require_root();
+    let h = Host::new("bq", "YES", "");
+    assert!(h.rc("if_wg", "start").status.success());
+    let key = ok("wg genkey").trim().to_string();
+    let good = ok("wg genkey | wg pubkey").trim().to_string();
+    let evil = ok("wg genkey | wg pubkey").trim().to_string();
+    // Blanks of every kind inside an Endpoint could smuggle in words
+    // (here a second peer taking over 0.0.0.0/0).
+    for sep in ["\t", "\x0b", "\x0c", "\r"] {
+        let i = format!("wg{}", unique());
+        let p = h.conf(
+            &i,
+            &format!(
+                "[Interface]\nPrivateKey = {key}\n[Peer]\nPublicKey = {good}\nAllowedIPs = 10.0.0.0/8\nEndpoint = 192.0.2.1{sep}wgpeer{sep}{evil}{sep}wgaip{sep}0.0.0.0/0{sep}wgendpoint{sep}192.0.2.9:51820\n"
+            ),
+        );
+        let o = h.rc("wg", &format!("start {i}"));
+        assert_eq!(o.status.code(), Some(1), "{sep:?}: {}", text(&o));
+        assert!(
+            text(&o).starts_with(&format!("wg: {p}:6: bad Endpoint: ")),
+            "{sep:?}: {}",
+            text(&o)
+        );
+        assert!(!h.ns.link_exists(&i));
+    }
+    // A well-formed one arrives as exactly host and port.
+    let i = format!("wg{}", unique());
+    h.conf(
+        &i,
+        &format!(
+            "[Interface]\nPrivateKey = {key}\n[Peer]\nPublicKey = {good}\nEndpoint = [fd00::7]:51820\nAllowedIPs = 10.0.0.0/8\n"
+        ),
+    );
+    let o = h.rc("wg", &format!("start {i}"));
+    assert!(o.status.success(), "{}", text(&o));
+    let st = h.ifc(&i);
+    assert_eq!(field(&st, "wgendpoint").as_deref(), Some("fd00::7 51820"));
+    assert_eq!(st.matches("wgpeer: ").count(), 1, "{st}");
+}
+
+#[test]
+fn fwmark_is_read_as_wg8_reads_it_and_failures_leave_nothing() {
+    require_root();
+    let h = Host::new("bf", "YES", "");
+    assert!(h.rc("if_wg", "start").status.success());
+    let key = ok("wg genkey").trim().to_string();
+    for (v, want) in [
+        ("08", Ok(Some("8"))),
+        ("010", Ok(Some("10"))),
+        ("0x10", Ok(Some("16"))),
+        ("0xffffffff", Ok(Some("4294967295"))),
+        ("4294967295", Ok(Some("4294967295"))),
+        ("off", Ok(None)),
+        ("0X10", Err(())),
+        ("4294967296", Err(())),
+        ("0x100000000", Err(())),
+        ("-1", Err(())),
+    ] {
+        let i = format!("wg{}", unique());
+        let p = h.conf(&i, &format!("[Interface]\nPrivateKey = {key}\nFwMark = {v}\n"));
+        let o = h.rc("wg", &format!("start {i}"));
+        match want {
+            Ok(cookie) => {
+                assert!(o.status.success(), "{v}: {}", text(&o));
+                assert_eq!(field(&h.ifc(&i), "wgcookie").as_deref(), cookie, "{v}");
+                h.ifc(&format!("{i} destroy"));
+            }
+            Err(()) => {
+                assert_eq!(o.status.code(), Some(1), "{v}");
+                assert_eq!(text(&o), format!("wg: {p}:3: bad FwMark: {v}\n"));
+                assert!(!h.ns.link_exists(&i), "{v}: interface left behind");
+            }
+        }
+    }
+}
