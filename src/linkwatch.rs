@@ -29,7 +29,7 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                         LinkEvent::Deleted(index) => {
                             if let Some(ifc) = reg.by_index(index) {
                                 crate::log::info(format!("{}: link deleted, destroying", ifc.name));
-                                let _ = reg.destroy(&ifc.name);
+                                let _ = reg.destroy_this(&ifc);
                             }
                         }
                         LinkEvent::Lost => {
@@ -37,7 +37,7 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                                 match crate::sys::netlink::link_state(ifc.ifindex) {
                                     Ok(_) => ifc.sync_link(),
                                     Err(_) => {
-                                        let _ = reg.destroy(&ifc.name);
+                                        let _ = reg.destroy_this(&ifc);
                                     }
                                 }
                             }

@@ -89,6 +89,19 @@ impl Registry {
         Ok(())
     }
 
+    /// Destroy exactly this interface, if it is still registered: the
+    /// link watcher acts on what it found by ifindex, never on a name that
+    /// may meanwhile belong to a newer interface.
+    pub fn destroy_this(&self, ifc: &Arc<Interface>) -> Result<(), CloneError> {
+        let mut list = self.lock();
+        let pos = list
+            .iter()
+            .position(|i| Arc::ptr_eq(i, ifc))
+            .ok_or(CloneError::NotFound)?;
+        list.remove(pos).shutdown();
+        Ok(())
+    }
+
     pub fn get(&self, name: &str) -> Option<Arc<Interface>> {
         self.lock().iter().find(|i| i.name == name).cloned()
     }

@@ -471,7 +471,10 @@ fn fwmark_is_read_as_wg8_reads_it_and_failures_leave_nothing() {
         ("-1", Err(())),
     ] {
         let i = format!("wg{}", unique());
-        let p = h.conf(&i, &format!("[Interface]\nPrivateKey = {key}\nFwMark = {v}\n"));
+        let p = h.conf(
+            &i,
+            &format!("[Interface]\nPrivateKey = {key}\nFwMark = {v}\n"),
+        );
         let o = h.rc("wg", &format!("start {i}"));
         match want {
             Ok(cookie) => {

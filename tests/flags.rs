@@ -105,3 +105,44 @@ fn point_to_point_addresses() {
     let k = ns.run(&format!("ip -o addr show dev {i}"));
     assert!(!k.contains("10.6.66.1") && !k.contains("fe80::1"), "{k}");
 }
+
+/// Linux drops a link's IPv6 state below an MTU of 1280 (and when IPv6
+/// is disabled on it) and rebuilds it with an automatic link-local
+/// address; a BSD interface keeps its addresses and never gets one.
+#[test]
+fn ipv6_addresses_survive_a_small_mtu_and_disable_ipv6() {
+    require_root();
+    let ns = Ns::new("v6");
+    let d = Wgd::start(&ns);
+    let i = format!("wg{}", unique());
+    d.ok(&format!(
+        "{i} create wgkey {} inet6 fd66::1/64 up",
+        genkey()
+    ));
+    let v6 = || ns.run(&format!("ip -6 -o addr show dev {i}"));
+    let settled = |why: &str| {
+        assert!(
+            wait_until(3, || {
+                let a = v6();
+                a.contains("fd66::1/64") && !a.contains("fe80:")
+            }),
+            "after {why}: {}",
+            v6()
+        );
+    };
+    settled("up");
+    d.ok(&format!("{i} mtu 1200"));
+    assert!(wait_until(3, || !v6().contains("fd66::1")));
+    d.ok(&format!("{i} mtu 1420"));
+    settled("ifconfig-wg mtu 1200, mtu 1420");
+    ns.run(&format!("ip link set {i} mtu 1000"));
+    ns.run(&format!("ip link set {i} mtu 1400"));
+    settled("ip link set mtu 1000, 1400");
+    ns.run(&format!("sysctl -qw net.ipv6.conf.{i}.disable_ipv6=1"));
+    ns.run(&format!("sysctl -qw net.ipv6.conf.{i}.disable_ipv6=0"));
+    settled("disable_ipv6 1, 0");
+    // Still listed once, and the kernel and the status agree on the MTU.
+    let st = d.ok(&i);
+    assert_eq!(st.matches("inet6 fd66::1 ").count(), 1, "{st}");
+    assert!(st.lines().next().unwrap().ends_with("mtu 1400"), "{st}");
+}

@@ -89,7 +89,11 @@ fn flood(d: &Wgd, user: &str, conns: u32, bytes: u32, hold: u32) -> std::process
         sock = d.sock
     );
     std::process::Command::new("setpriv")
-        .args([&format!("--reuid={user}"), &format!("--regid={user}"), "--clear-groups"])
+        .args([
+            &format!("--reuid={user}"),
+            &format!("--regid={user}"),
+            "--clear-groups",
+        ])
         .args(["/usr/bin/python3", "-c", &script])
         .stdout(std::process::Stdio::piped())
         .spawn()

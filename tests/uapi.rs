@@ -94,7 +94,9 @@ fn errors_have_exact_errno_and_change_nothing() {
         (format!("set=1\npublic_key={}\n\n", "0".repeat(64)), -22),
         // The daemon's own bound (43200 s), whatever wg(8) allows.
         (
-            format!("set=1\nlisten_port=52000\npublic_key={k}\npersistent_keepalive_interval=43201\n\n"),
+            format!(
+                "set=1\nlisten_port=52000\npublic_key={k}\npersistent_keepalive_interval=43201\n\n"
+            ),
             -22,
         ),
     ] {

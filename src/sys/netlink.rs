@@ -5,13 +5,14 @@
 //! netlink-sys socket; each call waits for the kernel's ack.
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE,
-    NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
     AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage,
 };
+use netlink_packet_route::route::{RouteAttribute, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use proto::IfAddr;
@@ -133,8 +134,52 @@ pub fn delete_address(ifindex: u32, a: &IfAddr) -> io::Result<()> {
     }
 }
 
-/// The kernel's view of a link: (IFF_UP set, MTU).
-pub fn link_state(ifindex: u32) -> io::Result<(bool, u32)> {
+/// IPv6 on a link as the kernel has it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipv6 {
+    /// None at all: the host has no IPv6, it is disabled on the link, or
+    /// the MTU is below 1280 (Linux then drops the link's IPv6 state).
+    Off,
+    /// Working; `auto_off` is false when the kernel would generate a
+    /// link-local address again (its state was rebuilt with defaults).
+    On { auto_off: bool },
+}
+
+/// The kernel's view of a link.
+pub struct LinkState {
+    pub up: bool,
+    pub mtu: u32,
+    pub ipv6: Ipv6,
+}
+
+fn ipv6_of(m: &LinkMessage) -> Ipv6 {
+    let mut ipv6 = Ipv6::Off;
+    for a in &m.attributes {
+        let LinkAttribute::AfSpecUnspec(specs) = a else {
+            continue;
+        };
+        for spec in specs {
+            let AfSpecUnspec::Inet6(attrs) = spec else {
+                continue;
+            };
+            let mut disabled = false;
+            let mut auto_off = false;
+            for a in attrs {
+                match a {
+                    AfSpecInet6::DevConf(c) => disabled = c.disable_ipv6 != 0,
+                    AfSpecInet6::AddrGenMode(m) => auto_off = *m == In6AddrGenMode::None,
+                    _ => {}
+                }
+            }
+            if !disabled {
+                ipv6 = Ipv6::On { auto_off };
+            }
+        }
+    }
+    ipv6
+}
+
+pub fn link_state(ifindex: u32) -> io::Result<LinkState> {
     let sock = send(RouteNetlinkMessage::GetLink(link_msg(ifindex)), 0)?;
     let mut rbuf = vec![0u8; 65536];
     let n = sock.recv(&mut &mut rbuf[..], 0)?;
@@ -151,7 +196,11 @@ pub fn link_state(ifindex: u32) -> io::Result<(bool, u32)> {
                     _ => None,
                 })
                 .unwrap_or(0);
-            Ok((up, mtu))
+            Ok(LinkState {
+                up,
+                mtu,
+                ipv6: ipv6_of(&m),
+            })
         }
         NetlinkPayload::Error(e) => Err(match e.code {
             Some(c) => io::Error::from_raw_os_error(-c.get()),
@@ -161,8 +210,66 @@ pub fn link_state(ifindex: u32) -> io::Result<(bool, u32)> {
     }
 }
 
+/// Send a dump request and collect every message of the reply.
+fn dump(msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+    let sock = send(msg, NLM_F_DUMP)?;
+    let mut rbuf = vec![0u8; 65536];
+    let mut out = Vec::new();
+    loop {
+        let n = sock.recv(&mut &mut rbuf[..], 0)?;
+        let mut off = 0;
+        while off < n {
+            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[off..n])
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            let len = reply.header.length as usize;
+            match reply.payload {
+                NetlinkPayload::Done(_) => return Ok(out),
+                NetlinkPayload::Error(e) => {
+                    return Err(match e.code {
+                        Some(c) => io::Error::from_raw_os_error(-c.get()),
+                        None => io::Error::from(io::ErrorKind::InvalidData),
+                    })
+                }
+                NetlinkPayload::InnerMessage(m) => out.push(m),
+                _ => {}
+            }
+            if len == 0 {
+                break;
+            }
+            off += (len + 3) & !3;
+        }
+    }
+}
+
+/// The IPv6 link-local addresses of a link.
+pub fn link_locals(ifindex: u32) -> io::Result<Vec<IfAddr>> {
+    let mut req = AddressMessage::default();
+    req.header.family = AddressFamily::Inet6;
+    let mut out = Vec::new();
+    for m in dump(RouteNetlinkMessage::GetAddress(req))? {
+        let RouteNetlinkMessage::NewAddress(a) = m else {
+            continue;
+        };
+        if a.header.index != ifindex || a.header.scope != AddressScope::Link {
+            continue;
+        }
+        if let Some(addr) = a.attributes.iter().find_map(|x| match x {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        }) {
+            out.push(IfAddr {
+                addr,
+                prefix_len: a.header.prefix_len,
+                dest: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
 pub enum LinkEvent {
-    /// Flags, MTU or name of a link may have changed.
+    /// Flags, MTU or name of a link may have changed, or IPv6 came back
+    /// on it (the kernel's multicast route for ff00::/8 reappeared).
     Changed(u32),
     Deleted(u32),
     /// Events were lost (socket buffer overrun): recheck everything.
@@ -176,11 +283,12 @@ pub struct LinkEvents {
 }
 
 const RTMGRP_LINK: u32 = 1;
+const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 
 impl LinkEvents {
     pub fn open() -> io::Result<LinkEvents> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
-        sock.bind(&SocketAddr::new(0, RTMGRP_LINK))?;
+        sock.bind(&SocketAddr::new(0, RTMGRP_LINK | RTMGRP_IPV6_ROUTE))?;
         Ok(LinkEvents {
             sock,
             buf: vec![0u8; 1 << 16],
@@ -214,6 +322,19 @@ impl LinkEvents {
                 }
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m)) => {
                     out.push(LinkEvent::Deleted(m.header.index))
+                }
+                // IPv6 (re)starting on a link adds this route; every other
+                // route change is none of our business.
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r))
+                    if r.header.kind == RouteType::Multicast
+                        && r.header.destination_prefix_length == 8 =>
+                {
+                    if let Some(oif) = r.attributes.iter().find_map(|a| match a {
+                        RouteAttribute::Oif(i) => Some(*i),
+                        _ => None,
+                    }) {
+                        out.push(LinkEvent::Changed(oif));
+                    }
                 }
                 _ => {}
             }

@@ -205,9 +205,13 @@ impl Interface {
         if self.destroyed.load(Ordering::SeqCst) {
             return;
         }
-        let Ok((up, mtu)) = netlink::link_state(self.ifindex) else {
+        let Ok(link) = netlink::link_state(self.ifindex) else {
             return;
         };
+        let (up, mtu) = (link.up, link.mtu);
+        if let netlink::Ipv6::On { auto_off } = link.ipv6 {
+            self.restore_ipv6(&cfg, auto_off, up && cfg.up);
+        }
         let mut ops = Vec::new();
         if up != cfg.up {
             ops.push(Op::Up(up));
@@ -220,6 +224,32 @@ impl Interface {
         }
         if let Err(e) = self.apply_locked(&mut cfg, &ops) {
             crate::log::error(format!("{}: cannot follow link change: {e:?}", self.name));
+        }
+    }
+
+    /// Linux forgets a link's IPv6 state when its MTU drops below 1280
+    /// or IPv6 is disabled on it, and rebuilds it with defaults: an
+    /// automatic link-local address and none of ours. Put back what a BSD
+    /// interface would still have.
+    fn restore_ipv6(&self, cfg: &Config, auto_off: bool, up: bool) {
+        let idx = self.ifindex;
+        if !auto_off {
+            // Just rebuilt: every link-local address there now is one the
+            // kernel made (anyone else's went with the old state).
+            let _ = netlink::disable_ipv6_autoconf(idx);
+            if let Ok(auto) = netlink::link_locals(idx) {
+                for a in auto
+                    .iter()
+                    .filter(|a| !cfg.addrs.iter().any(|c| c.addr == a.addr))
+                {
+                    let _ = netlink::delete_address(idx, a);
+                }
+            }
+        }
+        if up {
+            for a in cfg.addrs_v6() {
+                let _ = netlink::add_address(idx, a);
+            }
         }
     }
 
