@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 pub struct Options {
     pub socket: PathBuf,
+    /// Data-plane workers.
+    pub workers: usize,
     pub foreground: bool,
     pub pidfile: Option<PathBuf>,
 }
@@ -25,6 +27,7 @@ pub enum StartError {
     Detach(io::Error),
     Pidfile(io::Error),
     Netlink(io::Error),
+    Workers(io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -38,6 +41,9 @@ impl std::fmt::Display for StartError {
             }
             StartError::Netlink(e) => {
                 write!(f, "cannot watch links: {}", proto::errno::describe(e))
+            }
+            StartError::Workers(e) => {
+                write!(f, "cannot start workers: {}", proto::errno::describe(e))
             }
         }
     }
@@ -88,7 +94,21 @@ pub fn run(opts: Options) -> Result<(), StartError> {
             return Err(StartError::Pidfile(e));
         }
     }
-    let reg = Arc::new(Registry::default());
+    let started = crate::plane::Plane::start(opts.workers).and_then(|plane| {
+        let reg = Arc::new(Registry::new(plane));
+        crate::plane::clock::start(reg.clone())?;
+        Ok(reg)
+    });
+    let reg = match started {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = fs::remove_file(&opts.socket);
+            if let Some(p) = &opts.pidfile {
+                let _ = fs::remove_file(p);
+            }
+            return Err(StartError::Workers(e));
+        }
+    };
     if let Err(e) = crate::linkwatch::start(reg.clone()) {
         let _ = fs::remove_file(&opts.socket);
         if let Some(p) = &opts.pidfile {

@@ -7,6 +7,7 @@ mod data;
 mod launcher;
 mod linkwatch;
 mod log;
+mod plane;
 mod registry;
 mod sys;
 mod uapi;
@@ -29,6 +30,10 @@ struct Args {
     /// Control socket [default: $WGD_SOCKET, else /var/run/wgd.sock].
     #[arg(short = 'S', value_name = "socket")]
     socket: Option<String>,
+    /// Data-plane worker threads shared by all interfaces [default: one
+    /// per CPU].
+    #[arg(short = 'w', value_name = "workers", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
     /// Launcher mode for wg-quick(8): make sure a daemon runs, create this
     /// interface and its UAPI socket, and return.
     #[arg(value_name = "interface")]
@@ -47,6 +52,9 @@ fn main() {
     }
     let opts = daemon::Options {
         socket: socket.clone(),
+        workers: args
+            .workers
+            .map_or_else(plane::Plane::default_workers, usize::from),
         foreground: args.foreground,
         pidfile: args.pidfile,
     };

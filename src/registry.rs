@@ -1,5 +1,6 @@
 //! The cloner: creating and destroying wgN interfaces, unit numbers.
 
+use crate::plane::Plane;
 use crate::wg::interface::Interface;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,10 +17,11 @@ pub enum CloneError {
     Io(io::Error),
 }
 
-#[derive(Default)]
 pub struct Registry {
     /// In creation order, as `ifconfig -l` lists them.
     ifaces: Mutex<Vec<Arc<Interface>>>,
+    /// The data plane every interface is served by.
+    plane: Arc<Plane>,
 }
 
 /// `wg` followed by a unit number without leading zeros.
@@ -34,6 +36,13 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl Registry {
+    pub fn new(plane: Arc<Plane>) -> Registry {
+        Registry {
+            ifaces: Mutex::new(Vec::new()),
+            plane,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<Interface>>> {
         self.ifaces.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -70,7 +79,7 @@ impl Registry {
             }
             name.to_string()
         };
-        let ifc = Interface::create(&name).map_err(|e| match e.kind() {
+        let ifc = Interface::create(&name, &self.plane).map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => CloneError::Exists,
             _ => CloneError::Io(e),
         })?;

@@ -7,9 +7,10 @@
 //! any Diffie-Hellman is spent on finding the sender.
 
 use crate::data::packet::{flush, le32, message_type};
-use crate::sys::tun::Tun;
-use crate::sys::udp::{Batch, Sockets, MAX_DATAGRAM};
-use crate::sys::waker::Waker;
+use crate::data::tx::TxQueue;
+use crate::data::{Buffers, BUDGET};
+use crate::sys::tun::{Tun, TunWrites};
+use crate::sys::udp::Sockets;
 use crate::wg::constants::*;
 use crate::wg::initiation::Timestamp;
 use crate::wg::interface::Interface;
@@ -19,44 +20,43 @@ use crate::wg::router::Router;
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::{Packet, TunnResult};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub fn run(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, waker: &Waker) {
+/// Drain socket `which` of `socks`: at most `BUDGET` receive batches,
+/// then write what was decrypted to the TUN device and send the answers.
+pub fn drain(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, b: &mut Buffers) {
     let Some(sock) = socks.all().nth(which) else {
         return;
     };
-    let fd = sock.as_raw_fd();
-    let mut rx = Batch::new(BATCH, MAX_DATAGRAM);
-    let mut tx = Batch::new(BATCH, SLOT);
-    loop {
-        if !waker.until_readable(fd) {
-            return;
-        }
-        let router = ifc.router();
-        for _ in 0..4 {
-            let n = match rx.recv(fd) {
-                Ok(n) => n,
-                Err(_) => break,
-            };
-            for i in 0..n {
+    let router = ifc.router();
+    let Buffers {
+        udp_in,
+        tun_out,
+        tx,
+        ..
+    } = b;
+    for _ in 0..BUDGET {
+        let n = match udp_in.recv(sock) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for i in 0..n {
+            for (d, src, _to) in udp_in.datagrams(i) {
                 // receive() needs a free slot: answers and the packets a
-                // handshake releases may have filled the batch.
+                // handshake releases may have filled the queue.
                 if tx.is_full() {
-                    flush(ifc, Some(socks), &mut tx);
+                    flush(ifc, Some(socks), tx);
                 }
-                let (d, src) = rx.get(i);
-                if let Some(src) = src {
-                    receive(ifc, &router, socks, tun, d, src, &mut tx);
+                if tun_out.is_full() {
+                    let _ = tun_out.flush(tun);
                 }
-            }
-            flush(ifc, Some(socks), &mut tx);
-            if n < BATCH {
-                break;
+                receive(ifc, &router, socks, d, src, tx, tun_out);
             }
         }
     }
+    let _ = tun_out.flush(tun);
+    flush(ifc, Some(socks), tx);
 }
 
 /// Up to this many debug messages per datagram, logged after the peer
@@ -80,7 +80,7 @@ fn handshake_sender<'r>(
     d: &[u8],
     src: SocketAddr,
     t: u8,
-    tx: &mut Batch,
+    tx: &mut TxQueue,
 ) -> Result<(&'r Arc<Peer>, Option<Timestamp>), Option<usize>> {
     let id = router.identity.as_ref().ok_or(None)?;
     // The only place a handshake message is counted against the limit.
@@ -127,10 +127,10 @@ fn receive(
     ifc: &Interface,
     router: &Router,
     socks: &Sockets,
-    tun: &Tun,
     d: &[u8],
     src: SocketAddr,
-    tx: &mut Batch,
+    tx: &mut TxQueue,
+    tun_out: &mut TunWrites,
 ) {
     let Some(t) = message_type(d) else {
         return;
@@ -161,7 +161,6 @@ fn receive(
     };
 
     let mut ev: Events = [None, None, None, None];
-    let mut to_tun: Option<(usize, usize)> = None;
     {
         let mut st = peer.lock();
         // A replayed initiation (not newer than one already accepted,
@@ -175,7 +174,6 @@ fn receive(
             return;
         };
         let slot = tx.slot();
-        let base = slot.as_ptr() as usize;
         let now = Instant::now();
         let mut reply = None;
         let ok = match tunn.decapsulate(Some(src.ip()), d, slot) {
@@ -192,17 +190,17 @@ fn receive(
                 expected.is_some() && message_type(out) == expected
             }
             TunnResult::WriteToTunnelV4(p, ip) => {
-                to_tun = allowed(router, peer, IpAddr::V4(ip))
-                    .then_some((p.as_ptr() as usize - base, p.len()));
-                if to_tun.is_none() {
+                if allowed(router, peer, IpAddr::V4(ip)) {
+                    tun_out.push(p);
+                } else {
                     push(&mut ev, Message::DisallowedSrc(peer.id));
                 }
                 true
             }
             TunnResult::WriteToTunnelV6(p, ip) => {
-                to_tun = allowed(router, peer, IpAddr::V6(ip))
-                    .then_some((p.as_ptr() as usize - base, p.len()));
-                if to_tun.is_none() {
+                if allowed(router, peer, IpAddr::V6(ip)) {
+                    tun_out.push(p);
+                } else {
                     push(&mut ev, Message::DisallowedSrc(peer.id));
                 }
                 true
@@ -270,11 +268,6 @@ fn receive(
     for m in ev.into_iter().flatten() {
         ifc.log(m);
     }
-    if let Some((off, len)) = to_tun {
-        if let Some(p) = tx.slot().get(off..off + len) {
-            let _ = tun.send(p);
-        }
-    }
 }
 
 fn allowed(router: &Router, peer: &Arc<Peer>, src: IpAddr) -> bool {
@@ -287,7 +280,7 @@ fn allowed(router: &Router, peer: &Arc<Peer>, src: IpAddr) -> bool {
 fn send_locked(
     peer: &Peer,
     st: &mut crate::wg::peer::PeerState,
-    tx: &mut Batch,
+    tx: &mut TxQueue,
     len: usize,
     to: SocketAddr,
     now: Instant,

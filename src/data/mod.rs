@@ -1,13 +1,47 @@
-//! The packet path.
+//! The packet path, run by the data plane's workers (`crate::plane`).
 //!
 //! ```text
-//!   outbound: TUN ─read─> dst ─AIP─> peer ─pad, encrypt─> Batch ─sendmmsg─> UDP
-//!   inbound:  UDP ─recvmmsg─> Batch ─type─> peer ─decrypt─> src AIP check ─> TUN
+//!   outbound: TUN ─read, GSO split─> dst ─AIP─> peer ─pad, encrypt─> TxQueue ─GSO send─> UDP
+//!   inbound:  UDP ─recvmmsg, GRO─> datagrams ─type─> peer ─decrypt─> src AIP check
+//!                                                   ─> TunWrites ─GRO coalesce─> TUN
 //! ```
 //!
-//! Buffers are allocated when a worker starts, never per packet. Failures
-//! are counted by being dropped and, under `debug`, logged.
+//! Buffers belong to a worker (`Buffers`) and are allocated when it
+//! starts, never per packet. A drain ends with every batch flushed, so a
+//! lone packet is never held back. Failures are counted by being dropped
+//! and, under `debug`, logged.
 
 pub mod inbound;
 pub mod outbound;
 pub mod packet;
+pub mod tx;
+
+use crate::sys::tun::{TunPackets, TunWrites};
+use crate::sys::udp::RecvBatch;
+use tx::TxQueue;
+
+/// Ciphertext a worker queues before it must send.
+const TX_BYTES: usize = 512 << 10;
+
+/// Reads per readiness before the descriptor goes back to the epoll set,
+/// so one busy interface cannot starve the others.
+pub const BUDGET: usize = 16;
+
+/// One worker's buffers.
+pub struct Buffers {
+    pub tun_in: TunPackets,
+    pub tun_out: TunWrites,
+    pub udp_in: RecvBatch,
+    pub tx: TxQueue,
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Buffers {
+            tun_in: TunPackets::default(),
+            tun_out: TunWrites::default(),
+            udp_in: RecvBatch::default(),
+            tx: TxQueue::new(TX_BYTES),
+        }
+    }
+}

@@ -1,87 +1,143 @@
-//! TUN → UDP: read packets, route each by destination to a peer, pad,
-//! encrypt, and send them as one batch.
+//! TUN → UDP: read packets (a GSO super-packet arrives split into
+//! MTU-sized packets), route each by destination to a peer, pad, encrypt
+//! into the worker's transmit queue, and send it in GSO runs.
+//!
+//! Consecutive packets for the same peer (the usual case: the segments of
+//! one super-packet) are encrypted under one hold of the peer's lock.
 
 use crate::data::packet::{dst_addr, flush, message_type, padded_len};
-use crate::sys::tun::Tun;
-use crate::sys::udp::Batch;
-use crate::sys::waker::Waker;
-use crate::wg::constants::{BATCH, MAX_PACKET, MSG_INITIATION, SLOT};
+use crate::data::tx::TxQueue;
+use crate::data::{Buffers, BUDGET};
+use crate::sys::tun::{Tun, TunPackets};
+use crate::wg::constants::MSG_INITIATION;
 use crate::wg::interface::Interface;
 use crate::wg::messages::Message;
+use crate::wg::peer::{Peer, PeerState};
 use crate::wg::router::Router;
 use boringtun::noise::TunnResult;
-use std::io;
+use std::sync::Arc;
 use std::time::Instant;
 
-pub fn run(ifc: &Interface, tun: &Tun, waker: &Waker) {
-    let mut pkt = vec![0u8; MAX_PACKET + 64];
-    let mut batch = Batch::new(BATCH, SLOT);
-    loop {
-        if !waker.until_readable(tun.fd()) {
-            return;
-        }
-        let router = ifc.router();
-        let socks = ifc.sockets();
-        for _ in 0..(4 * BATCH) {
-            let n = match tun.recv(&mut pkt) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The device is going away (ip link delete): do not spin
-                // until the interface is destroyed.
-                Err(_) => {
-                    if waker.sleep(20) {
-                        return;
-                    }
-                    break;
-                }
-            };
-            encrypt(ifc, &router, &mut pkt, n, &mut batch);
-            if batch.is_full() {
-                flush(ifc, socks.as_deref(), &mut batch);
+/// Drain the TUN device: at most `BUDGET` reads, then flush.
+pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers) {
+    let router = ifc.router();
+    let socks = ifc.sockets();
+    let socks = socks.as_deref();
+    for _ in 0..BUDGET {
+        let n = match tun.recv(&mut b.tun_in) {
+            Ok(0) => break,
+            Ok(n) => n,
+            // The device is going away (ip link delete): do not spin
+            // until the interface is destroyed.
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                break;
             }
+        };
+        let mut i = 0;
+        while i < n {
+            if b.tx.is_full() {
+                flush(ifc, socks, &mut b.tx);
+            }
+            i = encrypt_run(ifc, &router, &mut b.tun_in, i, n, &mut b.tx);
         }
-        flush(ifc, socks.as_deref(), &mut batch);
     }
+    flush(ifc, socks, &mut b.tx);
 }
 
-/// Route one packet read from the TUN device and queue its ciphertext.
-fn encrypt(ifc: &Interface, router: &Router, pkt: &mut [u8], n: usize, batch: &mut Batch) {
-    let Some(dst) = dst_addr(&pkt[..n]) else {
-        return;
+fn route<'r>(router: &'r Router, p: &[u8]) -> Option<&'r Arc<Peer>> {
+    router.allowed_ips.lookup(dst_addr(p)?)
+}
+
+/// Encrypt packet `i` and the packets after it that go to the same peer,
+/// while the queue has room; returns the index of the first packet left.
+fn encrypt_run(
+    ifc: &Interface,
+    router: &Router,
+    pk: &mut TunPackets,
+    mut i: usize,
+    n: usize,
+    tx: &mut TxQueue,
+) -> usize {
+    let (len, buf) = pk.packet_mut(i);
+    let Some(peer) = route(router, &buf[..len]) else {
+        return i + 1;
     };
-    let Some(peer) = router.allowed_ips.lookup(dst) else {
-        return;
-    };
-    let len = padded_len(n, router.mtu).min(pkt.len());
-    pkt[n..len].fill(0);
-    let mut st = peer.lock();
+    let now = Instant::now();
+    let mut sent_initiation = false;
+    let mut no_endpoint = false;
+    {
+        let mut st = peer.lock();
+        loop {
+            match encrypt(router, peer, &mut st, pk, i, tx, now) {
+                Sent::Data => {}
+                Sent::Initiation => sent_initiation = true,
+                Sent::NoEndpoint => no_endpoint = true,
+                Sent::Nothing => {}
+            }
+            i += 1;
+            if i >= n || tx.is_full() {
+                break;
+            }
+            let (len, buf) = pk.packet_mut(i);
+            match route(router, &buf[..len]) {
+                Some(p) if Arc::ptr_eq(p, peer) => {}
+                _ => break,
+            }
+        }
+    }
+    if sent_initiation {
+        ifc.log(Message::SendInitiation(peer.id));
+    }
+    if no_endpoint {
+        ifc.log(Message::NoEndpoint(peer.id));
+    }
+    i
+}
+
+enum Sent {
+    Data,
+    Initiation,
+    NoEndpoint,
+    Nothing,
+}
+
+fn encrypt(
+    router: &Router,
+    peer: &Peer,
+    st: &mut PeerState,
+    pk: &mut TunPackets,
+    i: usize,
+    tx: &mut TxQueue,
+    now: Instant,
+) -> Sent {
+    let (len, buf) = pk.packet_mut(i);
+    let padded = padded_len(len, router.mtu).min(buf.len());
+    buf[len..padded].fill(0);
     let endpoint = st.endpoint;
     let Some(tunn) = st.tunn.as_mut() else {
-        return;
+        return Sent::Nothing;
     };
-    let out_len = match tunn.encapsulate(&pkt[..len], batch.slot()) {
+    let out_len = match tunn.encapsulate(&buf[..padded], tx.slot()) {
         TunnResult::WriteToNetwork(out) => out.len(),
-        _ => return,
+        _ => return Sent::Nothing,
     };
-    let is_init = message_type(&batch.slot()[..out_len]) == Some(MSG_INITIATION);
+    let is_init = message_type(&tx.slot()[..out_len]) == Some(MSG_INITIATION);
     if is_init {
         st.initiation_sent();
     }
     let Some(ep) = endpoint else {
-        drop(st);
-        ifc.log(Message::NoEndpoint(peer.id));
-        return;
+        return Sent::NoEndpoint;
     };
-    let now = Instant::now();
     st.last_sent = Some(now);
     if !is_init {
         st.last_data_sent = Some(now);
     }
-    drop(st);
-    if is_init {
-        ifc.log(Message::SendInitiation(peer.id));
-    }
     peer.add_tx(out_len);
-    batch.commit(out_len, ep);
+    tx.commit(out_len, ep);
+    if is_init {
+        Sent::Initiation
+    } else {
+        Sent::Data
+    }
 }

@@ -1,6 +1,7 @@
 //! Small, pure helpers on packets.
 
-use crate::sys::udp::{Batch, Sockets};
+use crate::data::tx::TxQueue;
+use crate::sys::udp::Sockets;
 use crate::wg::constants::PADDING;
 use crate::wg::interface::Interface;
 use crate::wg::messages::Message;
@@ -46,18 +47,12 @@ pub fn padded_len(len: usize, mtu: usize) -> usize {
 }
 
 /// Send what is queued; drop it if the interface has no sockets.
-pub fn flush(ifc: &Interface, socks: Option<&Sockets>, batch: &mut Batch) {
-    if batch.is_empty() {
+pub fn flush(ifc: &Interface, socks: Option<&Sockets>, tx: &mut TxQueue) {
+    if tx.is_empty() {
         return;
     }
-    match socks {
-        Some(s) => {
-            let (_, _, err) = batch.send(s);
-            if let Some(e) = err {
-                ifc.log(Message::SendFailed(&e));
-            }
-        }
-        None => batch.clear(),
+    if let Some(e) = tx.flush(socks) {
+        ifc.log(Message::SendFailed(&e));
     }
 }
 

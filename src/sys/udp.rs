@@ -1,19 +1,28 @@
 //! The interface's UDP sockets: one IPv4 and one IPv6 socket on the same
-//! port, and batched receive/send (recvmmsg/sendmmsg).
-//!
-//! Buffers are allocated once per batch object, never per packet. The
-//! batch shape leaves room for UDP GSO/GRO: a slot would then carry a
-//! segment size next to its length.
+//! port, driven through quinn-udp: recvmmsg with UDP GRO on receive (one
+//! buffer may hold many datagrams of the same sender, `stride` apart),
+//! sendmsg with UDP GSO on send (one call carries a run of equal-size
+//! datagrams to one destination), and the destination address of every
+//! received datagram (IP_PKTINFO / IPV6_RECVPKTINFO). Where the kernel
+//! lacks GSO or GRO, quinn-udp falls back to one datagram per buffer.
 
-use std::io;
-use std::mem;
+use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
+use std::io::{self, IoSliceMut};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+pub use quinn_udp::BATCH_SIZE as RECV_BATCH;
+
+/// One bound socket and quinn-udp's knowledge of what it supports.
+pub struct Socket {
+    sock: UdpSocket,
+    state: UdpSocketState,
+}
 
 /// The bound pair. `v6` is `None` when the host has no IPv6.
 pub struct Sockets {
-    pub v4: UdpSocket,
-    pub v6: Option<UdpSocket>,
+    pub v4: Socket,
+    pub v6: Option<Socket>,
     pub port: u16,
 }
 
@@ -38,6 +47,70 @@ fn bind_v6(port: u16) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from(fd))
 }
 
+impl Socket {
+    fn new(sock: UdpSocket, v6: bool) -> io::Result<Socket> {
+        sock.set_nonblocking(true)?;
+        let state = UdpSocketState::new(UdpSockRef::from(&sock))?;
+        // quinn-udp forbids fragmentation (it probes the path MTU itself);
+        // WireGuard leaves that to the kernel, as wireguard-go and the
+        // Linux driver do: back to the system default.
+        let (level, opt, want) = if v6 {
+            (
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MTU_DISCOVER,
+                libc::IPV6_PMTUDISC_WANT,
+            )
+        } else {
+            (
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                libc::IP_PMTUDISC_WANT,
+            )
+        };
+        set_int(&sock, level, opt, want)?;
+        set_buffers(&sock);
+        Ok(Socket { sock, state })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+
+    /// Receive without blocking into `bufs`; `WouldBlock` when nothing is
+    /// waiting.
+    pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        self.state.recv(UdpSockRef::from(&self.sock), bufs, meta)
+    }
+
+    /// Datagrams one send may carry (1 without UDP GSO).
+    pub fn max_segments(&self) -> usize {
+        self.state.max_gso_segments()
+    }
+
+    /// Send one run (a single datagram, or equal-size segments of
+    /// `segment` bytes, the last possibly shorter). A full socket buffer
+    /// is waited out briefly rather than dropping the run.
+    pub fn send(&self, to: SocketAddr, data: &[u8], segment: Option<usize>) -> io::Result<()> {
+        let t = Transmit {
+            destination: to,
+            ecn: None,
+            contents: data,
+            segment_size: segment,
+            src_ip: None,
+        };
+        let mut tries = 0;
+        loop {
+            match self.state.try_send(UdpSockRef::from(&self.sock), &t) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && tries < 20 => {
+                    tries += 1;
+                    wait_writable(self.fd());
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
 impl Sockets {
     /// Bind both families to `port` (0: let the kernel pick one that is
     /// free for both).
@@ -57,30 +130,56 @@ impl Sockets {
     }
 
     fn finish(v4: UdpSocket, v6: Option<UdpSocket>, port: u16, mark: u32) -> io::Result<Sockets> {
-        let s = Sockets { v4, v6, port };
+        let s = Sockets {
+            v4: Socket::new(v4, false)?,
+            v6: v6.map(|s| Socket::new(s, true)).transpose()?,
+            port,
+        };
         s.set_mark(mark)?;
-        for sock in s.all() {
-            sock.set_nonblocking(true)?;
-            set_buffers(sock);
-        }
         Ok(s)
     }
 
-    pub fn all(&self) -> impl Iterator<Item = &UdpSocket> {
+    pub fn all(&self) -> impl Iterator<Item = &Socket> {
         std::iter::once(&self.v4).chain(self.v6.iter())
+    }
+
+    /// The socket that reaches `to`.
+    pub fn for_dest(&self, to: &SocketAddr) -> Option<&Socket> {
+        match to {
+            SocketAddr::V4(_) => Some(&self.v4),
+            SocketAddr::V6(_) => self.v6.as_ref(),
+        }
     }
 
     /// SO_MARK on both sockets (0 clears it).
     pub fn set_mark(&self, mark: u32) -> io::Result<()> {
         for s in self.all() {
-            nix::sys::socket::setsockopt(s, nix::sys::socket::sockopt::Mark, &mark)?;
+            nix::sys::socket::setsockopt(&s.sock, nix::sys::socket::sockopt::Mark, &mark)?;
         }
         Ok(())
     }
 }
 
+fn set_int(sock: &UdpSocket, level: i32, opt: i32, value: i32) -> io::Result<()> {
+    // SAFETY: a valid socket, an int option and its size.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            opt,
+            &value as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Socket buffer size: bursts from a fast sender must not overflow the
-/// receive queue before the worker drains it (wireguard-go uses 7 MiB).
+/// receive queue before a worker drains it (wireguard-go uses 7 MiB).
 const SOCKET_BUFFER: usize = 7 << 20;
 
 /// Large buffers; as root beyond net.core.{r,w}mem_max, else up to it.
@@ -94,252 +193,74 @@ fn set_buffers(sock: &UdpSocket) {
     }
 }
 
-/// Largest UDP payload.
+/// Largest UDP payload, and what one GRO buffer may hold.
 pub const MAX_DATAGRAM: usize = 65536;
 
-fn to_storage(a: &SocketAddr, st: &mut libc::sockaddr_storage) -> libc::socklen_t {
-    // SAFETY: sockaddr_storage is large and aligned enough for both.
-    unsafe {
-        match a {
-            SocketAddr::V4(a) => {
-                let sin = st as *mut _ as *mut libc::sockaddr_in;
-                (*sin).sin_family = libc::AF_INET as libc::sa_family_t;
-                (*sin).sin_port = a.port().to_be();
-                (*sin).sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-                mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
-            }
-            SocketAddr::V6(a) => {
-                let sin6 = st as *mut _ as *mut libc::sockaddr_in6;
-                (*sin6).sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                (*sin6).sin6_port = a.port().to_be();
-                (*sin6).sin6_flowinfo = 0;
-                (*sin6).sin6_addr.s6_addr = a.ip().octets();
-                (*sin6).sin6_scope_id = a.scope_id();
-                mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
-            }
-        }
-    }
-}
-
-fn from_storage(st: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    // SAFETY: the family field says which view is valid.
-    unsafe {
-        match st.ss_family as i32 {
-            libc::AF_INET => {
-                let sin = &*(st as *const _ as *const libc::sockaddr_in);
-                let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-                Some(SocketAddr::V4(SocketAddrV4::new(
-                    ip,
-                    u16::from_be(sin.sin_port),
-                )))
-            }
-            libc::AF_INET6 => {
-                let sin6 = &*(st as *const _ as *const libc::sockaddr_in6);
-                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-                let a = SocketAddrV6::new(ip, u16::from_be(sin6.sin6_port), 0, sin6.sin6_scope_id);
-                // An IPv4-mapped source is an IPv4 peer.
-                match ip.to_ipv4_mapped() {
-                    Some(v4) => Some(SocketAddr::V4(SocketAddrV4::new(v4, a.port()))),
-                    None => Some(SocketAddr::V6(a)),
-                }
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Slots for many datagrams: received into, or queued to send.
-pub struct Batch {
-    bufs: Vec<Box<[u8]>>,
-    lens: Vec<usize>,
-    addrs: Vec<Option<SocketAddr>>,
-    count: usize,
-    // Scratch for the syscalls, reused on every call.
-    storage: Vec<libc::sockaddr_storage>,
-    iovecs: Vec<libc::iovec>,
-    hdrs: Vec<libc::mmsghdr>,
-}
-
-// SAFETY: the raw pointers in the scratch vectors are rebuilt on every call
-// and never used across calls.
-unsafe impl Send for Batch {}
-
-impl Batch {
-    pub fn new(slots: usize, slot_size: usize) -> Batch {
-        Batch {
-            bufs: (0..slots)
-                .map(|_| vec![0u8; slot_size].into_boxed_slice())
-                .collect(),
-            lens: vec![0; slots],
-            addrs: vec![None; slots],
-            count: 0,
-            // SAFETY: all-zero is a valid value for these C structs.
-            storage: vec![unsafe { mem::zeroed() }; slots],
-            iovecs: vec![unsafe { mem::zeroed() }; slots],
-            hdrs: vec![unsafe { mem::zeroed() }; slots],
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.count == self.bufs.len()
-    }
-
-    pub fn clear(&mut self) {
-        self.count = 0;
-    }
-
-    /// Received datagram `i`: payload and source.
-    pub fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
-        (&self.bufs[i][..self.lens[i]], self.addrs[i])
-    }
-
-    /// The next free slot to fill before [`Batch::commit`]. Callers flush
-    /// a full batch first.
-    pub fn slot(&mut self) -> &mut [u8] {
-        debug_assert!(!self.is_full(), "slot() on a full batch");
-        &mut self.bufs[self.count]
-    }
-
-    /// Queue the first `len` bytes of the slot for `to`.
-    pub fn commit(&mut self, len: usize, to: SocketAddr) {
-        self.lens[self.count] = len;
-        self.addrs[self.count] = Some(to);
-        self.count += 1;
-    }
-
-    /// Fill the batch from `fd` without blocking; returns how many arrived
-    /// (0 if none were waiting).
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        let n = self.bufs.len();
-        for i in 0..n {
-            self.iovecs[i] = libc::iovec {
-                iov_base: self.bufs[i].as_mut_ptr() as *mut libc::c_void,
-                iov_len: self.bufs[i].len(),
-            };
-            // SAFETY: zeroed msghdr then pointers into our own vectors.
-            let mut h: libc::msghdr = unsafe { mem::zeroed() };
-            h.msg_name = &mut self.storage[i] as *mut _ as *mut libc::c_void;
-            h.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut self.iovecs[i];
-            h.msg_iovlen = 1;
-            self.hdrs[i] = libc::mmsghdr {
-                msg_hdr: h,
-                msg_len: 0,
-            };
-        }
-        // SAFETY: every header points at live buffers owned by self.
-        let r = unsafe {
-            libc::recvmmsg(
-                fd,
-                self.hdrs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            self.count = 0;
-            return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
-                _ => Err(e),
-            };
-        }
-        let r = r as usize;
-        for i in 0..r {
-            self.lens[i] = self.hdrs[i].msg_len as usize;
-            self.addrs[i] = from_storage(&self.storage[i]);
-        }
-        self.count = r;
-        Ok(r)
-    }
-
-    /// Send every queued datagram whose destination `sock_for` maps to a
-    /// socket; returns (sent, failed) and the first error. Clears the batch.
-    pub fn send(&mut self, socks: &Sockets) -> (usize, usize, Option<io::Error>) {
-        let mut sent = 0;
-        let mut failed = 0;
-        let mut first_err = None;
-        for v6 in [false, true] {
-            let sock = match (v6, &socks.v6) {
-                (false, _) => &socks.v4,
-                (true, Some(s)) => s,
-                (true, None) => {
-                    failed += self.addrs[..self.count]
-                        .iter()
-                        .filter(|a| matches!(a, Some(SocketAddr::V6(_))))
-                        .count();
-                    continue;
-                }
-            };
-            let mut m = 0;
-            for i in 0..self.count {
-                let Some(a) = self.addrs[i] else { continue };
-                if a.is_ipv6() != v6 {
-                    continue;
-                }
-                let len = to_storage(&a, &mut self.storage[m]);
-                self.iovecs[m] = libc::iovec {
-                    iov_base: self.bufs[i].as_mut_ptr() as *mut libc::c_void,
-                    iov_len: self.lens[i],
-                };
-                // SAFETY: as in recv.
-                let mut h: libc::msghdr = unsafe { mem::zeroed() };
-                h.msg_name = &mut self.storage[m] as *mut _ as *mut libc::c_void;
-                h.msg_namelen = len;
-                h.msg_iov = &mut self.iovecs[m];
-                h.msg_iovlen = 1;
-                self.hdrs[m] = libc::mmsghdr {
-                    msg_hdr: h,
-                    msg_len: 0,
-                };
-                m += 1;
-            }
-            let mut off = 0;
-            while off < m {
-                // SAFETY: headers [off, m) point at live buffers.
-                let r = unsafe {
-                    libc::sendmmsg(
-                        sock.as_raw_fd(),
-                        self.hdrs[off..].as_mut_ptr(),
-                        (m - off) as libc::c_uint,
-                        0,
-                    )
-                };
-                if r < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    if e.kind() == io::ErrorKind::WouldBlock {
-                        // Socket buffer full: wait briefly for room.
-                        let _ = wait_writable(sock.as_raw_fd());
-                        continue;
-                    }
-                    // Skip the datagram that failed, keep going.
-                    failed += 1;
-                    off += 1;
-                    first_err.get_or_insert(e);
-                    continue;
-                }
-                sent += r as usize;
-                off += r as usize;
-            }
-        }
-        self.count = 0;
-        (sent, failed, first_err)
-    }
-}
-
-fn wait_writable(fd: RawFd) -> io::Result<()> {
+fn wait_writable(fd: BorrowedFd<'_>) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    // SAFETY: fd is owned by the caller for this call.
-    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    let mut fds = [PollFd::new(b, PollFlags::POLLOUT)];
-    poll(&mut fds, PollTimeout::from(100u16))?;
-    Ok(())
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    let _ = poll(&mut fds, PollTimeout::from(5u16));
+}
+
+/// Receive buffers of one worker: `RECV_BATCH` buffers of `MAX_DATAGRAM`
+/// bytes (each may hold a GRO train) and their metadata.
+pub struct RecvBatch {
+    bufs: Vec<Box<[u8]>>,
+    meta: Vec<RecvMeta>,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch {
+            bufs: (0..RECV_BATCH)
+                .map(|_| vec![0u8; MAX_DATAGRAM].into_boxed_slice())
+                .collect(),
+            meta: vec![RecvMeta::default(); RECV_BATCH],
+        }
+    }
+}
+
+impl RecvBatch {
+    /// Fill from `sock`; the number of buffers filled, 0 when nothing is
+    /// waiting.
+    pub fn recv(&mut self, sock: &Socket) -> io::Result<usize> {
+        let mut slices: [IoSliceMut<'_>; RECV_BATCH] =
+            std::array::from_fn(|_| IoSliceMut::new(&mut []));
+        for (s, b) in slices.iter_mut().zip(self.bufs.iter_mut()) {
+            *s = IoSliceMut::new(b);
+        }
+        loop {
+            match sock.recv(&mut slices, &mut self.meta) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Every datagram of buffer `i`: (payload, sender, our address it
+    /// was sent to).
+    pub fn datagrams(
+        &self,
+        i: usize,
+    ) -> impl Iterator<Item = (&[u8], SocketAddr, Option<std::net::IpAddr>)> {
+        let m = &self.meta[i];
+        let stride = m.stride.max(1);
+        let from = unmapped(m.addr);
+        self.bufs[i][..m.len.min(MAX_DATAGRAM)]
+            .chunks(stride)
+            .map(move |d| (d, from, m.dst_ip))
+    }
+}
+
+/// An IPv4-mapped IPv6 sender is an IPv4 peer.
+fn unmapped(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
+            None => a,
+        },
+        a => a,
+    }
 }

@@ -27,8 +27,6 @@ pub const MAX_TIMER_HANDSHAKES_REPORTED: u32 = 20;
 /// cookies are demanded. Each message is counted once.
 pub const HANDSHAKE_RATE_LIMIT: u64 = 50;
 
-/// Datagrams moved per syscall at the I/O seams.
-pub const BATCH: usize = 32;
 /// Largest IP packet the TUN device can hand us (maximum MTU).
 pub const MAX_PACKET: usize = 65535;
 /// Room for a packet plus WireGuard overhead and padding.

@@ -10,15 +10,14 @@
 //!                            ▼
 //!           commit: peers, Router snapshot swap, socket swap, workers
 //!
-//!   workers: tun reader (data::outbound), udp readers (data::inbound),
-//!            timer tick (wg::timers)
+//!   the data plane (crate::plane) serves the TUN device from creation
+//!   and the UDP sockets while up; the clock runs the timers
 //! ```
 
-use crate::data;
+use crate::plane::{Kind, Plane};
 use crate::sys::netlink;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
-use crate::sys::waker::Waker;
 use crate::uapi::{self, UapiSocket};
 use crate::wg::config::{Config, ConfigError, PeerConfig};
 use crate::wg::constants::HANDSHAKE_RATE_LIMIT;
@@ -34,7 +33,6 @@ use std::collections::HashSet;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::thread::JoinHandle;
 use std::time::UNIX_EPOCH;
 
 #[derive(Debug)]
@@ -48,20 +46,6 @@ pub enum SetError {
     Gone,
 }
 
-struct Workers {
-    waker: Arc<Waker>,
-    handles: Vec<JoinHandle<()>>,
-}
-
-impl Workers {
-    fn stop(self) {
-        self.waker.stop();
-        for h in self.handles {
-            let _ = h.join();
-        }
-    }
-}
-
 pub struct Interface {
     pub name: String,
     pub ifindex: u32,
@@ -72,8 +56,11 @@ pub struct Interface {
     debug: AtomicBool,
     /// Set under the config lock by `shutdown`; `set` then refuses.
     destroyed: AtomicBool,
-    udp_workers: Mutex<Option<Workers>>,
-    base_workers: Mutex<Option<Workers>>,
+    plane: Arc<Plane>,
+    /// The TUN device's and the UDP sockets' registrations with the
+    /// data plane.
+    tun_token: Mutex<Option<u64>>,
+    udp_tokens: Mutex<Vec<u64>>,
     uapi: Mutex<Option<UapiSocket>>,
 }
 
@@ -93,7 +80,7 @@ enum Undo {
 impl Interface {
     /// Create the TUN device (down, no IPv6 link-local, no multicast) and
     /// start the TUN reader and the timer.
-    pub fn create(name: &str) -> io::Result<Arc<Interface>> {
+    pub fn create(name: &str, plane: &Arc<Plane>) -> io::Result<Arc<Interface>> {
         let cfg = Config::default();
         let tun = Arc::new(Tun::create(name, cfg.mtu as u16)?);
         let uapi_listener = uapi::bind(name)?;
@@ -112,22 +99,18 @@ impl Interface {
             sockets: RwLock::new(None),
             debug: AtomicBool::new(false),
             destroyed: AtomicBool::new(false),
-            udp_workers: Mutex::new(None),
-            base_workers: Mutex::new(None),
+            plane: plane.clone(),
+            tun_token: Mutex::new(None),
+            udp_tokens: Mutex::new(Vec::new()),
             uapi: Mutex::new(None),
         });
-        let waker = Arc::new(Waker::new()?);
-        let handles = vec![
-            spawn(&format!("{name}-tun"), {
-                let (ifc, waker) = (ifc.clone(), waker.clone());
-                move || data::outbound::run(&ifc, &tun, &waker)
-            })?,
-            spawn(&format!("{name}-timer"), {
-                let (ifc, waker) = (ifc.clone(), waker.clone());
-                move || crate::wg::timers::run(&ifc, &waker)
-            })?,
-        ];
-        *lock(&ifc.base_workers) = Some(Workers { waker, handles });
+        match plane.register(Kind::Tun(ifc.clone(), tun)) {
+            Ok(t) => *lock(&ifc.tun_token) = Some(t),
+            Err(e) => {
+                let _ = std::fs::remove_file(uapi::path_of(name));
+                return Err(e);
+            }
+        }
         match UapiSocket::start(ifc.clone(), uapi_listener) {
             Ok(u) => *lock(&ifc.uapi) = Some(u),
             Err(e) => {
@@ -148,11 +131,11 @@ impl Interface {
         }
         let mut cfg = lock(&self.config);
         self.destroyed.store(true, Ordering::SeqCst);
-        if let Some(w) = lock(&self.udp_workers).take() {
-            w.stop();
+        for t in lock(&self.udp_tokens).drain(..) {
+            self.plane.deregister(t);
         }
-        if let Some(w) = lock(&self.base_workers).take() {
-            w.stop();
+        if let Some(t) = lock(&self.tun_token).take() {
+            self.plane.deregister(t);
         }
         *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = None;
         let router = std::mem::take(&mut *self.router.write().unwrap_or_else(|e| e.into_inner()));
@@ -394,36 +377,30 @@ impl Interface {
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(router);
 
         if new_sockets.is_some() || went_down {
-            if let Some(w) = lock(&self.udp_workers).take() {
-                w.stop();
+            for t in lock(&self.udp_tokens).drain(..) {
+                self.plane.deregister(t);
             }
             let socks = new_sockets.map(Arc::new);
             *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = socks.clone();
             if let Some(s) = socks {
-                match self.start_udp_workers(&s) {
-                    Ok(w) => *lock(&self.udp_workers) = Some(w),
-                    Err(e) => {
-                        crate::log::error(format!("{}: cannot start workers: {e}", self.name))
-                    }
+                if let Err(e) = self.serve_sockets(&s) {
+                    crate::log::error(format!("{}: cannot serve sockets: {e}", self.name));
                 }
             }
         }
     }
 
-    fn start_udp_workers(self: &Arc<Self>, socks: &Arc<Sockets>) -> io::Result<Workers> {
+    /// Hand each UDP socket to the data plane.
+    fn serve_sockets(self: &Arc<Self>, socks: &Arc<Sockets>) -> io::Result<()> {
         let tun = lock(&self.tun)
             .clone()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        let waker = Arc::new(Waker::new()?);
-        let mut handles = Vec::new();
-        for (i, _) in socks.all().enumerate() {
-            let (ifc, socks, tun, waker) =
-                (self.clone(), socks.clone(), tun.clone(), waker.clone());
-            handles.push(spawn(&format!("{}-udp{}", self.name, i), move || {
-                data::inbound::run(&ifc, &socks, i, &tun, &waker)
-            })?);
+        let mut tokens = lock(&self.udp_tokens);
+        for i in 0..socks.all().count() {
+            let kind = Kind::Udp(self.clone(), socks.clone(), i, tun.clone());
+            tokens.push(self.plane.register(kind)?);
         }
-        Ok(Workers { waker, handles })
+        Ok(())
     }
 
     pub fn flags(cfg: &Config, running: bool) -> u32 {
@@ -511,8 +488,4 @@ fn alloc_index(used: &mut HashSet<u32>) -> u32 {
             return i;
         }
     }
-}
-
-fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(name.to_string()).spawn(f)
 }

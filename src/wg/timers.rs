@@ -1,10 +1,9 @@
-//! The timer tick: once per `TIMER_TICK` per interface, drive every peer's
+//! The timer tick: once per `TIMER_TICK` for every interface, drive every peer's
 //! `Tunn::update_timers` (retries, rekeys, keepalives, expiry), send
 //! persistent keepalives, and turn what happened into wg(4)'s messages.
 
 use crate::data::packet::{flush, message_type};
-use crate::sys::udp::Batch;
-use crate::sys::waker::Waker;
+use crate::data::tx::TxQueue;
 use crate::wg::constants::*;
 use crate::wg::interface::Interface;
 use crate::wg::messages::Message;
@@ -13,39 +12,32 @@ use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::TunnResult;
 use std::time::{Duration, Instant};
 
-/// Handshake and keepalive messages are small.
-const TIMER_SLOT: usize = 256;
-
-pub fn run(ifc: &Interface, waker: &Waker) {
-    let mut tx = Batch::new(BATCH, TIMER_SLOT);
-    loop {
-        if waker.sleep(TIMER_TICK.as_millis() as i32) {
-            return;
-        }
-        // A down interface is silent: no sockets, no timers.
-        let Some(socks) = ifc.sockets() else {
-            continue;
-        };
-        let socks = Some(socks);
-        let router = ifc.router();
-        if let Some(id) = &router.identity {
-            id.rate_limiter.reset_count();
-        }
-        for peer in &router.peers {
-            tick(ifc, peer, &mut tx);
-            if tx.is_full() {
-                flush(ifc, socks.as_deref(), &mut tx);
-            }
-        }
-        flush(ifc, socks.as_deref(), &mut tx);
+/// One timer tick of one interface (the clock calls it every
+/// `TIMER_TICK`): drive every peer, then send what that produced.
+pub fn tick_interface(ifc: &Interface, tx: &mut TxQueue) {
+    // A down interface is silent: no sockets, no timers.
+    let Some(socks) = ifc.sockets() else {
+        return;
+    };
+    let socks = Some(socks);
+    let router = ifc.router();
+    if let Some(id) = &router.identity {
+        id.rate_limiter.reset_count();
     }
+    for peer in &router.peers {
+        tick(ifc, peer, tx);
+        if tx.is_full() {
+            flush(ifc, socks.as_deref(), tx);
+        }
+    }
+    flush(ifc, socks.as_deref(), tx);
 }
 
 fn older_than(t: Option<Instant>, now: Instant, secs: u64) -> bool {
     t.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(secs))
 }
 
-fn tick(ifc: &Interface, peer: &Peer, tx: &mut Batch) {
+fn tick(ifc: &Interface, peer: &Peer, tx: &mut TxQueue) {
     let mut ev: [Option<Message<'static>>; 3] = [None, None, None];
     {
         let mut st = peer.lock();

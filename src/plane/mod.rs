@@ -1,0 +1,160 @@
+//! The data plane shared by every interface: a fixed pool of workers
+//! (one per CPU unless `wgd -w` says otherwise) waiting on one epoll set
+//! that holds the TUN device and the UDP sockets of all interfaces.
+//!
+//! ```text
+//!   interface up ──register──> epoll set <──wait── worker 1 .. worker N
+//!                               (oneshot)            │ owns its buffers
+//!                                                    ▼
+//!          TUN ready: data::outbound::drain   UDP ready: data::inbound::drain
+//!                                                    │
+//!                                  re-arm the descriptor when drained
+//! ```
+//!
+//! Every descriptor is registered EPOLLONESHOT: one worker at a time
+//! handles it, from readiness until it is drained (or its budget is spent)
+//! and every batch it produced is flushed, and only then re-arms it. So a
+//! peer's packets keep their order in each direction, while different
+//! descriptors (the two directions of a tunnel, other interfaces) run on
+//! different cores. An interface costs no thread; buffers belong to
+//! workers.
+//!
+//! Deregistering (down, destroy, a new port) waits only for a batch in
+//! flight on that descriptor, never for a thread to end.
+//!
+//! Lock order: `Plane::sources` is never held while handling a source;
+//! `Source::busy` is taken before anything of the interface's.
+
+pub mod clock;
+mod worker;
+
+use crate::sys::tun::Tun;
+use crate::sys::udp::Sockets;
+use crate::wg::interface::Interface;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// A descriptor the workers serve.
+pub enum Kind {
+    /// Packets from the stack: encrypt and send.
+    Tun(Arc<Interface>, Arc<Tun>),
+    /// Datagrams from the network on socket `usize` of the set: decrypt
+    /// and write to the TUN device.
+    Udp(Arc<Interface>, Arc<Sockets>, usize, Arc<Tun>),
+}
+
+impl Kind {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Kind::Tun(_, t) => Some(t.fd()),
+            Kind::Udp(_, s, i, _) => s.all().nth(*i).map(|s| s.fd()),
+        }
+    }
+}
+
+struct Source {
+    kind: Kind,
+    /// Held by the worker handling the source.
+    busy: Mutex<()>,
+    /// Cleared by `deregister`; a worker that sees it cleared does nothing.
+    live: AtomicBool,
+}
+
+pub struct Plane {
+    epoll: Epoll,
+    sources: RwLock<HashMap<u64, Arc<Source>>>,
+    next_token: AtomicU64,
+}
+
+/// Readiness wanted for every source.
+fn interest() -> EpollFlags {
+    EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT
+}
+
+impl Plane {
+    /// The epoll set and `workers` threads serving it.
+    pub fn start(workers: usize) -> io::Result<Arc<Plane>> {
+        let plane = Arc::new(Plane {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            sources: RwLock::new(HashMap::new()),
+            next_token: AtomicU64::new(1),
+        });
+        for i in 0..workers.max(1) {
+            let p = plane.clone();
+            std::thread::Builder::new()
+                .name(format!("worker{i}"))
+                .spawn(move || worker::run(&p))?;
+        }
+        Ok(plane)
+    }
+
+    /// Workers to start when none is asked for: one per CPU.
+    pub fn default_workers() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+
+    /// Start serving a descriptor; the token undoes it.
+    pub fn register(&self, kind: Kind) -> io::Result<u64> {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let src = Arc::new(Source {
+            kind,
+            busy: Mutex::new(()),
+            live: AtomicBool::new(true),
+        });
+        let fd = src
+            .kind
+            .fd()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        self.sources
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token, src.clone());
+        if let Err(e) = self.epoll.add(fd, EpollEvent::new(interest(), token)) {
+            self.sources
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&token);
+            return Err(e.into());
+        }
+        Ok(token)
+    }
+
+    /// Stop serving; returns once no worker is handling it any more.
+    pub fn deregister(&self, token: u64) {
+        let src = self
+            .sources
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&token);
+        let Some(src) = src else { return };
+        src.live.store(false, Ordering::SeqCst);
+        if let Some(fd) = src.kind.fd() {
+            let _ = self.epoll.delete(fd);
+        }
+        // Wait for a batch in flight.
+        drop(src.busy.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    fn source(&self, token: u64) -> Option<Arc<Source>> {
+        self.sources
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&token)
+            .cloned()
+    }
+
+    /// Hand the source back to the epoll set after it was handled.
+    fn rearm(&self, token: u64, src: &Source) {
+        if !src.live.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Some(fd) = src.kind.fd() {
+            let mut ev = EpollEvent::new(interest(), token);
+            let _ = self.epoll.modify(fd, &mut ev);
+        }
+    }
+}
