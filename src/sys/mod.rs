@@ -2,10 +2,11 @@
 //! knows about Linux. Everything above talks to these small types.
 //!
 //! ```text
-//!   tun.rs       the wgN TUN device (tun-rs)
-//!   udp.rs       the interface's IPv4+IPv6 UDP sockets, recvmmsg/sendmmsg batches
+//!   tun.rs       the wgN TUN device (tun-rs, with TSO/USO offloads): split
+//!                reads, GRO-coalesced writes
+//!   udp.rs       the interface's IPv4+IPv6 UDP sockets (quinn-udp): GRO
+//!                receive batches, GSO sends
 //!   netlink.rs   link flags, MTU, addresses (rtnetlink over netlink-sys)
-//!   waker.rs     poll(2) on a descriptor plus an eventfd used to stop workers
 //!   peercred.rs  SO_PEERCRED on the control socket
 //!   daemon.rs    fork/setsid for wgd's detach
 //! ```
@@ -15,4 +16,3 @@ pub mod netlink;
 pub mod peercred;
 pub mod tun;
 pub mod udp;
-pub mod waker;

@@ -10,20 +10,20 @@
 pub mod codec;
 
 use crate::sys::peercred::peer_uid;
-use crate::sys::waker::Waker;
 use crate::wg::config::ConfigError;
 use crate::wg::interface::{Interface, SetError};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use proto::errno::{EINVAL, EIO, ENODEV};
 use proto::wire::{read_line, WireError};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufReader, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use zeroize::Zeroize;
 
@@ -59,61 +59,106 @@ pub fn bind(ifname: &str) -> io::Result<UnixListener> {
     Ok(l)
 }
 
+/// An interface's UAPI socket, served by the one acceptor thread that
+/// all interfaces share; each connection gets a short-lived thread.
 pub struct UapiSocket {
     path: PathBuf,
-    waker: Arc<Waker>,
-    handle: Option<JoinHandle<()>>,
+    token: u64,
+}
+
+/// Every UAPI listener in one epoll set, served by one thread.
+struct Acceptor {
+    epoll: Epoll,
+    listeners: Mutex<HashMap<u64, (Weak<Interface>, Arc<UnixListener>)>>,
+    next: AtomicU64,
+    active: Arc<AtomicUsize>,
+}
+
+static ACCEPTOR: OnceLock<io::Result<Acceptor>> = OnceLock::new();
+
+fn acceptor() -> io::Result<&'static Acceptor> {
+    let a = ACCEPTOR.get_or_init(|| {
+        let a = Acceptor {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            listeners: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+            active: Arc::new(AtomicUsize::new(0)),
+        };
+        std::thread::Builder::new()
+            .name("uapi".into())
+            .spawn(|| serve())?;
+        Ok(a)
+    });
+    a.as_ref()
+        .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl UapiSocket {
     pub fn start(ifc: Arc<Interface>, listener: UnixListener) -> io::Result<UapiSocket> {
+        let a = acceptor()?;
         let path = path_of(&ifc.name);
-        let waker = Arc::new(Waker::new()?);
-        let w = waker.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("{}-uapi", ifc.name))
-            .spawn(move || serve(&ifc, &listener, &w))?;
-        Ok(UapiSocket {
-            path,
-            waker,
-            handle: Some(handle),
-        })
+        let token = a.next.fetch_add(1, Ordering::Relaxed);
+        let listener = Arc::new(listener);
+        a.epoll.add(
+            listener.as_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN, token),
+        )?;
+        lock(&a.listeners).insert(token, (Arc::downgrade(&ifc), listener));
+        Ok(UapiSocket { path, token })
     }
 
     /// Stop accepting and remove the socket file.
-    pub fn stop(mut self) {
-        self.waker.stop();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+    pub fn stop(self) {
+        if let Ok(a) = acceptor() {
+            if let Some((_, l)) = lock(&a.listeners).remove(&self.token) {
+                let _ = a.epoll.delete(l.as_fd());
+            }
         }
         let _ = fs::remove_file(&self.path);
     }
 }
 
-fn serve(ifc: &Arc<Interface>, listener: &UnixListener, waker: &Waker) {
-    let active = Arc::new(AtomicUsize::new(0));
+fn serve() {
+    let Ok(a) = acceptor() else { return };
+    let mut events = [EpollEvent::empty(); 16];
     loop {
-        if !waker.until_readable(listener.as_raw_fd()) {
-            return;
-        }
-        while let Ok((stream, _)) = listener.accept() {
-            if peer_uid(&stream) != Some(0) {
+        let n = match a.epoll.wait(&mut events, EpollTimeout::NONE) {
+            Ok(n) => n,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
-            if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                active.fetch_sub(1, Ordering::SeqCst);
+        };
+        for ev in &events[..n] {
+            let entry = lock(&a.listeners).get(&ev.data()).cloned();
+            let Some((ifc, listener)) = entry else {
                 continue;
-            }
-            let (ifc, counter) = (ifc.clone(), active.clone());
-            let spawned = std::thread::Builder::new()
-                .name("uapi-conn".into())
-                .spawn(move || {
-                    let _ = stream.set_nonblocking(false);
-                    connection(&ifc, stream);
-                    counter.fetch_sub(1, Ordering::SeqCst);
-                });
-            if spawned.is_err() {
-                active.fetch_sub(1, Ordering::SeqCst);
+            };
+            while let Ok((stream, _)) = listener.accept() {
+                let Some(ifc) = ifc.upgrade() else { break };
+                if peer_uid(&stream) != Some(0) {
+                    continue;
+                }
+                if a.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    a.active.fetch_sub(1, Ordering::SeqCst);
+                    continue;
+                }
+                let counter = a.active.clone();
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("uapi-conn".into())
+                        .spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            connection(&ifc, stream);
+                            counter.fetch_sub(1, Ordering::SeqCst);
+                        });
+                if spawned.is_err() {
+                    a.active.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
     }
