@@ -66,10 +66,13 @@ pub struct UapiSocket {
     token: u64,
 }
 
+/// A listener and the interface it serves.
+type Listening = (Weak<Interface>, Arc<UnixListener>);
+
 /// Every UAPI listener in one epoll set, served by one thread.
 struct Acceptor {
     epoll: Epoll,
-    listeners: Mutex<HashMap<u64, (Weak<Interface>, Arc<UnixListener>)>>,
+    listeners: Mutex<HashMap<u64, Listening>>,
     next: AtomicU64,
     active: Arc<AtomicUsize>,
 }
