@@ -89,7 +89,7 @@ fn acceptor() -> io::Result<&'static Acceptor> {
         };
         std::thread::Builder::new()
             .name("uapi".into())
-            .spawn(|| serve())?;
+            .spawn(serve)?;
         Ok(a)
     });
     a.as_ref()
