@@ -123,9 +123,21 @@ impl Registry {
         self.lock().clone()
     }
 
-    /// Like unloading the module: every interface goes.
+    /// Like unloading the module: every interface goes. The links are
+    /// first deleted in one batch (a link group of their own), which is
+    /// what makes stopping a daemon with a thousand interfaces take a
+    /// moment instead of twenty seconds; any link that could not join the
+    /// group goes when its TUN device is closed.
     pub fn destroy_all(&self) {
         let mut list = self.lock();
+        let group = (rand_core::RngCore::next_u32(&mut rand_core::OsRng) | 1) & 0x7fff_ffff;
+        let mut grouped = false;
+        for ifc in list.iter() {
+            grouped |= crate::sys::netlink::set_group(ifc.ifindex, group).is_ok();
+        }
+        if grouped {
+            let _ = crate::sys::netlink::delete_group(group);
+        }
         for ifc in list.drain(..) {
             ifc.shutdown();
         }

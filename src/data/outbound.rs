@@ -18,19 +18,21 @@ use boringtun::noise::TunnResult;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Drain the TUN device: at most `BUDGET` reads, then flush.
-pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers) {
+/// Drain the TUN device: at most `BUDGET` reads, then flush. Returns
+/// false when the device is gone (its link was deleted: reads fail with
+/// EBADFD until the interface is destroyed), so that it is not re-armed
+/// and no worker spins on it.
+pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers) -> bool {
     let router = ifc.router();
     let socks = ifc.sockets();
     let socks = socks.as_deref();
+    let mut alive = true;
     for _ in 0..BUDGET {
         let n = match tun.recv(&mut b.tun_in) {
             Ok(0) => break,
             Ok(n) => n,
-            // The device is going away (ip link delete): do not spin
-            // until the interface is destroyed.
-            Err(_) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
+            Err(e) => {
+                alive = e.raw_os_error() != Some(libc::EBADFD);
                 break;
             }
         };
@@ -43,6 +45,7 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers) {
         }
     }
     flush(ifc, socks, &mut b.tx);
+    alive
 }
 
 fn route<'r>(router: &'r Router, p: &[u8]) -> Option<&'r Arc<Peer>> {

@@ -22,8 +22,10 @@
 //! Deregistering (down, destroy, a new port) waits only for a batch in
 //! flight on that descriptor, never for a thread to end.
 //!
-//! Lock order: `Plane::sources` is never held while handling a source;
-//! `Source::busy` is taken before anything of the interface's.
+//! Lock order (the whole of it is in `crate::wg`): `Plane::sources` is
+//! never held while a source is handled; `Interface::config` may be held
+//! while waiting for a source's busy lock (deregistering), so a worker
+//! holding a busy lock never takes `Interface::config`.
 
 pub mod clock;
 mod worker;

@@ -25,11 +25,16 @@ pub fn run(plane: &Plane) {
         if !src.live.load(std::sync::atomic::Ordering::SeqCst) {
             continue;
         }
-        match &src.kind {
+        let alive = match &src.kind {
             Kind::Tun(ifc, tun) => outbound::drain(ifc, tun, &mut bufs),
-            Kind::Udp(ifc, socks, i, tun) => inbound::drain(ifc, socks, *i, tun, &mut bufs),
+            Kind::Udp(ifc, socks, i, tun) => {
+                inbound::drain(ifc, socks, *i, tun, &mut bufs);
+                true
+            }
+        };
+        if alive {
+            plane.rearm(token, &src);
         }
-        plane.rearm(token, &src);
         drop(busy);
     }
 }

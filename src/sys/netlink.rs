@@ -84,6 +84,22 @@ pub fn set_flags(ifindex: u32, up: Option<bool>, multicast: Option<bool>) -> io:
     request(RouteNetlinkMessage::SetLink(m), 0)
 }
 
+/// Put a link in link group `group` (IFLA_GROUP).
+pub fn set_group(ifindex: u32, group: u32) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    m.attributes.push(LinkAttribute::Group(group));
+    request(RouteNetlinkMessage::SetLink(m), 0)
+}
+
+/// Delete every link of `group` in one request: the kernel unregisters
+/// them as one batch, paying its synchronisation once instead of once
+/// per link (about 20 ms each).
+pub fn delete_group(group: u32) -> io::Result<()> {
+    let mut m = link_msg(0);
+    m.attributes.push(LinkAttribute::Group(group));
+    request(RouteNetlinkMessage::DelLink(m), 0)
+}
+
 pub fn set_mtu(ifindex: u32, mtu: u32) -> io::Result<()> {
     let mut m = link_msg(ifindex);
     m.attributes.push(LinkAttribute::Mtu(mtu));

@@ -3,10 +3,13 @@
 //! `crate::sys`; the crypto (boringtun's `Tunn`) knows nothing of
 //! interfaces.
 //!
-//! Lock order, written once: `Interface::config` → `Interface::router` /
-//! `Interface::sockets` → `Peer::state`. The packet path takes only the
-//! last (one peer at a time) after cloning the router and socket snapshots.
-//! No lock is held across a blocking call.
+//! Lock order, written once: `Interface::config` → a data-plane source's
+//! busy lock (`crate::plane`: deregistering waits for it) →
+//! `Interface::router` / `Interface::sockets` → `Peer::state`. A worker
+//! holds the busy lock of the descriptor it drains and takes only the last
+//! three (one peer at a time, after cloning the router and socket
+//! snapshots); it never takes `Interface::config`. No lock is held across
+//! a blocking call.
 
 pub mod allowed_ips;
 pub mod config;
