@@ -1,0 +1,128 @@
+//! Every packet size through the offloaded path: UDP datagrams of every
+//! payload size up to the tunnel MTU, inner IPv4 and IPv6, over outer
+//! IPv4 and IPv6, each echoed back byte for byte; and TCP streams large
+//! enough to be read from TUN as segmentation-offload super-packets and
+//! written back coalesced, checked end to end by SHA-256.
+
+mod common;
+use common::*;
+use std::process::{Child, Command, Stdio};
+
+const MTU: usize = 1420;
+
+/// A UDP echo server and a TCP hash server on `addr` in `ns`, both
+/// ending after `secs`.
+fn servers(ns: &Ns, addr: &str, secs: u32) -> Child {
+    let script = format!(
+        r#"
+import socket, hashlib, threading, time
+fam = socket.AF_INET6 if ":" in "{addr}" else socket.AF_INET
+u = socket.socket(fam, socket.SOCK_DGRAM); u.bind(("{addr}", 7777))
+t = socket.socket(fam, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("{addr}", 7778)); t.listen(4)
+def echo():
+    while True:
+        d, a = u.recvfrom(65535); u.sendto(d, a)
+def hashes():
+    while True:
+        c, _ = t.accept()
+        h = hashlib.sha256(); n = int.from_bytes(c.recv(8, socket.MSG_WAITALL), "big")
+        while n > 0:
+            d = c.recv(min(n, 1 << 20))
+            if not d: break
+            h.update(d); n -= len(d)
+        c.sendall(h.digest()); c.close()
+threading.Thread(target=echo, daemon=True).start()
+threading.Thread(target=hashes, daemon=True).start()
+time.sleep({secs})
+"#
+    );
+    let c = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "/usr/bin/python3", "-c", &script])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3 servers");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    c
+}
+
+/// From `ns`, every UDP payload size to `addr`'s echo server, then
+/// `mb` MiB over TCP to its hash server. Ok, or what went wrong.
+fn client(ns: &Ns, addr: &str, max_payload: usize, mb: usize) -> Result<(), String> {
+    let script = format!(
+        r#"
+import socket, hashlib, os, sys
+fam = socket.AF_INET6 if ":" in "{addr}" else socket.AF_INET
+u = socket.socket(fam, socket.SOCK_DGRAM); u.settimeout(1.0)
+for size in range(1, {max_payload} + 1):
+    d = os.urandom(size)
+    for attempt in range(3):
+        u.sendto(d, ("{addr}", 7777))
+        try:
+            r, _ = u.recvfrom(65535)
+        except socket.timeout:
+            continue
+        if r != d:
+            print("size %d came back different" % size); sys.exit(1)
+        break
+    else:
+        print("size %d never came back" % size); sys.exit(1)
+t = socket.create_connection(("{addr}", 7778), timeout=30)
+data = os.urandom({mb} << 20)
+t.sendall(len(data).to_bytes(8, "big")); t.sendall(data)
+if t.recv(32, socket.MSG_WAITALL) != hashlib.sha256(data).digest():
+    print("TCP stream corrupted"); sys.exit(1)
+"#
+    );
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "/usr/bin/python3", "-c", &script])
+        .output()
+        .expect("python3 client");
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ))
+    }
+}
+
+fn sweep(outer_v6: bool) {
+    require_root();
+    let t = Tunnel::new(outer_v6);
+    assert!(t.u.a.ping(&t.in_b4, 1));
+    // The TUN devices really use segmentation offload.
+    let features = t.u.a.run(&format!("ethtool -k {}", t.ia));
+    assert!(
+        features.contains("tcp-segmentation-offload: on"),
+        "{features}"
+    );
+    let mut sb4 = servers(&t.u.b, &t.in_b4, 120);
+    let mut sb6 = servers(&t.u.b, &t.in_b6, 120);
+    let mut sa4 = servers(&t.u.a, &t.in_a4, 120);
+    let results = [
+        client(&t.u.a, &t.in_b4, MTU - 28, 16).map_err(|e| format!("a->b inner v4: {e}")),
+        client(&t.u.a, &t.in_b6, MTU - 48, 16).map_err(|e| format!("a->b inner v6: {e}")),
+        client(&t.u.b, &t.in_a4, MTU - 28, 16).map_err(|e| format!("b->a inner v4: {e}")),
+    ];
+    for c in [&mut sb4, &mut sb6, &mut sa4] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    for r in results {
+        r.unwrap();
+    }
+}
+
+#[test]
+fn every_size_over_outer_ipv4() {
+    sweep(false);
+}
+
+#[test]
+fn every_size_over_outer_ipv6() {
+    sweep(true);
+}
