@@ -8,7 +8,10 @@
 //! counts that do not depend on the machine's noise come from
 //! `valgrind --tool=callgrind target/release/deps/packet-*`.
 
+// The daemon is a binary crate: its trie is compiled in here from source
+// (with its unit tests, unused in a bench build).
 #[path = "../src/wg/allowed_ips.rs"]
+#[allow(dead_code, unused_imports)]
 mod allowed_ips;
 
 use allowed_ips::AllowedIps;
