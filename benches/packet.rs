@@ -99,17 +99,20 @@ fn main() {
             _ => panic!("encapsulate"),
         })
         .collect();
-    let mut i = 0;
-    let ns = time(|| {
-        let m = &msgs[i % msgs.len()];
-        i += 1;
-        black_box(tb.decapsulate(None, black_box(m), &mut plain));
-    });
+    // Each message once: a repeat would be refused by the replay window.
+    let start = Instant::now();
+    let mut ok = 0;
+    for m in &msgs {
+        if let TunnResult::WriteToTunnelV4(..) = tb.decapsulate(None, black_box(m), &mut plain) {
+            ok += 1;
+        }
+    }
+    let ns = start.elapsed().as_nanos() as f64 / msgs.len() as f64;
+    assert_eq!(ok, msgs.len(), "every message decrypts");
     println!(
-        "decapsulate 1420 B        {:8.0} ns/packet  {:6.2} Gbit/s  (repeats past {} refused: an upper bound)",
+        "decapsulate 1420 B        {:8.0} ns/packet  {:6.2} Gbit/s",
         ns,
-        1420.0 * 8.0 / ns,
-        msgs.len()
+        1420.0 * 8.0 / ns
     );
 
     // One GSO batch: 45 segments of 1420 bytes encrypted into one
