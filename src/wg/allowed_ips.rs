@@ -39,6 +39,10 @@ impl<T> AllowedIps<T> {
     }
 
     /// The owner of the most specific prefix containing `ip`.
+    pub fn remove(&mut self, p: &Prefix) -> Option<T> {
+        self.table.remove(network(p))
+    }
+
     pub fn lookup(&self, ip: IpAddr) -> Option<&T> {
         self.table.longest_match(ip).map(|(_, v)| v)
     }

@@ -1,16 +1,21 @@
 //! The configuration of one interface, and applying a request to it.
 //!
-//! `apply` is pure: it works on a copy, checks every word, and either
-//! returns the new configuration or an error that leaves the old one
-//! untouched. The interface then performs the side effects (binding,
-//! netlink) and commits.
+//! `apply` changes the configuration in place and keeps a journal of what
+//! each changed item was before (settings, every peer touched, every
+//! allowed IP whose owner changed). A request that fails, in `apply` or in
+//! the side effects that follow (binding, netlink), is rolled back from
+//! the journal; one that succeeds is committed by the interface, which
+//! updates only what the journal names. So a request costs what it
+//! changes, not the size of the configuration: adding one peer to an
+//! interface with 100 000 is as cheap as adding it to one with 10.
 
 use crate::wg::peer::Peer;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::request::{DEFAULT_MTU, MAX_MTU, MAX_PKA, MIN_MTU};
 use proto::{IfAddr, Key, Op, Prefix};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -24,6 +29,8 @@ pub enum ConfigError {
 #[derive(Clone)]
 pub struct PeerConfig {
     pub public_key: Key,
+    /// Creation order, for listing.
+    seq: u64,
     /// The live peer; `None` until a request creating it is committed.
     pub live: Option<Arc<Peer>>,
     pub psk: Option<Key>,
@@ -37,8 +44,9 @@ pub struct PeerConfig {
     pub rekey: bool,
 }
 
+/// Everything but the peers: small, copied whole into the journal.
 #[derive(Clone)]
-pub struct Config {
+pub struct Settings {
     /// Clamped.
     pub private_key: Option<Key>,
     pub public_key: Option<Key>,
@@ -53,12 +61,11 @@ pub struct Config {
     pub mtu: u32,
     pub description: Option<String>,
     pub addrs: Vec<IfAddr>,
-    pub peers: Vec<PeerConfig>,
 }
 
-impl Default for Config {
-    fn default() -> Config {
-        Config {
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
             private_key: None,
             public_key: None,
             port: 0,
@@ -71,9 +78,104 @@ impl Default for Config {
             mtu: DEFAULT_MTU,
             description: None,
             addrs: Vec::new(),
-            peers: Vec::new(),
         }
     }
+}
+
+impl Settings {
+    pub fn addrs_v6(&self) -> impl Iterator<Item = &IfAddr> {
+        self.addrs
+            .iter()
+            .filter(|a| matches!(a.addr, IpAddr::V6(_)))
+    }
+}
+
+/// The peers, by public key and in creation order, and which peer owns
+/// each allowed IP.
+#[derive(Default)]
+pub struct Peers {
+    map: HashMap<[u8; 32], PeerConfig>,
+    order: BTreeMap<u64, [u8; 32]>,
+    next_seq: u64,
+    owners: HashMap<Prefix, [u8; 32]>,
+}
+
+impl Peers {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn get(&self, k: &[u8; 32]) -> Option<&PeerConfig> {
+        self.map.get(k)
+    }
+
+    pub fn get_mut(&mut self, k: &[u8; 32]) -> Option<&mut PeerConfig> {
+        self.map.get_mut(k)
+    }
+
+    /// In creation order.
+    pub fn iter(&self) -> impl Iterator<Item = &PeerConfig> {
+        self.order.values().filter_map(|k| self.map.get(k))
+    }
+
+    /// The peer that owns `p` now.
+    pub fn owner(&self, p: &Prefix) -> Option<&PeerConfig> {
+        self.map.get(self.owners.get(p)?)
+    }
+
+    fn insert(&mut self, pc: PeerConfig) {
+        self.order.insert(pc.seq, *pc.public_key.as_bytes());
+        self.map.insert(*pc.public_key.as_bytes(), pc);
+    }
+
+    fn remove(&mut self, k: &[u8; 32]) -> Option<PeerConfig> {
+        let pc = self.map.remove(k)?;
+        self.order.remove(&pc.seq);
+        Some(pc)
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Index<usize> for Peers {
+    type Output = PeerConfig;
+    fn index(&self, i: usize) -> &PeerConfig {
+        self.iter().nth(i).expect("peer index")
+    }
+}
+
+#[derive(Default)]
+pub struct Config {
+    pub settings: Settings,
+    pub peers: Peers,
+}
+
+impl Deref for Config {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+impl DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
+/// What a request changed, as it was before: enough to roll it back, and
+/// the list of what a commit must update.
+pub struct Journal {
+    pub settings: Settings,
+    /// Every peer the request touched, as it was (`None`: it did not exist).
+    pub peers: HashMap<[u8; 32], Option<PeerConfig>>,
+    /// Every allowed IP whose owner changed, and its owner before.
+    pub owners: HashMap<Prefix, Option<[u8; 32]>>,
+    next_seq: u64,
 }
 
 pub fn clamp(k: &Key) -> Key {
@@ -98,43 +200,97 @@ pub fn is_low_order(public: &Key) -> bool {
     !shared.was_contributory()
 }
 
-/// Which peer owns each allowed IP, built once per request when the
-/// first allowed IP is added, so a large `wg setconf` stays linear.
-type Owners = HashMap<Prefix, [u8; 32]>;
-
-fn owners_of(peers: &[PeerConfig]) -> Owners {
-    let mut m = HashMap::new();
-    for p in peers {
-        for a in &p.allowed_ips {
-            m.insert(*a, *p.public_key.as_bytes());
-        }
-    }
-    m
-}
-
 /// Which peer the following peer options apply to.
 enum Selected {
     None,
     /// `created`: this request made the peer (for `UpdateOnly`).
     Peer {
-        idx: usize,
+        key: [u8; 32],
         created: bool,
     },
     /// `-wgpeer` or our own key: options are accepted and ignored.
     Ignored,
 }
 
+impl Journal {
+    /// Remember `k` as it is, the first time the request touches it.
+    fn touch(&mut self, peers: &Peers, k: &[u8; 32]) {
+        self.peers
+            .entry(*k)
+            .or_insert_with(|| peers.get(k).cloned());
+    }
+
+    fn owner(&mut self, peers: &Peers, p: &Prefix) {
+        self.owners
+            .entry(*p)
+            .or_insert_with(|| peers.owners.get(p).copied());
+    }
+}
+
 impl Config {
-    /// Apply `ops` to a copy; return it, or the first error.
-    pub fn apply(&self, ops: &[Op]) -> Result<Config, ConfigError> {
-        let mut c = self.clone();
-        for p in &mut c.peers {
-            p.new_endpoint = None;
-            p.rekey = false;
+    /// Apply `ops` in place. On error everything is rolled back and the
+    /// configuration is as before; on success the journal says what
+    /// changed (roll it back with [`Config::rollback`] if a side effect
+    /// then fails).
+    pub fn apply(&mut self, ops: &[Op]) -> Result<Journal, ConfigError> {
+        let mut j = Journal {
+            settings: self.settings.clone(),
+            peers: HashMap::new(),
+            owners: HashMap::new(),
+            next_seq: self.peers.next_seq,
+        };
+        match self.apply_ops(ops, &mut j) {
+            Ok(()) => Ok(j),
+            Err(e) => {
+                self.rollback(j);
+                Err(e)
+            }
         }
+    }
+
+    /// Put back what the journal remembers.
+    pub fn rollback(&mut self, j: Journal) {
+        self.settings = j.settings;
+        for (k, before) in j.peers {
+            self.peers.remove(&k);
+            if let Some(pc) = before {
+                self.peers.insert(pc);
+            }
+        }
+        for (p, before) in j.owners {
+            match before {
+                Some(o) => self.peers.owners.insert(p, o),
+                None => self.peers.owners.remove(&p),
+            };
+        }
+        self.peers.next_seq = j.next_seq;
+    }
+
+    /// Forget a committed request's per-request marks.
+    pub fn settle(&mut self, j: &Journal) {
+        for k in j.peers.keys() {
+            if let Some(pc) = self.peers.get_mut(k) {
+                pc.new_endpoint = None;
+                pc.rekey = false;
+            }
+        }
+    }
+
+    fn remove_peer(&mut self, k: &[u8; 32], j: &mut Journal) {
+        if !self.peers.map.contains_key(k) {
+            return;
+        }
+        j.touch(&self.peers, k);
+        if let Some(pc) = self.peers.remove(k) {
+            for a in &pc.allowed_ips {
+                j.owner(&self.peers, a);
+                self.peers.owners.remove(a);
+            }
+        }
+    }
+
+    fn apply_ops(&mut self, ops: &[Op], j: &mut Journal) -> Result<(), ConfigError> {
         let mut sel = Selected::None;
-        // Invalidated (None) whenever peers are removed; rebuilt on demand.
-        let mut owners: Option<Owners> = None;
         for op in ops {
             // Ranges are checked here whatever the front end (ifconfig-wg,
             // the UAPI, a raw client) already checked.
@@ -145,15 +301,15 @@ impl Config {
                 match &mut sel {
                     Selected::None => return Err(ConfigError::Invalid("no peer selected")),
                     Selected::Ignored => continue,
-                    Selected::Peer { idx, created } => {
+                    Selected::Peer { key, created } => {
+                        let key = *key;
                         if *op == Op::UpdateOnly {
                             if *created {
-                                c.peers.remove(*idx);
-                                owners = None;
+                                self.remove_peer(&key, j);
                                 sel = Selected::Ignored;
                             }
                         } else {
-                            c.apply_peer_option(*idx, op, &mut owners);
+                            self.apply_peer_option(&key, op, j);
                         }
                         continue;
                     }
@@ -161,96 +317,98 @@ impl Config {
             }
             match op {
                 Op::PrivateKey(k) if k.is_zero() => {
-                    c.private_key = None;
-                    c.public_key = None;
+                    self.private_key = None;
+                    self.public_key = None;
                 }
                 Op::PrivateKey(k) => {
                     let k = clamp(k);
                     let public = public_of(&k);
-                    if c.private_key.as_ref() != Some(&k) {
-                        c.private_key = Some(k);
+                    if self.private_key.as_ref() != Some(&k) {
+                        self.private_key = Some(k);
                         // A peer with our own public key cannot exist.
-                        c.peers.retain(|p| p.public_key != public);
-                        owners = None;
+                        self.remove_peer(public.as_bytes(), j);
                         sel = Selected::None;
-                        c.public_key = Some(public);
+                        self.public_key = Some(public);
                     }
                 }
-                Op::ListenPort(p) => c.port = *p,
-                Op::Cookie(v) => c.cookie = *v,
+                Op::ListenPort(p) => self.port = *p,
+                Op::Cookie(v) => self.cookie = *v,
                 Op::Peer(k) => {
                     if is_low_order(k) {
                         return Err(ConfigError::Invalid("low-order peer key"));
                     }
-                    if c.public_key.as_ref() == Some(k) {
+                    if self.public_key.as_ref() == Some(k) {
                         sel = Selected::Ignored;
                         continue;
                     }
-                    let (idx, created) = match c.peers.iter().position(|p| &p.public_key == k) {
-                        Some(i) => (i, false),
-                        None => {
-                            c.peers.push(PeerConfig {
-                                public_key: k.clone(),
-                                live: None,
-                                psk: None,
-                                pka: 0,
-                                description: None,
-                                allowed_ips: Vec::new(),
-                                new_endpoint: None,
-                                rekey: false,
-                            });
-                            (c.peers.len() - 1, true)
-                        }
-                    };
-                    sel = Selected::Peer { idx, created };
+                    let key = *k.as_bytes();
+                    let created = !self.peers.map.contains_key(&key);
+                    if created {
+                        j.touch(&self.peers, &key);
+                        let seq = self.peers.next_seq;
+                        self.peers.next_seq += 1;
+                        self.peers.insert(PeerConfig {
+                            public_key: k.clone(),
+                            seq,
+                            live: None,
+                            psk: None,
+                            pka: 0,
+                            description: None,
+                            allowed_ips: Vec::new(),
+                            new_endpoint: None,
+                            rekey: false,
+                        });
+                    }
+                    sel = Selected::Peer { key, created };
                 }
                 Op::RemovePeer(k) => {
-                    c.peers.retain(|p| &p.public_key != k);
-                    owners = None;
+                    self.remove_peer(k.as_bytes(), j);
                     sel = Selected::Ignored;
                 }
                 Op::RemoveAllPeers => {
-                    c.peers.clear();
-                    owners = None;
+                    let all: Vec<[u8; 32]> = self.peers.map.keys().copied().collect();
+                    for k in &all {
+                        self.remove_peer(k, j);
+                    }
                     sel = Selected::None;
                 }
-                Op::Up(b) => c.up = *b,
-                Op::Debug(b) => c.debug = *b,
+                Op::Up(b) => self.up = *b,
+                Op::Debug(b) => self.debug = *b,
                 Op::Link0(b) => {
-                    c.link0 = *b;
+                    self.link0 = *b;
                     if *b {
-                        c.link1 = false;
+                        self.link1 = false;
                     }
                 }
                 Op::Link1(b) => {
-                    c.link1 = *b;
+                    self.link1 = *b;
                     if *b {
-                        c.link0 = false;
+                        self.link0 = false;
                     }
                 }
-                Op::Link2(b) => c.link2 = *b,
+                Op::Link2(b) => self.link2 = *b,
                 Op::Mtu(m) => {
                     if !(MIN_MTU..=MAX_MTU).contains(m) {
                         return Err(ConfigError::Invalid("mtu out of range"));
                     }
-                    c.mtu = *m;
+                    self.mtu = *m;
                 }
-                Op::Description(d) => c.description = d.clone(),
+                Op::Description(d) => self.description = d.clone(),
                 Op::AddAddress(a) => {
                     let max = if a.addr.is_ipv4() { 32 } else { 128 };
                     if a.prefix_len > max || a.dest.is_some_and(|d| d.is_ipv4() != a.addr.is_ipv4())
                     {
                         return Err(ConfigError::Invalid("bad address"));
                     }
-                    match c.addrs.iter_mut().find(|x| x.addr == a.addr) {
+                    match self.addrs.iter_mut().find(|x| x.addr == a.addr) {
                         Some(x) => *x = *a,
-                        None => c.addrs.push(*a),
+                        None => self.addrs.push(*a),
                     }
                 }
                 Op::DeleteAddress(ip) => {
-                    let before = c.addrs.len();
-                    c.addrs.retain(|x| x.addr != *ip);
-                    if c.addrs.len() == before {
+                    let before = self.addrs.len();
+                    self.addrs.retain(|x| x.addr != *ip);
+                    if self.addrs.len() == before {
                         return Err(ConfigError::NoSuchAddress);
                     }
                 }
@@ -264,64 +422,73 @@ impl Config {
                 | Op::PeerDescription(_) => {}
             }
         }
-        Ok(c)
+        Ok(())
     }
 
-    fn apply_peer_option(&mut self, idx: usize, op: &Op, owners: &mut Option<Owners>) {
+    fn apply_peer_option(&mut self, key: &[u8; 32], op: &Op, j: &mut Journal) {
+        j.touch(&self.peers, key);
         match op {
-            Op::Endpoint(a) => self.peers[idx].new_endpoint = Some(*a),
             Op::ReplaceAllowedIps => {
-                let peer = &mut self.peers[idx];
-                if let Some(o) = owners.as_mut() {
-                    for a in &peer.allowed_ips {
-                        o.remove(a);
-                    }
+                let Some(pc) = self.peers.map.get_mut(key) else {
+                    return;
+                };
+                let old = std::mem::take(&mut pc.allowed_ips);
+                for a in &old {
+                    j.owner(&self.peers, a);
+                    self.peers.owners.remove(a);
                 }
-                peer.allowed_ips.clear();
             }
             Op::AllowedIp(p) => {
-                let owners = owners.get_or_insert_with(|| owners_of(&self.peers));
-                let me = *self.peers[idx].public_key.as_bytes();
-                match owners.insert(*p, me) {
-                    Some(o) if o == me => {}
+                j.owner(&self.peers, p);
+                match self.peers.owners.insert(*p, *key) {
+                    Some(o) if o == *key => {}
                     Some(o) => {
                         // A prefix has one owner: it moves to this peer.
-                        if let Some(prev) = self
-                            .peers
-                            .iter_mut()
-                            .find(|x| *x.public_key.as_bytes() == o)
-                        {
+                        j.touch(&self.peers, &o);
+                        if let Some(prev) = self.peers.map.get_mut(&o) {
                             prev.allowed_ips.retain(|q| q != p);
                         }
-                        self.peers[idx].allowed_ips.push(*p);
+                        if let Some(pc) = self.peers.map.get_mut(key) {
+                            pc.allowed_ips.push(*p);
+                        }
                     }
-                    None => self.peers[idx].allowed_ips.push(*p),
+                    None => {
+                        if let Some(pc) = self.peers.map.get_mut(key) {
+                            pc.allowed_ips.push(*p);
+                        }
+                    }
                 }
             }
-            Op::PresharedKey(k) => {
-                let k = k.clone().filter(|k| !k.is_zero());
-                let peer = &mut self.peers[idx];
-                if peer.psk != k {
-                    peer.psk = k;
-                    peer.rekey = true;
+            _ => {
+                let Some(pc) = self.peers.map.get_mut(key) else {
+                    return;
+                };
+                match op {
+                    Op::Endpoint(a) => pc.new_endpoint = Some(*a),
+                    Op::PresharedKey(k) => {
+                        let k = k.clone().filter(|k| !k.is_zero());
+                        if pc.psk != k {
+                            pc.psk = k;
+                            pc.rekey = true;
+                        }
+                    }
+                    Op::PersistentKeepalive(n) => pc.pka = *n,
+                    Op::PeerDescription(d) => pc.description = d.clone(),
+                    _ => {}
                 }
             }
-            Op::PersistentKeepalive(n) => self.peers[idx].pka = *n,
-            Op::PeerDescription(d) => self.peers[idx].description = d.clone(),
-            _ => {}
         }
-    }
-
-    pub fn addrs_v6(&self) -> impl Iterator<Item = &IfAddr> {
-        self.addrs
-            .iter()
-            .filter(|a| matches!(a.addr, IpAddr::V6(_)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with(mut c: Config, ops: &[Op]) -> Config {
+        c.apply(ops).unwrap();
+        c
+    }
 
     fn key(b: u8) -> Key {
         // A valid public key: the public key of some private key.
@@ -331,52 +498,54 @@ mod tests {
     #[test]
     fn peer_options_bind_to_nearest_peer_and_aips_replace() {
         let c = Config::default();
-        let c = c
-            .apply(&[
+        let c = with(
+            c,
+            &[
                 Op::Peer(key(1)),
                 Op::ReplaceAllowedIps,
                 Op::AllowedIp("10.0.0.1/32".parse().unwrap()),
                 Op::AllowedIp("10.0.0.2/32".parse().unwrap()),
                 Op::Peer(key(2)),
                 Op::PersistentKeepalive(25),
-            ])
-            .unwrap();
+            ],
+        );
         assert_eq!(c.peers.len(), 2);
         assert_eq!(c.peers[0].allowed_ips.len(), 2);
         // Stored oldest first.
         assert_eq!(c.peers[0].allowed_ips[1].to_string(), "10.0.0.2/32");
         assert_eq!(c.peers[1].pka, 25);
-        let c = c
-            .apply(&[
+        let c = with(
+            c,
+            &[
                 Op::Peer(key(1)),
                 Op::AllowedIp("10.9.0.0/16".parse().unwrap()),
-            ])
-            .unwrap();
+            ],
+        );
         assert_eq!(c.peers[0].allowed_ips.len(), 3, "appends");
-        let c = c
-            .apply(&[
+        let c = with(
+            c,
+            &[
                 Op::Peer(key(1)),
                 Op::ReplaceAllowedIps,
                 Op::AllowedIp("10.9.0.0/16".parse().unwrap()),
-            ])
-            .unwrap();
+            ],
+        );
         assert_eq!(c.peers[0].allowed_ips.len(), 1, "replaces");
         // Moving a prefix to another peer.
-        let c = c
-            .apply(&[
+        let c = with(
+            c,
+            &[
                 Op::Peer(key(2)),
                 Op::AllowedIp("10.9.0.0/16".parse().unwrap()),
-            ])
-            .unwrap();
+            ],
+        );
         assert!(c.peers[0].allowed_ips.is_empty());
         assert_eq!(c.peers[1].allowed_ips.len(), 1);
     }
 
     #[test]
     fn errors_leave_original_untouched() {
-        let c = Config::default()
-            .apply(&[Op::Peer(key(1)), Op::Mtu(1280)])
-            .unwrap();
+        let mut c = with(Config::default(), &[Op::Peer(key(1)), Op::Mtu(1280)]);
         assert_eq!(
             c.apply(&[Op::Peer(key(2)), Op::PersistentKeepalive(MAX_PKA + 1)])
                 .err(),
@@ -399,23 +568,56 @@ mod tests {
                 .err(),
             Some(ConfigError::NoSuchAddress)
         );
-        assert_eq!(c.peers.len(), 1);
+        // A failure after changes to several peers and prefixes puts
+        // every one of them back.
+        let c = with(
+            c,
+            &[
+                Op::Peer(key(1)),
+                Op::AllowedIp("10.1.0.0/16".parse().unwrap()),
+                Op::Peer(key(2)),
+                Op::AllowedIp("10.2.0.0/16".parse().unwrap()),
+            ],
+        );
+        let mut c = c;
+        assert!(c
+            .apply(&[
+                Op::Peer(key(2)),
+                Op::AllowedIp("10.1.0.0/16".parse().unwrap()),
+                Op::Peer(key(3)),
+                Op::AllowedIp("10.2.0.0/16".parse().unwrap()),
+                Op::RemovePeer(key(1)),
+                Op::Mtu(67),
+            ])
+            .is_err());
+        assert_eq!(c.peers.len(), 2);
         assert_eq!(c.mtu, 1280);
+        let owner = |c: &Config, p: &str| {
+            c.peers
+                .owner(&p.parse().unwrap())
+                .map(|o| o.public_key.clone())
+        };
+        assert_eq!(owner(&c, "10.1.0.0/16"), Some(key(1)));
+        assert_eq!(owner(&c, "10.2.0.0/16"), Some(key(2)));
+        assert_eq!(c.peers[0].allowed_ips.len(), 1);
+        assert_eq!(c.peers[1].allowed_ips.len(), 1);
+        // And a later request still works on the restored state.
+        let c = with(c, &[Op::Peer(key(3))]);
+        assert_eq!(c.peers[2].public_key, key(3));
     }
 
     #[test]
     fn own_key_peer_is_ignored_and_dropped_on_key_change() {
         let priv1 = Key::new([9; 32]);
         let pub1 = public_of(&clamp(&priv1));
-        let c = Config::default()
-            .apply(&[Op::Peer(pub1.clone()), Op::PersistentKeepalive(5)])
-            .unwrap();
+        let c = with(
+            Config::default(),
+            &[Op::Peer(pub1.clone()), Op::PersistentKeepalive(5)],
+        );
         assert_eq!(c.peers.len(), 1);
-        let c = c.apply(&[Op::PrivateKey(priv1.clone())]).unwrap();
+        let c = with(c, &[Op::PrivateKey(priv1.clone())]);
         assert!(c.peers.is_empty(), "peer equal to own key dropped");
-        let c = c
-            .apply(&[Op::Peer(pub1), Op::PersistentKeepalive(5)])
-            .unwrap();
+        let c = with(c, &[Op::Peer(pub1), Op::PersistentKeepalive(5)]);
         assert!(c.peers.is_empty(), "own key ignored");
         // Clamped on the way in.
         assert_eq!(c.private_key, Some(clamp(&priv1)));
@@ -441,11 +643,11 @@ mod tests {
         // itself, so that a slow or busy machine does not matter.
         let small = many_allowed_ips(20_000);
         let t = std::time::Instant::now();
-        Config::default().apply(&small).unwrap();
+        with(Config::default(), &small);
         let t_small = t.elapsed();
         let ops = many_allowed_ips(100_000);
         let t = std::time::Instant::now();
-        let c = Config::default().apply(&ops).unwrap();
+        let c = with(Config::default(), &ops);
         let t_big = t.elapsed();
         assert!(t_big < t_small * 12, "20k: {t_small:?}, 100k: {t_big:?}");
         assert_eq!(c.peers[0].allowed_ips.len(), 99_000);
@@ -454,13 +656,14 @@ mod tests {
         // the first peer moves to the new one.
         let moved: Prefix = "10.0.200.1/32".parse().unwrap();
         assert!(c.peers[0].allowed_ips.contains(&moved));
-        let c = c
-            .apply(&[
+        let c = with(
+            c,
+            &[
                 Op::RemovePeer(key(2)),
                 Op::Peer(key(3)),
                 Op::AllowedIp(moved),
-            ])
-            .unwrap();
+            ],
+        );
         assert_eq!(c.peers.len(), 2);
         assert_eq!(c.peers[1].allowed_ips, vec![moved]);
         assert!(!c.peers[0].allowed_ips.contains(&moved));
@@ -469,18 +672,20 @@ mod tests {
 
     #[test]
     fn update_only_and_zero_private_key() {
-        let c = Config::default()
-            .apply(&[Op::Peer(key(1)), Op::UpdateOnly, Op::PersistentKeepalive(5)])
-            .unwrap();
+        let c = with(
+            Config::default(),
+            &[Op::Peer(key(1)), Op::UpdateOnly, Op::PersistentKeepalive(5)],
+        );
         assert!(c.peers.is_empty(), "update_only does not create");
-        let c = Config::default().apply(&[Op::Peer(key(1))]).unwrap();
-        let c = c
-            .apply(&[Op::Peer(key(1)), Op::UpdateOnly, Op::PersistentKeepalive(5)])
-            .unwrap();
+        let c = with(Config::default(), &[Op::Peer(key(1))]);
+        let c = with(
+            c,
+            &[Op::Peer(key(1)), Op::UpdateOnly, Op::PersistentKeepalive(5)],
+        );
         assert_eq!(c.peers[0].pka, 5, "update_only updates");
-        let c = c.apply(&[Op::PrivateKey(Key::new([3; 32]))]).unwrap();
+        let c = with(c, &[Op::PrivateKey(Key::new([3; 32]))]);
         assert!(c.public_key.is_some());
-        let c = c.apply(&[Op::PrivateKey(Key::zero())]).unwrap();
+        let c = with(c, &[Op::PrivateKey(Key::zero())]);
         assert!(c.private_key.is_none() && c.public_key.is_none());
     }
 
@@ -495,9 +700,9 @@ mod tests {
 
     #[test]
     fn link0_and_link1_exclude_each_other() {
-        let c = Config::default().apply(&[Op::Link1(true)]).unwrap();
+        let c = with(Config::default(), &[Op::Link1(true)]);
         assert!(c.link1 && !c.link0);
-        let c = c.apply(&[Op::Link0(true)]).unwrap();
+        let c = with(c, &[Op::Link0(true)]);
         assert!(c.link0 && !c.link1);
     }
 }

@@ -19,7 +19,7 @@ use crate::sys::netlink;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::uapi::{self, UapiSocket};
-use crate::wg::config::{Config, ConfigError, PeerConfig};
+use crate::wg::config::{Config, ConfigError, Journal, PeerConfig, Settings};
 use crate::wg::constants::HANDSHAKE_RATE_LIMIT;
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
@@ -29,10 +29,10 @@ use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
 use proto::{IfAddr, InterfaceStatus, Op, PeerStatus, Psk};
 use rand_core::{OsRng, RngCore};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::UNIX_EPOCH;
 
 #[derive(Debug)]
@@ -51,7 +51,7 @@ pub struct Interface {
     pub ifindex: u32,
     tun: Mutex<Option<Arc<Tun>>>,
     config: Mutex<Config>,
-    router: RwLock<Arc<Router>>,
+    router: RwLock<Router>,
     sockets: RwLock<Option<Arc<Sockets>>>,
     debug: AtomicBool,
     /// Set under the config lock by `shutdown`; `set` then refuses.
@@ -91,10 +91,10 @@ impl Interface {
             name: name.to_string(),
             ifindex,
             tun: Mutex::new(Some(tun.clone())),
-            router: RwLock::new(Arc::new(Router {
+            router: RwLock::new(Router {
                 mtu: cfg.mtu as usize,
                 ..Router::default()
-            })),
+            }),
             config: Mutex::new(cfg),
             sockets: RwLock::new(None),
             debug: AtomicBool::new(false),
@@ -139,18 +139,17 @@ impl Interface {
         }
         *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = None;
         let router = std::mem::take(&mut *self.router.write().unwrap_or_else(|e| e.into_inner()));
-        for p in &router.peers {
+        for p in router.by_key.values() {
             p.lock().reset_sessions(None);
         }
         *cfg = Config::default();
         lock(&self.tun).take();
     }
 
-    pub fn router(&self) -> Arc<Router> {
-        self.router
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The data plane's view, read-locked: held for one batch. A commit
+    /// takes the write lock only to apply what its request changed.
+    pub fn router(&self) -> RwLockReadGuard<'_, Router> {
+        self.router.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn sockets(&self) -> Option<Arc<Sockets>> {
@@ -214,7 +213,7 @@ impl Interface {
     /// or IPv6 is disabled on it, and rebuilds it with defaults: an
     /// automatic link-local address and none of ours. Put back what a BSD
     /// interface would still have.
-    fn restore_ipv6(&self, cfg: &Config, auto_off: bool, up: bool) {
+    fn restore_ipv6(&self, cfg: &Settings, auto_off: bool, up: bool) {
         let idx = self.ifindex;
         if !auto_off {
             // Just rebuilt: every link-local address there now is one the
@@ -237,31 +236,43 @@ impl Interface {
     }
 
     fn apply_locked(self: &Arc<Self>, cfg: &mut Config, ops: &[Op]) -> Result<(), SetError> {
-        let mut next = cfg.apply(ops).map_err(SetError::Config)?;
+        let journal = cfg.apply(ops).map_err(SetError::Config)?;
+        let old = &journal.settings;
 
         // 1. Sockets: bind the new port before anything changes.
-        let port_changed = next.port != cfg.port;
+        let port_changed = cfg.port != old.port;
         let mut new_sockets = None;
-        if next.up && (!cfg.up || port_changed) {
-            let s = Sockets::bind(next.port, next.cookie).map_err(|e| {
-                self.log(Message::SocketsFailed(&e));
-                SetError::Bind(e)
-            })?;
-            next.port = s.port;
-            new_sockets = Some(s);
-        } else if !next.up && port_changed && next.port != 0 {
+        if cfg.up && (!old.up || port_changed) {
+            match Sockets::bind(cfg.port, cfg.cookie) {
+                Ok(s) => {
+                    cfg.port = s.port;
+                    new_sockets = Some(s);
+                }
+                Err(e) => {
+                    self.log(Message::SocketsFailed(&e));
+                    cfg.rollback(journal);
+                    return Err(SetError::Bind(e));
+                }
+            }
+        } else if !cfg.up && port_changed && cfg.port != 0 {
             // Down: only check that the port could be bound.
-            drop(Sockets::bind(next.port, 0).map_err(SetError::Bind)?);
+            if let Err(e) = Sockets::bind(cfg.port, 0) {
+                cfg.rollback(journal);
+                return Err(SetError::Bind(e));
+            }
         }
-        if new_sockets.is_none() && next.cookie != cfg.cookie {
+        if new_sockets.is_none() && cfg.cookie != old.cookie {
             if let Some(s) = self.sockets() {
-                s.set_mark(next.cookie).map_err(SetError::Link)?;
+                if let Err(e) = s.set_mark(cfg.cookie) {
+                    cfg.rollback(journal);
+                    return Err(SetError::Link(e));
+                }
             }
         }
 
         // 2. The link, undone in reverse if a later step fails.
         let mut undo = Vec::new();
-        if let Err(e) = self.change_link(cfg, &next, &mut undo) {
+        if let Err(e) = self.change_link(old, cfg, &mut undo) {
             for u in undo.into_iter().rev() {
                 let _ = match u {
                     Undo::Mtu(m) => netlink::set_mtu(self.ifindex, m),
@@ -272,18 +283,19 @@ impl Interface {
                 };
             }
             if let Some(s) = self.sockets() {
-                let _ = s.set_mark(cfg.cookie);
+                let _ = s.set_mark(old.cookie);
             }
+            cfg.rollback(journal);
             return Err(SetError::Link(e));
         }
 
         // 3. Commit; nothing below can fail.
-        self.commit(cfg, &mut next, new_sockets);
-        *cfg = next;
+        self.commit(cfg, &journal, new_sockets);
+        cfg.settle(&journal);
         Ok(())
     }
 
-    fn change_link(&self, old: &Config, next: &Config, undo: &mut Vec<Undo>) -> io::Result<()> {
+    fn change_link(&self, old: &Settings, next: &Settings, undo: &mut Vec<Undo>) -> io::Result<()> {
         let idx = self.ifindex;
         if next.mtu != old.mtu {
             netlink::set_mtu(idx, next.mtu)?;
@@ -315,66 +327,89 @@ impl Interface {
         Ok(())
     }
 
-    fn commit(self: &Arc<Self>, old: &Config, next: &mut Config, new_sockets: Option<Sockets>) {
-        let old_router = self.router();
-        let key_changed = old.private_key != next.private_key;
-        let went_down = old.up && !next.up;
-        let identity = match (&next.private_key, &old_router.identity) {
-            (Some(_), Some(id)) if !key_changed => Some(id.clone()),
-            (Some(k), _) => Some(Arc::new(Identity::new(
-                StaticSecret::from(*k.as_bytes()),
-                HANDSHAKE_RATE_LIMIT,
-            ))),
-            (None, _) => None,
-        };
-        self.debug.store(next.debug, Ordering::Relaxed);
+    /// Bring the data plane's view up to date with a request just applied:
+    /// only what the journal names, unless the change concerns every
+    /// peer (a new private key, or going down).
+    fn commit(self: &Arc<Self>, cfg: &mut Config, j: &Journal, new_sockets: Option<Sockets>) {
+        let old = &j.settings;
+        let key_changed = old.private_key != cfg.private_key;
+        let went_down = old.up && !cfg.up;
+        self.debug.store(cfg.debug, Ordering::Relaxed);
+        let mut created = Vec::new();
+        let mut destroyed = Vec::new();
+        {
+            let mut router = self.router.write().unwrap_or_else(|e| e.into_inner());
+            router.mtu = cfg.mtu as usize;
+            if key_changed {
+                router.identity = cfg.private_key.as_ref().map(|k| {
+                    Arc::new(Identity::new(
+                        StaticSecret::from(*k.as_bytes()),
+                        HANDSHAKE_RATE_LIMIT,
+                    ))
+                });
+            }
+            let identity = router.identity.clone();
 
-        let mut used: HashSet<u32> = old_router.by_index.keys().copied().collect();
-        let mut router = Router {
-            identity: identity.clone(),
-            mtu: next.mtu as usize,
-            ..Router::default()
-        };
-        for pc in next.peers.iter_mut() {
-            let (peer, is_new) = match &pc.live {
-                Some(p) => (p.clone(), false),
-                None => {
-                    let index = alloc_index(&mut used);
-                    let p = Arc::new(Peer::new(next_id(), *pc.public_key.as_bytes(), index));
-                    pc.live = Some(p.clone());
-                    (p, true)
+            // Peers the request removed, created or changed. A peer
+            // removed and added again in one request is a new peer.
+            for (k, before) in &j.peers {
+                let was = before.as_ref().and_then(|b| b.live.clone());
+                let still = cfg.peers.get(k).is_some_and(|pc| pc.live.is_some());
+                if let (Some(gone), false) = (&was, still) {
+                    router.by_key.remove(k);
+                    router.by_index.remove(&gone.index);
+                    gone.lock().reset_sessions(None);
+                    destroyed.push(gone.id);
                 }
-            };
-            {
+                let Some(pc) = cfg.peers.get_mut(k) else {
+                    continue;
+                };
+                let (peer, is_new) = match &pc.live {
+                    Some(p) => (p.clone(), false),
+                    None => {
+                        let index = alloc_index(&router.by_index);
+                        let p = Arc::new(Peer::new(next_id(), index));
+                        pc.live = Some(p.clone());
+                        router.by_key.insert(*k, p.clone());
+                        router.by_index.insert(index, p.clone());
+                        created.push(p.id);
+                        (p, true)
+                    }
+                };
                 let mut st = peer.lock();
-                if is_new || key_changed || pc.rekey || went_down {
+                if (is_new || pc.rekey) && !key_changed && !went_down {
                     st.reset_sessions(new_tunn(identity.as_deref(), pc, peer.index));
                 }
-                if let Some(ep) = pc.new_endpoint.take() {
+                if let Some(ep) = pc.new_endpoint {
                     st.endpoint = Some(ep);
                 }
                 st.pka = pc.pka;
             }
-            pc.rekey = false;
-            if is_new {
-                self.log(Message::PeerCreated(peer.id));
+            // Every peer's sessions go with a new key or a down.
+            if key_changed || went_down {
+                for pc in cfg.peers.iter() {
+                    if let Some(peer) = &pc.live {
+                        peer.lock()
+                            .reset_sessions(new_tunn(identity.as_deref(), pc, peer.index));
+                    }
+                }
             }
-            for aip in &pc.allowed_ips {
-                router.allowed_ips.insert(aip, peer.clone());
+            // Allowed IPs whose owner changed.
+            for prefix in j.owners.keys() {
+                match cfg.peers.owner(prefix).and_then(|pc| pc.live.clone()) {
+                    Some(peer) => router.allowed_ips.insert(prefix, peer),
+                    None => {
+                        router.allowed_ips.remove(prefix);
+                    }
+                }
             }
-            router.by_key.insert(peer.public_key, peer.clone());
-            router.by_index.insert(peer.index, peer.clone());
-            router.peers.push(peer);
         }
-        for gone in old_router
-            .peers
-            .iter()
-            .filter(|p| !router.by_key.contains_key(&p.public_key))
-        {
-            gone.lock().reset_sessions(None);
-            self.log(Message::PeerDestroyed(gone.id));
+        for id in created {
+            self.log(Message::PeerCreated(id));
         }
-        *self.router.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(router);
+        for id in destroyed {
+            self.log(Message::PeerDestroyed(id));
+        }
 
         if new_sockets.is_some() || went_down {
             for t in lock(&self.udp_tokens).drain(..) {
@@ -403,7 +438,7 @@ impl Interface {
         Ok(())
     }
 
-    pub fn flags(cfg: &Config, running: bool) -> u32 {
+    pub fn flags(cfg: &Settings, running: bool) -> u32 {
         let mut f = IFF_NOARP;
         if cfg.up {
             f |= IFF_UP;
@@ -431,6 +466,7 @@ impl Interface {
     pub fn status(&self, secrets: bool, keys: bool) -> InterfaceStatus {
         let cfg = lock(&self.config);
         let mut s = InterfaceStatus::new(&self.name);
+        s.peers.reserve(cfg.peers.len());
         s.ifindex = self.ifindex;
         s.flags = Interface::flags(&cfg, self.sockets().is_some());
         s.mtu = cfg.mtu;
@@ -442,7 +478,7 @@ impl Interface {
             s.private_key = cfg.private_key.clone();
         }
         s.public_key = cfg.public_key.clone();
-        for pc in &cfg.peers {
+        for pc in cfg.peers.iter() {
             let Some(peer) = &pc.live else { continue };
             let st = peer.lock();
             s.peers.push(PeerStatus {
@@ -481,10 +517,10 @@ fn new_tunn(identity: Option<&Identity>, pc: &PeerConfig, index: u32) -> Option<
 }
 
 /// A random unused 24-bit index (random, so indices leak nothing).
-fn alloc_index(used: &mut HashSet<u32>) -> u32 {
+fn alloc_index(used: &HashMap<u32, Arc<Peer>>) -> u32 {
     loop {
         let i = OsRng.next_u32() & 0x00ff_ffff;
-        if used.insert(i) {
+        if !used.contains_key(&i) {
             return i;
         }
     }

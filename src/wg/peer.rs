@@ -17,7 +17,6 @@ pub fn next_id() -> u64 {
 
 pub struct Peer {
     pub id: u64,
-    pub public_key: [u8; 32],
     /// 24-bit local index; sessions use `index << 8 | n` on the wire.
     pub index: u32,
     pub state: Mutex<PeerState>,
@@ -52,10 +51,9 @@ pub struct PeerState {
 }
 
 impl Peer {
-    pub fn new(id: u64, public_key: [u8; 32], index: u32) -> Peer {
+    pub fn new(id: u64, index: u32) -> Peer {
         Peer {
             id,
-            public_key,
             index,
             state: Mutex::new(PeerState::default()),
             tx_bytes: AtomicU64::new(0),

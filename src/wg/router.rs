@@ -1,6 +1,7 @@
-//! The data plane's view of an interface, rebuilt on every configuration
-//! change and swapped in whole: the packet path clones one `Arc<Router>`
-//! per batch and never sees a half-applied request.
+//! The data plane's view of an interface: the peers by key and by index,
+//! the allowed-IP trie, the MTU. A commit changes only what its request
+//! changed, under the write lock, so the packet path (which holds the
+//! read lock for a batch) never sees a half-applied request.
 
 use crate::wg::allowed_ips::AllowedIps;
 use crate::wg::initiation::Responder;
@@ -37,8 +38,6 @@ impl Identity {
 #[derive(Default)]
 pub struct Router {
     pub identity: Option<Arc<Identity>>,
-    /// In creation order.
-    pub peers: Vec<Arc<Peer>>,
     pub by_key: HashMap<[u8; 32], Arc<Peer>>,
     /// By 24-bit local index.
     pub by_index: HashMap<u32, Arc<Peer>>,

@@ -24,7 +24,7 @@ pub fn tick_interface(ifc: &Interface, tx: &mut TxQueue) {
     if let Some(id) = &router.identity {
         id.rate_limiter.reset_count();
     }
-    for peer in &router.peers {
+    for peer in router.by_key.values() {
         tick(ifc, peer, tx);
         if tx.is_full() {
             flush(ifc, socks.as_deref(), tx);
