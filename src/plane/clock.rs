@@ -18,6 +18,7 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
         .name("clock".into())
         .spawn(move || {
             let mut tx = TxQueue::new(CLOCK_TX_BYTES);
+            let mut peers = Vec::new();
             let mut next = Instant::now() + TIMER_TICK;
             loop {
                 let now = Instant::now();
@@ -30,7 +31,7 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                     next = Instant::now() + TIMER_TICK;
                 }
                 for ifc in reg.all() {
-                    tick_interface(&ifc, &mut tx);
+                    tick_interface(&ifc, &mut tx, &mut peers);
                 }
             }
         })?;

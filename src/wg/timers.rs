@@ -10,26 +10,36 @@ use crate::wg::messages::Message;
 use crate::wg::peer::Peer;
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::TunnResult;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One timer tick of one interface (the clock calls it every
 /// `TIMER_TICK`): drive every peer, then send what that produced.
-pub fn tick_interface(ifc: &Interface, tx: &mut TxQueue) {
+///
+/// The peers are copied out (into `peers`, reused between ticks) so that
+/// the router's read lock is held only for the copy, not for the whole
+/// walk: a commit waiting for the write lock is never held up by timers.
+pub fn tick_interface(ifc: &Interface, tx: &mut TxQueue, peers: &mut Vec<Arc<Peer>>) {
     // A down interface is silent: no sockets, no timers.
     let Some(socks) = ifc.sockets() else {
         return;
     };
     let socks = Some(socks);
-    let router = ifc.router();
-    if let Some(id) = &router.identity {
-        id.rate_limiter.reset_count();
+    peers.clear();
+    {
+        let router = ifc.router();
+        if let Some(id) = &router.identity {
+            id.rate_limiter.reset_count();
+        }
+        peers.extend(router.by_key.values().cloned());
     }
-    for peer in router.by_key.values() {
+    for peer in peers.iter() {
         tick(ifc, peer, tx);
         if tx.is_full() {
             flush(ifc, socks.as_deref(), tx);
         }
     }
+    peers.clear();
     flush(ifc, socks.as_deref(), tx);
 }
 
