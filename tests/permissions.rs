@@ -133,3 +133,78 @@ fn unfinished_requests_cannot_make_the_daemon_hold_memory() {
         "wgd grew from {before} kB to {during} kB"
     );
 }
+
+/// Hundreds of connections held by one unprivileged user, idle or
+/// dribbling bytes, reconnecting as soon as they are dropped: root still
+/// creates, configures and reads status at once, and another user still
+/// reads status.
+#[test]
+fn idle_and_slow_unprivileged_clients_keep_nobody_out() {
+    require_root();
+    let ns = Ns::new("f");
+    let d = Wgd::start(&ns);
+    let script = format!(
+        "import socket,time,threading\n\
+         end=time.time()+12\n\
+         def hold(slow):\n\
+         \x20 while time.time()<end:\n\
+         \x20\x20 try:\n\
+         \x20\x20\x20 s=socket.socket(socket.AF_UNIX); s.connect('{sock}')\n\
+         \x20\x20\x20 while time.time()<end:\n\
+         \x20\x20\x20\x20 if slow: s.sendall(b'o')\n\
+         \x20\x20\x20\x20 time.sleep(0.5)\n\
+         \x20\x20 except OSError: time.sleep(0.01)\n\
+         for i in range(300): threading.Thread(target=hold,args=(i%2==0,),daemon=True).start()\n\
+         print('holding',flush=True)\n\
+         time.sleep(12)\n",
+        sock = d.sock
+    );
+    let mut holder = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        std::io::BufReader::new(holder.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+    }
+    assert_eq!(line.trim(), "holding");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let i = format!("wg{}", unique());
+    let timed = |what: &str, f: &dyn Fn() -> std::process::Output| {
+        let t = std::time::Instant::now();
+        let o = f();
+        let took = t.elapsed();
+        assert!(
+            o.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{what} took {took:?}"
+        );
+    };
+    timed("create", &|| d.ifc(&format!("{i} create")));
+    timed("configure", &|| {
+        d.ifc(&format!(
+            "{i} wgkey {} wgport 51999 inet 10.9.9.1/24 up",
+            genkey()
+        ))
+    });
+    timed("status", &|| d.ifc(&i));
+    // Another unprivileged user has a budget of its own.
+    timed("status as another user", &|| {
+        sh(&format!(
+            "ip netns exec {} setpriv --reuid=65533 --regid=65533 --clear-groups {} -S {} -l",
+            ns.name,
+            bin("ifconfig-wg").display(),
+            d.sock
+        ))
+    });
+    end_child(&mut holder);
+}

@@ -195,3 +195,91 @@ fn a_recorded_initiation_is_answered_once_whatever_happens_in_between() {
         Some(first.as_str())
     );
 }
+
+/// A sender that floods initiations with valid cookies (it answers the
+/// cookie replies, so its address is real) is held to its own budget per
+/// second; a real peer on another address still completes a handshake and
+/// passes traffic.
+#[test]
+fn a_flooding_source_is_ratelimited_and_a_real_peer_gets_through() {
+    require_root();
+    let t = Tunnel::new(false);
+    t.da.ok(&format!("{} debug", t.ia));
+    assert!(t.u.a.ping(&t.in_b4, 1));
+    let evil = format!("{}.66", t.u.b4.rsplit_once('.').unwrap().0);
+    let vb = t.u.b.run("ip -o link show type veth");
+    let vb = vb
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split('@')
+        .next()
+        .unwrap();
+    t.u.b.run(&format!("ip addr add {evil}/24 dev {vb}"));
+    let s = udp_in_ns(&t.u.b.name, &format!("{evil}:0"));
+    let to = format!("{}:{}", t.u.a4, t.port_a);
+    let responder = key_bytes(&pubkey(&t.da, &t.ia));
+    let claimed = key_bytes(&pubkey(&t.db, &t.ib));
+
+    // Push the interface under load and collect a cookie.
+    let msgs: Vec<Vec<u8>> = (0..64u32)
+        .map(|i| forged_initiation(&responder, &claimed, i))
+        .collect();
+    let mut cookie = None;
+    let mut buf = [0u8; 256];
+    for round in 0..20 {
+        for m in &msgs {
+            s.send_to(m, &to).unwrap();
+        }
+        while let Ok((n, _)) = s.recv_from(&mut buf) {
+            let idx = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+            if let Some(m) = msgs.get(idx) {
+                cookie = cookie.or(open_cookie(&buf[..n], &responder, &m[116..132]));
+            }
+        }
+        if cookie.is_some() {
+            break;
+        }
+        assert!(round < 19, "no cookie reply under load");
+    }
+    let cookie = cookie.unwrap();
+    let flood: Vec<Vec<u8>> = msgs
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            with_mac2(&mut m, &cookie);
+            m
+        })
+        .collect();
+
+    // The real peer starts over: its next packet needs a new handshake.
+    t.db.ok(&format!("{} down", t.ib));
+    t.db.ok(&format!("{} up", t.ib));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooder = {
+        let (stop, to) = (stop.clone(), to.clone());
+        std::thread::spawn(move || {
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(40);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && std::time::Instant::now() < end
+            {
+                for m in &flood {
+                    let _ = s.send_to(m, &to);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        })
+    };
+    // Under load, the real peer needs a cookie round trip and a retry
+    // (5 s) before its handshake is answered.
+    let got_through = t.u.b.ping(&format!("-w 20 -c 1 {}", t.in_a4), 1) || t.u.b.ping(&t.in_a4, 3);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flooder.join().unwrap();
+    assert!(got_through, "the real peer did not get through the flood");
+    let log = t.da.log_text();
+    assert!(
+        log.contains(&format!("{}: Handshake ratelimited", t.ia)),
+        "{log}"
+    );
+}

@@ -1,5 +1,13 @@
 //! Accepting control connections, with bounds on their number, their
 //! idle time and the size of what they send.
+//!
+//! Root is always served: its connections count only against a large
+//! bound of their own. Everyone else shares a small budget, with a
+//! smaller one per user, a short idle limit and a deadline for each
+//! request and each reply, so that idle, slow or stalled clients (a
+//! partial line, a reply never read) cost one thread each for a few
+//! seconds and never keep root, or another user, out. Each connection has
+//! its own thread; nothing is locked while a reply is written.
 
 use crate::ctl::handler;
 use crate::registry::Registry;
@@ -8,37 +16,104 @@ use proto::errno;
 use proto::wire::{
     read_message, write_message, WireError, MAX_LINE, MAX_REQUEST, MAX_UNPRIVILEGED_REQUEST,
 };
-use std::io::BufReader;
+use std::collections::HashMap;
+use std::io::{self, BufReader, Read};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use zeroize::Zeroize;
 
-/// Concurrent connections served; more are closed at once.
-const MAX_CONNECTIONS: usize = 64;
-/// A client that says nothing for this long is dropped.
-const IDLE: Duration = Duration::from_secs(30);
+/// Root's concurrent connections (a bound against mistakes, not a policy).
+const MAX_ROOT: usize = 256;
+/// Everyone else's, in all and per user.
+const MAX_OTHERS: usize = 64;
+const MAX_PER_USER: usize = 8;
+/// Root may take its time; others must send a request (and read its
+/// reply) within this.
+const ROOT_IDLE: Duration = Duration::from_secs(30);
+const OTHERS_IDLE: Duration = Duration::from_secs(5);
 
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Connections being served, by uid.
+#[derive(Default)]
+struct Budget {
+    by_uid: HashMap<u32, usize>,
+    root: usize,
+    others: usize,
+}
+
+impl Budget {
+    fn take(&mut self, uid: u32) -> bool {
+        if uid == 0 {
+            if self.root >= MAX_ROOT {
+                return false;
+            }
+            self.root += 1;
+            return true;
+        }
+        let mine = self.by_uid.entry(uid).or_default();
+        if self.others >= MAX_OTHERS || *mine >= MAX_PER_USER {
+            return false;
+        }
+        *mine += 1;
+        self.others += 1;
+        true
+    }
+
+    fn give_back(&mut self, uid: u32) {
+        if uid == 0 {
+            self.root -= 1;
+            return;
+        }
+        self.others -= 1;
+        if let Some(n) = self.by_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_uid.remove(&uid);
+            }
+        }
+    }
+}
 
 pub fn serve(listener: UnixListener, reg: Arc<Registry>) {
+    let budget = Arc::new(Mutex::new(Budget::default()));
     for conn in listener.incoming() {
         let Ok(stream) = conn else { continue };
-        if ACTIVE.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        // Unknown credentials: treated as nobody.
+        let uid = peer_uid(&stream).unwrap_or(u32::MAX);
+        if !budget.lock().unwrap_or_else(|e| e.into_inner()).take(uid) {
             continue;
         }
-        let reg = reg.clone();
+        let (reg, b) = (reg.clone(), budget.clone());
         let spawned = std::thread::Builder::new()
             .name("ctl".into())
             .spawn(move || {
-                connection(stream, &reg);
-                ACTIVE.fetch_sub(1, Ordering::SeqCst);
+                connection(stream, uid, &reg);
+                b.lock().unwrap_or_else(|e| e.into_inner()).give_back(uid);
             });
         if spawned.is_err() {
-            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+            budget
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .give_back(uid);
         }
+    }
+}
+
+/// Reads that must all be done by a deadline: a client sending a byte
+/// now and then cannot stretch a request.
+struct Deadline {
+    stream: UnixStream,
+    end: Instant,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
     }
 }
 
@@ -47,9 +122,11 @@ fn errno_reply(n: i32) -> Vec<(String, String)> {
 }
 
 /// Serve requests on one connection until it closes.
-fn connection(mut stream: UnixStream, reg: &Registry) {
-    let root = peer_uid(&stream) == Some(0);
-    let _ = stream.set_read_timeout(Some(IDLE));
+fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
+    let root = uid == 0;
+    let idle = if root { ROOT_IDLE } else { OTHERS_IDLE };
+    // A reply nobody reads gives up after the same time.
+    let _ = stream.set_write_timeout(Some(idle));
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
@@ -60,8 +137,13 @@ fn connection(mut stream: UnixStream, reg: &Registry) {
     } else {
         MAX_UNPRIVILEGED_REQUEST
     };
-    let mut reader = BufReader::new(read_half);
+    let mut reader = BufReader::new(Deadline {
+        stream: read_half,
+        end: Instant::now() + idle,
+    });
     loop {
+        // Each request has the idle time to arrive whole.
+        reader.get_mut().end = Instant::now() + idle;
         let reply = match read_message(&mut reader, MAX_LINE, max_request) {
             Ok(None) => return,
             Ok(Some(mut msg)) => {

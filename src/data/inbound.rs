@@ -84,7 +84,15 @@ fn handshake_sender<'r>(
 ) -> Result<(&'r Arc<Peer>, Option<Timestamp>), Option<usize>> {
     let id = router.identity.as_ref().ok_or(None)?;
     // The only place a handshake message is counted against the limit.
-    let verdict = match id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot()) {
+    let under_load = id.count_handshake();
+    let verified = id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot());
+    // Under load, a message that got this far carried a valid cookie, so
+    // its source address is real: now each source gets its own budget.
+    if verified.is_ok() && under_load && !id.per_source.allow(src.ip(), Instant::now()) {
+        ifc.log(Message::RateLimited);
+        return Err(None);
+    }
+    let verdict = match verified {
         Ok(Packet::HandshakeInit(_)) => id
             .responder
             .open(&id.secret, d)

@@ -44,6 +44,13 @@ pub struct PeerConfig {
     pub rekey: bool,
 }
 
+impl PeerConfig {
+    /// Creation order among the interface's peers.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// Everything but the peers: small, copied whole into the journal.
 #[derive(Clone)]
 pub struct Settings {

@@ -352,7 +352,10 @@ impl Interface {
 
             // Peers the request removed, created or changed. A peer
             // removed and added again in one request is a new peer.
-            for (k, before) in &j.peers {
+            // In creation order, so that peer ids follow the request.
+            let mut touched: Vec<(&[u8; 32], &Option<PeerConfig>)> = j.peers.iter().collect();
+            touched.sort_by_key(|(k, _)| cfg.peers.get(k).map(|pc| pc.seq()));
+            for (k, before) in touched {
                 let was = before.as_ref().and_then(|b| b.live.clone());
                 let still = cfg.peers.get(k).is_some_and(|pc| pc.live.is_some());
                 if let (Some(gone), false) = (&was, still) {

@@ -18,5 +18,6 @@ pub mod initiation;
 pub mod interface;
 pub mod messages;
 pub mod peer;
+pub mod ratelimit;
 pub mod router;
 pub mod timers;

@@ -6,10 +6,13 @@
 use crate::wg::allowed_ips::AllowedIps;
 use crate::wg::initiation::Responder;
 use crate::wg::peer::Peer;
+use crate::wg::ratelimit::PerSource;
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Our static identity, needed to find the sender of an initiation.
 pub struct Identity {
@@ -21,6 +24,14 @@ pub struct Identity {
     /// Given to every peer's `Tunn`, which checks MAC1 again but must not
     /// count the message a second time: its limit is never reached.
     pub tunn_limiter: Arc<RateLimiter>,
+    /// Initiations per source while under load.
+    pub per_source: PerSource,
+    /// Handshake messages this second, and when the second began: the
+    /// same count as `rate_limiter`'s, which does not say when it is
+    /// under load.
+    load: AtomicU64,
+    load_since: Mutex<Instant>,
+    limit: u64,
 }
 
 impl Identity {
@@ -30,7 +41,28 @@ impl Identity {
             responder: Responder::new(&public),
             rate_limiter: Arc::new(RateLimiter::new(&public, limit)),
             tunn_limiter: Arc::new(RateLimiter::new(&public, u64::MAX)),
+            per_source: PerSource::default(),
+            load: AtomicU64::new(0),
+            load_since: Mutex::new(Instant::now()),
+            limit,
             secret,
+        }
+    }
+
+    /// Count one handshake message; whether the interface is now under
+    /// load (more than the limit this second).
+    pub fn count_handshake(&self) -> bool {
+        self.load.fetch_add(1, Ordering::Relaxed) >= self.limit
+    }
+
+    /// Once a second: start counting afresh and forget idle sources.
+    pub fn new_second(&self, now: Instant) {
+        self.rate_limiter.reset_count();
+        let mut since = self.load_since.lock().unwrap_or_else(|e| e.into_inner());
+        if now.saturating_duration_since(*since) >= Duration::from_secs(1) {
+            *since = now;
+            self.load.store(0, Ordering::Relaxed);
+            self.per_source.sweep(now);
         }
     }
 }

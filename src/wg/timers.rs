@@ -29,7 +29,7 @@ pub fn tick_interface(ifc: &Interface, tx: &mut TxQueue, peers: &mut Vec<Arc<Pee
     {
         let router = ifc.router();
         if let Some(id) = &router.identity {
-            id.rate_limiter.reset_count();
+            id.new_second(Instant::now());
         }
         peers.extend(router.by_key.values().cloned());
     }

@@ -109,3 +109,33 @@ pub fn drain_types(s: &UdpSocket, ms: u64) -> Vec<u8> {
     }
     types
 }
+
+/// The cookie inside a cookie reply from `responder`, to the message whose
+/// MAC1 was `mac1`.
+pub fn open_cookie(reply: &[u8], responder: &[u8; 32], mac1: &[u8]) -> Option<[u8; 16]> {
+    use chacha20poly1305::XChaCha20Poly1305;
+    if reply.len() != 64 || reply[0] != 3 {
+        return None;
+    }
+    let key = hash2(b"cookie--", responder);
+    let mut cookie = [0u8; 16];
+    cookie.copy_from_slice(&reply[32..48]);
+    XChaCha20Poly1305::new(&key.into())
+        .decrypt_in_place_detached(
+            chacha20poly1305::XNonce::from_slice(&reply[8..32]),
+            mac1,
+            &mut cookie,
+            chacha20poly1305::Tag::from_slice(&reply[48..64]),
+        )
+        .ok()?;
+    Some(cookie)
+}
+
+/// Fill in MAC2 of a handshake message (MAC1 already set) with `cookie`.
+pub fn with_mac2(m: &mut [u8], cookie: &[u8; 16]) {
+    let n = m.len() - 16;
+    let mut mac = <Blake2sMac128 as blake2::digest::KeyInit>::new_from_slice(cookie).unwrap();
+    mac.update(&m[..n]);
+    let out: [u8; 16] = mac.finalize_fixed().into();
+    m[n..].copy_from_slice(&out);
+}
