@@ -94,6 +94,13 @@ pub fn run(opts: Options) -> Result<(), StartError> {
             return Err(StartError::Pidfile(e));
         }
     }
+    // Before any thread exists: every thread inherits the reduced sets.
+    if let Err(e) = crate::sys::caps::drop_to_minimum() {
+        crate::log::error(format!(
+            "cannot drop capabilities, keeping them: {}",
+            proto::errno::describe(&e)
+        ));
+    }
     let started = crate::plane::Plane::start(opts.workers).and_then(|plane| {
         let reg = Arc::new(Registry::new(plane));
         crate::plane::clock::start(reg.clone())?;

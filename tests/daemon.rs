@@ -61,3 +61,40 @@ fn second_daemon_refuses_and_stale_socket_is_replaced() {
     assert!(!std::path::Path::new(&stale).exists());
     assert!(!std::path::Path::new(&pidfile).exists());
 }
+
+/// Once running, wgd holds CAP_NET_ADMIN and CAP_NET_BIND_SERVICE and
+/// nothing else, in every set and every thread, and still does its work:
+/// TUN devices, addresses, a port below 1024, a fwmark.
+#[test]
+fn only_the_capabilities_it_needs() {
+    require_root();
+    let ns = Ns::new("c");
+    let d = Wgd::start(&ns);
+    let i = format!("wg{}", unique());
+    d.ok(&format!(
+        "{i} create wgkey {} wgport 853 wgcookie 7 inet 10.8.8.1/24 inet6 fd88::1/64 mtu 1400 link1 up",
+        genkey()
+    ));
+    assert!(ns.link_exists(&i));
+    let want = format!("{:016x}", (1u64 << 12) | (1 << 10));
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", d.pid())).unwrap();
+    let mut n = 0;
+    for t in tasks {
+        let st = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        let get = |k: &str| field(&st.replace(":\t", ": "), k);
+        assert_eq!(get("CapEff").as_deref(), Some(want.as_str()), "{st}");
+        assert_eq!(get("CapPrm").as_deref(), Some(want.as_str()));
+        assert_eq!(get("CapBnd").as_deref(), Some(want.as_str()));
+        assert_eq!(get("CapInh").as_deref(), Some("0000000000000000"));
+        assert_eq!(get("NoNewPrivs").as_deref(), Some("1"));
+        n += 1;
+    }
+    assert!(n > 3, "threads: {n}");
+    let st = d.ok(&i);
+    assert!(
+        st.contains("\twgport: 853\n") && st.contains("\twgcookie: 7\n"),
+        "{st}"
+    );
+    d.ok(&format!("{i} destroy"));
+    assert!(!ns.link_exists(&i));
+}

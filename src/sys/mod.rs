@@ -8,9 +8,12 @@
 //!                receive batches, GSO sends
 //!   netlink.rs   link flags, MTU, addresses (rtnetlink over netlink-sys)
 //!   peercred.rs  SO_PEERCRED on the control socket
+//!   caps.rs      dropping every capability but CAP_NET_ADMIN and
+//!                CAP_NET_BIND_SERVICE once started
 //!   daemon.rs    fork/setsid for wgd's detach
 //! ```
 
+pub mod caps;
 pub mod daemon;
 pub mod netlink;
 pub mod peercred;
