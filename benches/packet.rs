@@ -8,13 +8,6 @@
 //! counts that do not depend on the machine's noise come from
 //! `valgrind --tool=callgrind target/release/deps/packet-*`.
 
-// The daemon is a binary crate: its trie is compiled in here from source
-// (with its unit tests, unused in a bench build).
-#[path = "../src/wg/allowed_ips.rs"]
-#[allow(dead_code, unused_imports)]
-mod allowed_ips;
-
-use allowed_ips::AllowedIps;
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::Prefix;
@@ -22,6 +15,7 @@ use rand_core::OsRng;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
+use wgd::wg::allowed_ips::AllowedIps;
 
 /// Run `f` repeatedly for about a second; nanoseconds per call.
 fn time(mut f: impl FnMut()) -> f64 {

@@ -1,17 +1,7 @@
 //! wgd: the wg(4) driver as a userspace daemon. Thin: flags, then
 //! `daemon::run`.
 
-mod ctl;
-mod daemon;
-mod data;
-mod launcher;
-mod linkwatch;
-mod log;
-mod plane;
-mod registry;
-mod sys;
-mod uapi;
-mod wg;
+use wgd::{daemon, launcher, plane};
 
 use clap::Parser;
 use std::path::PathBuf;

@@ -1,9 +1,7 @@
 //! ifconfig-wg: ifconfig(8) for the wg interfaces that wgd owns.
 //! Thin: options, then words → one request → the daemon → print.
 
-mod client;
-mod print;
-mod words;
+use ifconfig_wg::{client, print, words};
 
 use client::{Client, ClientError};
 use proto::errno::{strerror, EEXIST, ENXIO};

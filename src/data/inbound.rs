@@ -69,66 +69,68 @@ fn push(ev: &mut Events, m: Message<'static>) {
     }
 }
 
+/// Why a handshake message goes no further: the debug message to log,
+/// and the length of a cookie reply written into `tx`'s next slot, if one
+/// should be sent.
+pub struct Refused {
+    pub log: Option<Message<'static>>,
+    pub cookie: Option<usize>,
+}
+
+fn refused(log: Option<Message<'static>>) -> Refused {
+    Refused { log, cookie: None }
+}
+
 /// Which peer sent this handshake message, after the MAC (and, under
-/// load, cookie) check; for an initiation, also the timestamp it carries
-/// (already decrypted, so the sender is authenticated up to replay).
-/// `Err` carries the length of a cookie reply written into `tx`'s next
-/// slot, if one should be sent.
-fn handshake_sender<'r>(
-    ifc: &Interface,
+/// load, cookie and per-source) checks; for an initiation, also the
+/// timestamp it carries (already decrypted, so the sender is
+/// authenticated up to replay). No I/O: the caller logs and sends.
+pub fn handshake_sender<'r>(
     router: &'r Router,
     d: &[u8],
     src: SocketAddr,
-    t: u8,
     tx: &mut TxQueue,
-) -> Result<(&'r Arc<Peer>, Option<Timestamp>), Option<usize>> {
-    let id = router.identity.as_ref().ok_or(None)?;
+) -> Result<(&'r Arc<Peer>, Option<Timestamp>), Refused> {
+    let t = message_type(d).unwrap_or(0);
+    let id = router.identity.as_ref().ok_or(refused(None))?;
     // The only place a handshake message is counted against the limit.
     let under_load = id.count_handshake();
     let verified = id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot());
     // Under load, a message that got this far carried a valid cookie, so
     // its source address is real: now each source gets its own budget.
     if verified.is_ok() && under_load && !id.per_source.allow(src.ip(), Instant::now()) {
-        ifc.log(Message::RateLimited);
-        return Err(None);
+        return Err(refused(Some(Message::RateLimited)));
     }
-    let verdict = match verified {
+    let invalid = if t == MSG_INITIATION {
+        Message::InvalidInitiation
+    } else {
+        Message::InvalidResponse
+    };
+    match verified {
         Ok(Packet::HandshakeInit(_)) => id
             .responder
             .open(&id.secret, d)
             .and_then(|o| Some((router.by_key.get(&o.peer_static)?, Some(o.timestamp))))
-            .ok_or(None),
+            .ok_or(refused(Some(invalid))),
         Ok(Packet::HandshakeResponse(p)) => router
             .peer_by_receiver(p.receiver_idx)
             .map(|p| (p, None))
-            .ok_or(None),
-        Ok(_) => Err(None),
-        Err(TunnResult::WriteToNetwork(c)) => {
-            ifc.log(Message::SendCookie);
-            return Err(Some(c.len()));
-        }
+            .ok_or(refused(Some(invalid))),
+        Ok(_) => Err(refused(None)),
+        Err(TunnResult::WriteToNetwork(c)) => Err(Refused {
+            log: Some(Message::SendCookie),
+            cookie: Some(c.len()),
+        }),
         Err(TunnResult::Err(WireGuardError::InvalidMac)) => {
-            ifc.log(if t == MSG_INITIATION {
+            Err(refused(Some(if t == MSG_INITIATION {
                 Message::InvalidInitiationMac
             } else {
                 Message::InvalidResponseMac
-            });
-            return Err(None);
+            })))
         }
-        Err(TunnResult::Err(WireGuardError::UnderLoad)) => {
-            ifc.log(Message::RateLimited);
-            return Err(None);
-        }
-        Err(_) => return Err(None),
-    };
-    if verdict.is_err() {
-        ifc.log(if t == MSG_INITIATION {
-            Message::InvalidInitiation
-        } else {
-            Message::InvalidResponse
-        });
+        Err(TunnResult::Err(WireGuardError::UnderLoad)) => Err(refused(Some(Message::RateLimited))),
+        Err(_) => Err(refused(None)),
     }
-    verdict
 }
 
 fn receive(
@@ -145,16 +147,20 @@ fn receive(
     };
     let mut timestamp = None;
     let peer = match t {
-        MSG_INITIATION | MSG_RESPONSE => match handshake_sender(ifc, router, d, src, t, tx) {
+        MSG_INITIATION | MSG_RESPONSE => match handshake_sender(router, d, src, tx) {
             Ok((p, ts)) => {
                 timestamp = ts;
                 p
             }
-            Err(Some(cookie_len)) => {
-                tx.commit(cookie_len, src);
+            Err(r) => {
+                if let Some(m) = r.log {
+                    ifc.log(m);
+                }
+                if let Some(len) = r.cookie {
+                    tx.commit(len, src);
+                }
                 return;
             }
-            Err(None) => return,
         },
         MSG_COOKIE | MSG_DATA => {
             let Some(p) = le32(d, 4).and_then(|i| router.peer_by_receiver(i)) else {

@@ -112,7 +112,6 @@ impl Peers {
         self.map.len()
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
