@@ -132,3 +132,47 @@ fn packets_queued_before_the_handshake_all_go_out() {
     assert!(t.u.a.ping(&t.in_b4, 2), "after the burst");
     assert!(t.u.b.ping(&t.in_a4, 2));
 }
+
+/// A multi-homed host answers from the address its peer contacted
+/// (sticky source), so the peer's endpoint does not move to the host's
+/// primary address; and keeps sending from it later.
+#[test]
+fn replies_leave_from_the_address_the_peer_contacted() {
+    require_root();
+    let u = Underlay::new();
+    let da = Wgd::start(&u.a);
+    let db = Wgd::start(&u.b);
+    let (ia, ib) = (format!("wg{}", unique()), format!("wg{}", unique()));
+    let second = format!("{}.11", u.a4.rsplit_once('.').unwrap().0);
+    let second6 = format!("{}11", u.a6.trim_end_matches('1'));
+    let va = u.a.run("ip -o link show type veth");
+    let va = va
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    u.a.run(&format!("ip addr add {second}/24 dev {va}"));
+    u.a.run(&format!("ip addr add {second6}/64 dev {va} nodad"));
+    da.ok(&format!("{ia} create wgkey {} wgport 51820", genkey()));
+    db.ok(&format!("{ib} create wgkey {} wgport 51821", genkey()));
+    let (pa, pb) = (pubkey(&da, &ia), pubkey(&db, &ib));
+    // a knows no endpoint for b: it learns it, and must answer from the
+    // address b used.
+    da.ok(&format!(
+        "{ia} wgpeer {pb} wgaip 10.61.0.2/32 inet 10.61.0.1/24 up"
+    ));
+    for (outer, v6) in [(second.clone(), false), (second6.clone(), true)] {
+        db.ok(&format!(
+            "{ib} wgpeer {pa} wgendpoint {outer} 51820 wgaip 10.61.0.1/32 inet 10.61.0.2/24 up"
+        ));
+        assert!(u.b.ping("10.61.0.1", 3), "over {outer}");
+        assert!(u.a.ping("10.61.0.2", 3), "back over {outer}");
+        let ep = field(&db.ok(&ib), "wgendpoint");
+        assert_eq!(ep, Some(format!("{outer} 51820")), "v6: {v6}");
+        db.ok(&format!("{ib} down"));
+    }
+}

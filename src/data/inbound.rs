@@ -42,7 +42,7 @@ pub fn drain(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, b: &mut 
             Ok(n) => n,
         };
         for i in 0..n {
-            for (d, src, _to) in udp_in.datagrams(i) {
+            for (d, src, to) in udp_in.datagrams(i) {
                 // receive() needs a free slot: answers and the packets a
                 // handshake releases may have filled the queue.
                 if tx.is_full() {
@@ -51,7 +51,7 @@ pub fn drain(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, b: &mut 
                 if tun_out.is_full() {
                     let _ = tun_out.flush(tun);
                 }
-                receive(ifc, &router, socks, d, src, tx, tun_out);
+                receive(ifc, &router, socks, d, (src, to), tx, tun_out);
             }
         }
     }
@@ -133,12 +133,13 @@ pub fn handshake_sender<'r>(
     }
 }
 
+/// `(src, to)`: who sent the datagram, and our address it was sent to.
 fn receive(
     ifc: &Interface,
     router: &Router,
     socks: &Sockets,
     d: &[u8],
-    src: SocketAddr,
+    (src, to): (SocketAddr, Option<IpAddr>),
     tx: &mut TxQueue,
     tun_out: &mut TunWrites,
 ) {
@@ -157,7 +158,7 @@ fn receive(
                     ifc.log(m);
                 }
                 if let Some(len) = r.cookie {
-                    tx.commit(len, src);
+                    tx.commit(len, src, to);
                 }
                 return;
             }
@@ -240,8 +241,10 @@ fn receive(
             }
             peer.add_rx(d.len());
             if t != MSG_COOKIE {
-                // Roaming: only an authenticated message moves the endpoint.
+                // Roaming: only an authenticated message moves the endpoint,
+                // and sets the address we answer from.
                 st.endpoint = Some(src);
+                st.local = to;
                 st.last_received = Some(now);
             }
             match t {
@@ -301,5 +304,5 @@ fn send_locked(
 ) {
     st.last_sent = Some(now);
     peer.add_tx(len);
-    tx.commit(len, to);
+    tx.commit(len, to, st.local);
 }

@@ -137,7 +137,7 @@ fn encrypt(
         st.last_data_sent = Some(now);
     }
     peer.add_tx(out_len);
-    tx.commit(out_len, ep);
+    tx.commit(out_len, ep, st.local);
     if is_init {
         Sent::Initiation
     } else {

@@ -6,7 +6,7 @@
 use crate::sys::udp::Sockets;
 use crate::wg::constants::SLOT;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Largest payload of one GSO send (the kernel's limit is 64 KiB in all).
 const MAX_RUN_BYTES: usize = 65_000;
@@ -16,6 +16,8 @@ const MAX_RUN_SEGMENTS: usize = 64;
 #[derive(Clone, Copy)]
 struct Run {
     to: SocketAddr,
+    /// Our address to send from (the one the peer last reached us at).
+    from: Option<IpAddr>,
     start: usize,
     len: usize,
     segment: usize,
@@ -56,13 +58,15 @@ impl TxQueue {
         &mut self.buf[self.used..end]
     }
 
-    /// The first `len` bytes of the slot, for `to`.
-    pub fn commit(&mut self, len: usize, to: SocketAddr) {
+    /// The first `len` bytes of the slot, for `to`, from our address
+    /// `from` if given (else the kernel picks one).
+    pub fn commit(&mut self, len: usize, to: SocketAddr, from: Option<IpAddr>) {
         let start = self.used;
         self.used += len;
         if let Some(r) = self.runs.last_mut() {
             let fits = !r.closed
                 && r.to == to
+                && r.from == from
                 && r.count < MAX_RUN_SEGMENTS
                 && r.len + len <= MAX_RUN_BYTES
                 && len <= r.segment;
@@ -75,6 +79,7 @@ impl TxQueue {
         }
         self.runs.push(Run {
             to,
+            from,
             start,
             len,
             segment: len,
@@ -98,15 +103,23 @@ impl TxQueue {
                     continue;
                 };
                 let data = &self.buf[r.start..r.start + r.len];
+                // An address that has left the host cannot be sent from:
+                // then let the kernel choose.
+                let send = |m: &[u8], seg: Option<usize>| {
+                    sock.send(r.to, m, seg, r.from).or_else(|e| match r.from {
+                        Some(_) => sock.send(r.to, m, seg, None),
+                        None => Err(e),
+                    })
+                };
                 if r.count == 1 || sock.max_segments() >= r.count {
                     let seg = (r.count > 1).then_some(r.segment);
-                    if let Err(e) = sock.send(r.to, data, seg) {
+                    if let Err(e) = send(data, seg) {
                         first.get_or_insert(e);
                     }
                 } else {
                     // No GSO here: one message per send.
                     for m in data.chunks(r.segment) {
-                        if let Err(e) = sock.send(r.to, m, None) {
+                        if let Err(e) = send(m, None) {
                             first.get_or_insert(e);
                         }
                     }
@@ -124,7 +137,7 @@ mod tests {
 
     fn fill(q: &mut TxQueue, len: usize, to: &str) {
         q.slot()[..len].fill(4);
-        q.commit(len, to.parse().unwrap());
+        q.commit(len, to.parse().unwrap(), None);
     }
 
     #[test]

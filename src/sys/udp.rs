@@ -90,13 +90,21 @@ impl Socket {
     /// Send one run (a single datagram, or equal-size segments of
     /// `segment` bytes, the last possibly shorter). A full socket buffer
     /// is waited out briefly rather than dropping the run.
-    pub fn send(&self, to: SocketAddr, data: &[u8], segment: Option<usize>) -> io::Result<()> {
+    /// `from`: our address to send from (IP_PKTINFO), else the kernel's
+    /// choice.
+    pub fn send(
+        &self,
+        to: SocketAddr,
+        data: &[u8],
+        segment: Option<usize>,
+        from: Option<std::net::IpAddr>,
+    ) -> io::Result<()> {
         let t = Transmit {
             destination: to,
             ecn: None,
             contents: data,
             segment_size: segment,
-            src_ip: None,
+            src_ip: from,
         };
         let mut tries = 0;
         loop {

@@ -385,6 +385,8 @@ impl Interface {
                 }
                 if let Some(ep) = pc.new_endpoint {
                     st.endpoint = Some(ep);
+                    // Our old address may not reach the new endpoint.
+                    st.local = None;
                 }
                 st.pka = pc.pka;
             }

@@ -3,7 +3,7 @@
 
 use crate::wg::initiation::Timestamp;
 use boringtun::noise::Tunn;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
@@ -30,6 +30,10 @@ pub struct PeerState {
     /// `None` while the interface has no private key.
     pub tunn: Option<Tunn>,
     pub endpoint: Option<SocketAddr>,
+    /// Our address the peer last reached us at: replies and later
+    /// traffic leave from it (sticky source), so a multi-homed host
+    /// answers from the address it was contacted on.
+    pub local: Option<IpAddr>,
     /// Persistent keepalive interval in seconds, 0 = off.
     pub pka: u16,
     /// Last time any message went to this peer (for persistent keepalive).

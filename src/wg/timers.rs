@@ -114,7 +114,7 @@ fn tick(ifc: &Interface, peer: &Peer, tx: &mut TxQueue) {
         match st.endpoint {
             Some(ep) => {
                 peer.add_tx(len);
-                tx.commit(len, ep);
+                tx.commit(len, ep, st.local);
             }
             None => ev[2] = Some(Message::NoEndpoint(peer.id)),
         }
