@@ -291,3 +291,67 @@ fn launcher_starts_a_daemon_when_none_runs() {
         format!("wgd: interface {i} already exists\n")
     );
 }
+
+/// IPv6 link-local endpoints with a scope: wg(8) sends the interface
+/// name, the daemon takes a name or an index, and both wg(8) and
+/// ifconfig-wg show the name; showconf output feeds setconf unchanged.
+#[test]
+fn scoped_link_local_endpoints_round_trip() {
+    require_root();
+    let u = Underlay::new();
+    let d = Wgd::start(&u.a);
+    let i = format!("wg{}", unique());
+    let dev = u.a.run("ip -o link show type veth");
+    let dev = dev
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    let index =
+        u.a.run(&format!("cat /sys/class/net/{dev}/ifindex"))
+            .trim()
+            .to_string();
+    d.ok(&format!("{i} create wgkey {} wgport 51830", genkey()));
+    let (k1, k2, k3) = (
+        ok("wg genkey | wg pubkey").trim().to_string(),
+        ok("wg genkey | wg pubkey").trim().to_string(),
+        ok("wg genkey | wg pubkey").trim().to_string(),
+    );
+    wg(
+        &u.a,
+        &format!("set {i} peer {k1} endpoint [fe80::2%{dev}]:51820"),
+    );
+    wg(
+        &u.a,
+        &format!("set {i} peer {k2} endpoint [fe80::3%{index}]:51821"),
+    );
+    d.ok(&format!("{i} wgpeer {k3} wgendpoint fe80::4%{dev} 51822"));
+    let st = d.ok(&i);
+    for (n, port) in [(2, 51820), (3, 51821), (4, 51822)] {
+        let want = format!("\t\twgendpoint: fe80::{n}%{dev} {port}\n");
+        assert!(st.contains(&want), "missing {want:?} in\n{st}");
+    }
+    let eps = wg(&u.a, &format!("show {i} endpoints"));
+    assert!(eps.contains(&format!("[fe80::2%{dev}]:51820")), "{eps}");
+    let conf = wg(&u.a, &format!("showconf {i}"));
+    assert!(
+        conf.contains(&format!("Endpoint = [fe80::3%{dev}]:51821")),
+        "{conf}"
+    );
+    let path = format!("/tmp/wgt-scoped-{}.conf", unique());
+    std::fs::write(&path, &conf).unwrap();
+    let o = u.a.exec(&format!("wg setconf {i} {path}"));
+    let _ = std::fs::remove_file(&path);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(wg(&u.a, &format!("showconf {i}")), conf);
+    // An unknown scope is refused.
+    let o = u.a.exec(&format!(
+        "wg set {i} peer {k1} endpoint [fe80::9%nosuchif0]:1"
+    ));
+    assert!(!o.status.success());
+    assert!(d.ok(&i).contains(&format!("fe80::2%{dev} 51820")));
+}

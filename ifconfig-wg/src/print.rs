@@ -83,7 +83,14 @@ pub fn status(s: &InterfaceStatus) -> String {
             let _ = writeln!(o, "\t\twgpka: {} (seconds)", p.pka);
         }
         if let Some(e) = p.endpoint {
-            let _ = writeln!(o, "\t\twgendpoint: {} {}", e.ip(), e.port());
+            match &p.endpoint_scope {
+                Some(n) => {
+                    let _ = writeln!(o, "\t\twgendpoint: {}%{n} {}", e.ip(), e.port());
+                }
+                None => {
+                    let _ = writeln!(o, "\t\twgendpoint: {} {}", e.ip(), e.port());
+                }
+            }
         }
         let _ = writeln!(
             o,
@@ -132,6 +139,7 @@ mod tests {
             psk: Psk::Present,
             pka: 25,
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
+            endpoint_scope: None,
             tx_bytes: 1964,
             rx_bytes: 1868,
             last_handshake: Some(

@@ -25,6 +25,9 @@ pub struct PeerStatus {
     pub psk: Psk,
     pub pka: u16,
     pub endpoint: Option<SocketAddr>,
+    /// The name of the interface an IPv6 link-local endpoint's scope id
+    /// stands for, as the daemon sees it.
+    pub endpoint_scope: Option<String>,
     pub tx_bytes: u64,
     pub rx_bytes: u64,
     /// When the last handshake completed, as time since the Unix epoch.
@@ -106,6 +109,9 @@ impl InterfaceStatus {
             if let Some(e) = p.endpoint {
                 m.push(kv("endpoint", e));
             }
+            if let Some(n) = &p.endpoint_scope {
+                m.push(kv("endpoint_scope", n));
+            }
             m.push(kv("tx_bytes", p.tx_bytes));
             m.push(kv("rx_bytes", p.rx_bytes));
             if let Some(h) = p.last_handshake {
@@ -140,6 +146,7 @@ impl InterfaceStatus {
                     psk: Psk::None,
                     pka: 0,
                     endpoint: None,
+                    endpoint_scope: None,
                     tx_bytes: 0,
                     rx_bytes: 0,
                     last_handshake: None,
@@ -155,6 +162,7 @@ impl InterfaceStatus {
                     "preshared_key" => p.psk = Psk::Key(key()?),
                     "persistent_keepalive" => p.pka = num(u16::MAX as u64)? as u16,
                     "endpoint" => p.endpoint = Some(v.parse().map_err(|_| bad())?),
+                    "endpoint_scope" => p.endpoint_scope = Some(v.clone()),
                     "tx_bytes" => p.tx_bytes = num(u64::MAX)?,
                     "rx_bytes" => p.rx_bytes = num(u64::MAX)?,
                     "last_handshake" => {
@@ -208,6 +216,7 @@ mod tests {
             psk: Psk::Present,
             pka: 25,
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
+            endpoint_scope: None,
             tx_bytes: 1964,
             rx_bytes: 1868,
             last_handshake: Some(Duration::new(1_763_000_000, 5)),

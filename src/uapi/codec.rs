@@ -7,6 +7,7 @@
 use proto::errno::{EINVAL, EPROTO};
 use proto::{InterfaceStatus, Key, Op, Prefix, Psk};
 use std::fmt::Write;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 
 fn key(v: &str) -> Result<Key, i32> {
     Key::from_hex(v).ok_or(EINVAL)
@@ -23,6 +24,42 @@ fn flag(v: &str) -> Result<(), i32> {
     } else {
         Err(EINVAL)
     }
+}
+
+/// `host:port`, `[v6]:port`, or `[v6%scope]:port` where the scope is an
+/// interface index or name (wg(8) sends the name it was given).
+fn endpoint(v: &str) -> Option<SocketAddr> {
+    if let Ok(a) = v.parse() {
+        return Some(a);
+    }
+    let (addr, port) = v.strip_prefix('[')?.rsplit_once("]:")?;
+    let (ip, scope) = addr.split_once('%')?;
+    let ip: Ipv6Addr = ip.parse().ok()?;
+    let port: u16 = port.parse().ok()?;
+    let scope = match scope.parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => nix::net::if_::if_nametoindex(scope).ok()?,
+    };
+    Some(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope)))
+}
+
+/// An endpoint as wg(8) shows it: a scope by interface name when it has
+/// one.
+pub fn render_endpoint(e: &SocketAddr) -> String {
+    match e {
+        SocketAddr::V6(a) if a.scope_id() != 0 => match scope_name(a.scope_id()) {
+            Some(n) => format!("[{}%{n}]:{}", a.ip(), a.port()),
+            None => e.to_string(),
+        },
+        _ => e.to_string(),
+    }
+}
+
+/// The name of interface `index`, if it exists here.
+pub fn scope_name(index: u32) -> Option<String> {
+    nix::net::if_::if_indextoname(index)
+        .ok()
+        .and_then(|c| c.into_string().ok())
 }
 
 /// Parse the lines of one `set=1` request (without the blank line).
@@ -60,7 +97,7 @@ pub fn parse_set(request: &str) -> Result<Vec<Op>, i32> {
                 Op::RemovePeer(current.clone())
             }
             "preshared_key" => Op::PresharedKey(Some(key(v)?)),
-            "endpoint" => Op::Endpoint(v.parse().map_err(|_| EINVAL)?),
+            "endpoint" => Op::Endpoint(endpoint(v).ok_or(EINVAL)?),
             "persistent_keepalive_interval" => Op::PersistentKeepalive(num(v, 65535)? as u16),
             "replace_allowed_ips" => {
                 flag(v)?;
@@ -100,7 +137,7 @@ pub fn render_get(s: &InterfaceStatus) -> String {
         let _ = writeln!(o, "preshared_key={psk}");
         let _ = writeln!(o, "protocol_version=1");
         if let Some(e) = p.endpoint {
-            let _ = writeln!(o, "endpoint={e}");
+            let _ = writeln!(o, "endpoint={}", render_endpoint(&e));
         }
         let h = p.last_handshake.unwrap_or_default();
         let _ = writeln!(o, "last_handshake_time_sec={}", h.as_secs());

@@ -497,6 +497,12 @@ impl Interface {
                 },
                 pka: pc.pka,
                 endpoint: st.endpoint,
+                endpoint_scope: match st.endpoint {
+                    Some(std::net::SocketAddr::V6(a)) if a.scope_id() != 0 => {
+                        crate::uapi::codec::scope_name(a.scope_id())
+                    }
+                    _ => None,
+                },
                 tx_bytes: peer.tx_bytes.load(Ordering::Relaxed),
                 rx_bytes: peer.rx_bytes.load(Ordering::Relaxed),
                 last_handshake: st
