@@ -68,7 +68,7 @@ fn listen(path: &Path) -> Result<UnixListener, StartError> {
 
 pub fn run(opts: Options) -> Result<(), StartError> {
     let listener = listen(&opts.socket)?;
-    let mut detached = if opts.foreground {
+    let detached = if opts.foreground {
         crate::log::to_stderr();
         None
     } else {
@@ -81,6 +81,25 @@ pub fn run(opts: Options) -> Result<(), StartError> {
             }
         }
     };
+    let mut detached = detached;
+    match serve(&opts, listener, &mut detached) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // A detached daemon's standard error is /dev/null: the
+            // launching process prints the error instead.
+            if let Some(d) = detached.as_mut() {
+                d.fail(&format!("wgd: {}: {e}", opts.socket.display()));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn serve(
+    opts: &Options,
+    listener: UnixListener,
+    detached: &mut Option<crate::sys::daemon::Detached>,
+) -> Result<(), StartError> {
     // Every thread started from here on inherits the blocked set, so only
     // the signal thread below sees these.
     let mut sigs = SigSet::empty();

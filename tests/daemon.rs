@@ -98,3 +98,22 @@ fn only_the_capabilities_it_needs() {
     d.ok(&format!("{i} destroy"));
     assert!(!ns.link_exists(&i));
 }
+
+/// A wgd that detaches still reports a startup error on the launching
+/// command's standard error, exits 1, and leaves no socket behind.
+#[test]
+fn detached_startup_errors_are_reported() {
+    require_root();
+    let ns = Ns::new("e");
+    let sock = format!("/tmp/wgt-{}.sock", unique());
+    let o = ns.exec(&format!(
+        "{} -S {sock} -p /nonexistent/dir/wgd.pid",
+        bin("wgd").display()
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("wgd: {sock}: cannot write pidfile: No such file or directory\n")
+    );
+    assert!(!std::path::Path::new(&sock).exists());
+}
