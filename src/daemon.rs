@@ -169,6 +169,12 @@ fn serve(
     if let Some(d) = detached.as_mut() {
         d.ready();
     }
+    if let Err(e) = crate::sys::notify::ready() {
+        crate::log::error(format!(
+            "cannot notify the service manager: {}",
+            proto::errno::describe(&e)
+        ));
+    }
     crate::ctl::server::serve(listener, reg);
     Ok(())
 }

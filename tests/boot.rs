@@ -490,3 +490,39 @@ fn fwmark_is_read_as_wg8_reads_it_and_failures_leave_nothing() {
         }
     }
 }
+
+/// `rc.d/if_wg foreground` (what wgd.service runs) starts wgd in the
+/// foreground with rc.conf's socket and flags, as `start` would.
+#[test]
+fn foreground_honours_rc_conf_socket_and_flags() {
+    require_root();
+    let h = Host::new("bg", "YES", "");
+    let mut conf = std::fs::read_to_string(&h.rc_conf).unwrap();
+    conf.push_str("if_wg_flags=\"-w 1\"\n");
+    std::fs::write(&h.rc_conf, conf).unwrap();
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &h.ns.name, "env"])
+        .arg(format!("RC_CONF={}", h.rc_conf))
+        .arg(format!("{}/rc.d/if_wg", env!("CARGO_MANIFEST_DIR")))
+        .arg("foreground")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(5, || std::path::Path::new(&h.sock).exists()));
+    assert_eq!(h.ifc("-C").trim(), "wg");
+    // One data-plane worker, as the flags asked: the threads are the
+    // worker, the clock, the link watcher, the signal thread and main.
+    let threads = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .count();
+    let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("worker")).count(),
+        1,
+        "{names:?} ({threads})"
+    );
+    end_child(&mut child);
+}

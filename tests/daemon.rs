@@ -117,3 +117,41 @@ fn detached_startup_errors_are_reported() {
     );
     assert!(!std::path::Path::new(&sock).exists());
 }
+
+/// Under a notify-aware supervisor (NOTIFY_SOCKET), `wgd -f` says
+/// READY=1 only once its control socket accepts requests: a request
+/// sent right after it is served.
+#[test]
+fn ready_is_notified_once_the_socket_accepts() {
+    require_root();
+    let ns = Ns::new("n");
+    let n = unique();
+    let (notify, sock) = (format!("/tmp/wgt-notify-{n}"), format!("/tmp/wgt-{n}.sock"));
+    let listener = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    listener
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut child = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "env",
+            &format!("NOTIFY_SOCKET={notify}"),
+        ])
+        .arg(bin("wgd"))
+        .args(["-f", "-S", &sock])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let got = listener.recv(&mut buf);
+    let served = ns.exec(&format!("{} -S {sock} -C", bin("ifconfig-wg").display()));
+    end_child(&mut child);
+    let _ = std::fs::remove_file(&notify);
+    let _ = std::fs::remove_file(&sock);
+    let n = got.expect("READY=1 within 10 s");
+    assert_eq!(&buf[..n], b"READY=1");
+    assert!(served.status.success());
+    assert_eq!(String::from_utf8_lossy(&served.stdout).trim(), "wg");
+}

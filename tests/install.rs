@@ -43,7 +43,11 @@ fn make_install_and_uninstall_under_destdir() {
     assert!(wg.contains("/opt/wgd/sbin/ifconfig-wg") && !wg.contains("/usr/local/"));
     let unit =
         std::fs::read_to_string(format!("{dest}/opt/wgd/lib/systemd/system/wgd.service")).unwrap();
-    assert!(unit.contains("ExecStart=/opt/wgd/sbin/wgd -f"), "{unit}");
+    // wgd reads rc.conf's if_wg_socket and if_wg_flags through if_wg.
+    assert!(
+        unit.contains("ExecStart=/opt/wgd/etc/rc.d/if_wg foreground"),
+        "{unit}"
+    );
     let unit = std::fs::read_to_string(format!("{dest}/opt/wgd/lib/systemd/system/wg-rc.service"))
         .unwrap();
     assert!(
@@ -77,4 +81,30 @@ impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The systemd units, installed for real under a scratch PREFIX (so the
+/// programs they name exist), pass `systemd-analyze verify` without a
+/// single complaint.
+#[test]
+fn systemd_units_verify_cleanly() {
+    let prefix = format!("/tmp/wgt-prefix-{}", unique());
+    let _cleanup = Dir(prefix.clone());
+    let build = bin("wgd").parent().unwrap().display().to_string();
+    let root = env!("CARGO_MANIFEST_DIR");
+    ok(&format!(
+        "make -C {root} install PREFIX={prefix} MANDIR={prefix}/man SYSTEMDDIR={prefix}/systemd BUILD={build}"
+    ));
+    let o = sh(&format!(
+        "systemd-analyze verify --man=no {prefix}/systemd/wgd.service {prefix}/systemd/wg-rc.service"
+    ));
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success() && out.is_empty(), "{out}");
+    let unit = std::fs::read_to_string(format!("{prefix}/systemd/wgd.service")).unwrap();
+    assert!(unit.contains("Type=notify\n"), "{unit}");
+    assert!(unit.contains(&format!("ExecStart={prefix}/etc/rc.d/if_wg foreground\n")));
 }

@@ -11,11 +11,13 @@
 //!   caps.rs      dropping every capability but CAP_NET_ADMIN and
 //!                CAP_NET_BIND_SERVICE once started
 //!   daemon.rs    fork/setsid for wgd's detach
+//!   notify.rs    READY=1 for a Type=notify service manager
 //! ```
 
 pub mod caps;
 pub mod daemon;
 pub mod netlink;
+pub mod notify;
 pub mod peercred;
 pub mod tun;
 pub mod udp;
