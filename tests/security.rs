@@ -53,15 +53,7 @@ fn forged_initiations_never_move_an_endpoint() {
 
     // The attacker: another address on b's side of the wire.
     let evil = format!("{}.77", t.u.b4.rsplit_once('.').unwrap().0);
-    let vb = t.u.b.run("ip -o link show type veth");
-    let vb = vb
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .trim()
-        .split('@')
-        .next()
-        .unwrap();
+    let vb = &t.u.vb;
     t.u.b.run(&format!("ip addr add {evil}/24 dev {vb}"));
     let s = udp_in_ns(&t.u.b.name, &format!("{evil}:0"));
     let to = format!("{}:{}", t.u.a4, t.port_a);
@@ -207,15 +199,7 @@ fn a_flooding_source_is_ratelimited_and_a_real_peer_gets_through() {
     t.da.ok(&format!("{} debug", t.ia));
     assert!(t.u.a.ping(&t.in_b4, 1));
     let evil = format!("{}.66", t.u.b4.rsplit_once('.').unwrap().0);
-    let vb = t.u.b.run("ip -o link show type veth");
-    let vb = vb
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .trim()
-        .split('@')
-        .next()
-        .unwrap();
+    let vb = &t.u.vb;
     t.u.b.run(&format!("ip addr add {evil}/24 dev {vb}"));
     let s = udp_in_ns(&t.u.b.name, &format!("{evil}:0"));
     let to = format!("{}:{}", t.u.a4, t.port_a);

@@ -145,16 +145,7 @@ fn replies_leave_from_the_address_the_peer_contacted() {
     let (ia, ib) = (format!("wg{}", unique()), format!("wg{}", unique()));
     let second = format!("{}.11", u.a4.rsplit_once('.').unwrap().0);
     let second6 = format!("{}11", u.a6.trim_end_matches('1'));
-    let va = u.a.run("ip -o link show type veth");
-    let va = va
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .trim()
-        .split('@')
-        .next()
-        .unwrap()
-        .to_string();
+    let va = &u.va;
     u.a.run(&format!("ip addr add {second}/24 dev {va}"));
     u.a.run(&format!("ip addr add {second6}/64 dev {va} nodad"));
     da.ok(&format!("{ia} create wgkey {} wgport 51820", genkey()));

@@ -301,16 +301,7 @@ fn scoped_link_local_endpoints_round_trip() {
     let u = Underlay::new();
     let d = Wgd::start(&u.a);
     let i = format!("wg{}", unique());
-    let dev = u.a.run("ip -o link show type veth");
-    let dev = dev
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .trim()
-        .split('@')
-        .next()
-        .unwrap()
-        .to_string();
+    let dev = u.va.clone();
     let index =
         u.a.run(&format!("cat /sys/class/net/{dev}/ifindex"))
             .trim()

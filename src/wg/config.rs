@@ -9,14 +9,13 @@
 //! changes, not the size of the configuration: adding one peer to an
 //! interface with 100 000 is as cheap as adding it to one with 10.
 
-use crate::wg::peer::Peer;
-use boringtun::x25519::{PublicKey, StaticSecret};
+use crate::wg::keys::{clamp, is_low_order, public_of};
+pub use crate::wg::peers::{PeerConfig, Peers};
 use proto::request::{DEFAULT_MTU, MAX_MTU, MAX_PKA, MIN_MTU};
 use proto::{IfAddr, Key, Op, Prefix};
-use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ConfigError {
@@ -24,31 +23,6 @@ pub enum ConfigError {
     Invalid(&'static str),
     /// `-alias` of an address the interface does not have.
     NoSuchAddress,
-}
-
-#[derive(Clone)]
-pub struct PeerConfig {
-    pub public_key: Key,
-    /// Creation order, for listing.
-    seq: u64,
-    /// The live peer; `None` until a request creating it is committed.
-    pub live: Option<Arc<Peer>>,
-    pub psk: Option<Key>,
-    pub pka: u16,
-    pub description: Option<String>,
-    /// Oldest first (status shows them newest first).
-    pub allowed_ips: Vec<Prefix>,
-    /// Set by the request being applied; moved into the peer on commit.
-    pub new_endpoint: Option<SocketAddr>,
-    /// The Noise state must be rebuilt on commit (new PSK).
-    pub rekey: bool,
-}
-
-impl PeerConfig {
-    /// Creation order among the interface's peers.
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
 }
 
 /// Everything but the peers: small, copied whole into the journal.
@@ -97,63 +71,6 @@ impl Settings {
     }
 }
 
-/// The peers, by public key and in creation order, and which peer owns
-/// each allowed IP.
-#[derive(Default)]
-pub struct Peers {
-    map: HashMap<[u8; 32], PeerConfig>,
-    order: BTreeMap<u64, [u8; 32]>,
-    next_seq: u64,
-    owners: HashMap<Prefix, [u8; 32]>,
-}
-
-impl Peers {
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    pub fn get(&self, k: &[u8; 32]) -> Option<&PeerConfig> {
-        self.map.get(k)
-    }
-
-    pub fn get_mut(&mut self, k: &[u8; 32]) -> Option<&mut PeerConfig> {
-        self.map.get_mut(k)
-    }
-
-    /// In creation order.
-    pub fn iter(&self) -> impl Iterator<Item = &PeerConfig> {
-        self.order.values().filter_map(|k| self.map.get(k))
-    }
-
-    /// The peer that owns `p` now.
-    pub fn owner(&self, p: &Prefix) -> Option<&PeerConfig> {
-        self.map.get(self.owners.get(p)?)
-    }
-
-    fn insert(&mut self, pc: PeerConfig) {
-        self.order.insert(pc.seq, *pc.public_key.as_bytes());
-        self.map.insert(*pc.public_key.as_bytes(), pc);
-    }
-
-    fn remove(&mut self, k: &[u8; 32]) -> Option<PeerConfig> {
-        let pc = self.map.remove(k)?;
-        self.order.remove(&pc.seq);
-        Some(pc)
-    }
-}
-
-#[cfg(test)]
-impl std::ops::Index<usize> for Peers {
-    type Output = PeerConfig;
-    fn index(&self, i: usize) -> &PeerConfig {
-        self.iter().nth(i).expect("peer index")
-    }
-}
-
 #[derive(Default)]
 pub struct Config {
     pub settings: Settings,
@@ -182,65 +99,6 @@ pub struct Journal {
     /// Every allowed IP whose owner changed, and its owner before.
     pub owners: HashMap<Prefix, Option<[u8; 32]>>,
     next_seq: u64,
-}
-
-pub fn clamp(k: &Key) -> Key {
-    let mut b = *k.as_bytes();
-    b[0] &= 248;
-    b[31] &= 127;
-    b[31] |= 64;
-    Key::new(b)
-}
-
-pub fn public_of(private: &Key) -> Key {
-    let secret = StaticSecret::from(*private.as_bytes());
-    Key::new(PublicKey::from(&secret).to_bytes())
-}
-
-/// The u-coordinates of the points of small order on Curve25519 (0, 1,
-/// two of order 8) and the encodings of p - 1, p and p + 1 that reduce to
-/// them, as libsodium lists them. X25519 ignores the top bit, so it is
-/// masked before comparing.
-const SMALL_ORDER: [[u8; 32]; 7] = [
-    [0; 32],
-    [
-        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0,
-    ],
-    [
-        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
-        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
-        0xb8, 0x00,
-    ],
-    [
-        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
-        0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
-        0x11, 0x57,
-    ],
-    [
-        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0x7f,
-    ],
-    [
-        0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0x7f,
-    ],
-    [
-        0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0x7f,
-    ],
-];
-
-/// Small-order points (the all-zero key among them) would make every
-/// shared secret predictable. A table lookup, not a Diffie-Hellman: a
-/// `wg setconf` of many peers checks every one.
-pub fn is_low_order(public: &Key) -> bool {
-    let mut k = *public.as_bytes();
-    k[31] &= 0x7f;
-    SMALL_ORDER.contains(&k)
 }
 
 /// Which peer the following peer options apply to.
@@ -730,42 +588,6 @@ mod tests {
         assert!(c.public_key.is_some());
         let c = with(c, &[Op::PrivateKey(Key::zero())]);
         assert!(c.private_key.is_none() && c.public_key.is_none());
-    }
-
-    /// The table agrees with the definition: a clamped scalar (a multiple
-    /// of the cofactor) times the point gives zero exactly for the points
-    /// of small order, whatever the top bit.
-    #[test]
-    fn low_order_table_matches_diffie_hellman() {
-        let by_dh = |k: &[u8; 32]| {
-            let probe = StaticSecret::from([0x5a; 32]);
-            !probe
-                .diffie_hellman(&PublicKey::from(*k))
-                .was_contributory()
-        };
-        for p in SMALL_ORDER {
-            for top in [0u8, 0x80] {
-                let mut k = p;
-                k[31] |= top;
-                assert!(by_dh(&k), "{k:02x?} is not of small order");
-                assert!(is_low_order(&Key::new(k)));
-            }
-        }
-        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
-        for _ in 0..2000 {
-            let mut k = [0u8; 32];
-            rand::RngCore::fill_bytes(&mut rng, &mut k);
-            assert_eq!(is_low_order(&Key::new(k)), by_dh(&k), "{k:02x?}");
-        }
-    }
-
-    #[test]
-    fn low_order_points() {
-        assert!(is_low_order(&Key::zero()));
-        let mut one = [0u8; 32];
-        one[0] = 1;
-        assert!(is_low_order(&Key::new(one)));
-        assert!(!is_low_order(&key(3)));
     }
 
     #[test]

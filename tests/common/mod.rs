@@ -140,6 +140,9 @@ impl Drop for Ns {
 pub struct Underlay {
     pub a: Ns,
     pub b: Ns,
+    /// The veth ends in a and in b.
+    pub va: String,
+    pub vb: String,
     pub a4: String,
     pub b4: String,
     pub a6: String,
@@ -168,6 +171,8 @@ impl Underlay {
         Underlay {
             a,
             b,
+            va,
+            vb,
             a4,
             b4,
             a6,
