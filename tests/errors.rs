@@ -245,3 +245,35 @@ fn up_fails_when_its_port_is_taken_and_stays_down() {
         .ok(&i)
         .starts_with(&format!("{i}: flags=c1<UP,RUNNING,NOARP>")));
 }
+
+/// BSD habits: no arguments at all shows every interface (as `-a`);
+/// host:port in one word, a dotted quad out of range and a name that only
+/// `wg create name` can give are refused with a hint; nothing changes.
+#[test]
+fn bsd_habits_get_bsd_answers() {
+    require_root();
+    let ns = Ns::new("h");
+    let d = Wgd::start(&ns);
+    let i = format!("wg{}", unique());
+    d.ok(&format!("{i} create wgkey {}", genkey()));
+    let peer = ok("wg genkey | wg pubkey").trim().to_string();
+    assert_eq!(d.ok(""), d.ok("-a"));
+    assert!(d.ok("").starts_with(&format!("{i}: flags=")));
+    let before = d.ok(&format!("-k {i}"));
+    d.fails(
+        &format!("{i} wgpeer {peer} wgendpoint 192.0.2.1:51820 wgaip 10.0.0.1/32"),
+        "ifconfig-wg: wgendpoint: host and port are two words: wgendpoint 192.0.2.1 51820",
+    );
+    d.fails(
+        &format!("{i} wgpeer {peer} wgendpoint 192.168.77.256 51820"),
+        "ifconfig-wg: wgendpoint: bad address: 192.168.77.256",
+    );
+    let foo = format!("foo{}", unique() % 1000);
+    d.fails(
+        &format!("{foo} create"),
+        &format!("ifconfig-wg: {foo}: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: ifconfig-wg wg create name {foo})"),
+    );
+    assert!(!ns.link_exists(&foo));
+    assert_eq!(d.ok(&format!("-k {i}")), before);
+    assert_eq!(d.ok("-l").trim(), i);
+}

@@ -217,10 +217,11 @@ fn create_name_gives_any_valid_name() {
         &format!("{name} name other"),
         "ifconfig-wg: name: only with create",
     );
-    // A name that is not wgN cannot be created directly.
+    // A name that is not wgN cannot be created directly; the refusal
+    // says how to get it.
     d.fails(
         "foo0 create",
-        "ifconfig-wg: foo0: SIOCSWG: Invalid argument",
+        "ifconfig-wg: foo0: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: ifconfig-wg wg create name foo0)",
     );
     d.ok(&format!("{name} destroy"));
     assert!(!ns.link_exists(&name));

@@ -4,7 +4,7 @@
 use ifconfig_wg::{client, print, words};
 
 use client::{Client, ClientError};
-use proto::errno::{strerror, EEXIST, ENXIO};
+use proto::errno::{strerror, EEXIST, EINVAL, ENXIO};
 use proto::{InterfaceStatus, Request};
 use std::process::exit;
 
@@ -130,6 +130,10 @@ fn main() {
     }
     let rest = &args[i..];
     let path = proto::paths::control_socket(o.socket.as_deref());
+    // No interface and no option: as BSD ifconfig, the status of all.
+    if rest.is_empty() && !(o.cloners || o.list || o.all) {
+        o.all = true;
+    }
 
     if o.cloners || o.list || o.all {
         if !rest.is_empty() || (o.cloners as u8 + o.list as u8 + o.all as u8) > 1 {
@@ -173,6 +177,12 @@ fn main() {
                 "interface {} already exists",
                 cmd.rename.as_deref().unwrap_or(&name)
             )),
+            // Only wgN can be cloned by name; say how to get another name.
+            Err(ClientError::Errno(EINVAL)) if cmd.rename.is_none() && !name.starts_with("wg") => {
+                die(format!(
+                    "{name}: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: ifconfig-wg wg create name {name})"
+                ))
+            }
             Err(e) => refused(&name, e),
         }
     }

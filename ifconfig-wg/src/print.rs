@@ -1,6 +1,6 @@
 //! The status printer: DragonFly ifconfig format (spec §5).
 
-use proto::flags::{self, IFF_POINTOPOINT};
+use proto::flags;
 use proto::{InterfaceStatus, Psk};
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -32,7 +32,9 @@ pub fn status(s: &InterfaceStatus) -> String {
     }
     for a in s.addrs.iter().filter(|a| a.addr.is_ipv4()) {
         let _ = write!(o, "\tinet {}", a.addr);
-        if let (Some(d), true) = (a.dest, s.flags & IFF_POINTOPOINT != 0) {
+        // The kernel has the peer address whatever the flags say (a TUN
+        // device is always point-to-point on Linux): show it.
+        if let Some(d) = a.dest {
             let _ = write!(o, " --> {d}");
         }
         let _ = writeln!(o, " netmask 0x{:08x}", netmask(a.prefix_len));
@@ -46,7 +48,7 @@ pub fn status(s: &InterfaceStatus) -> String {
             );
         } else {
             let _ = write!(o, "\tinet6 {}", a.addr);
-            if let (Some(d), true) = (a.dest, s.flags & IFF_POINTOPOINT != 0) {
+            if let Some(d) = a.dest {
                 let _ = write!(o, " --> {d}");
             }
             let _ = writeln!(o, " prefixlen {}", a.prefix_len);
@@ -183,6 +185,16 @@ mod tests {
         assert_eq!(
             status(&s),
             "wg1: flags=80<NOARP> metric 0 mtu 1420\n\tinet 10.0.0.1 netmask 0xffffff00\n\tgroups: wg\n"
+        );
+        // A peer address is shown without link1 too: the kernel has it.
+        s.addrs = vec![proto::IfAddr {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix_len: 32,
+            dest: Some("10.0.0.2".parse().unwrap()),
+        }];
+        assert_eq!(
+            status(&s),
+            "wg1: flags=80<NOARP> metric 0 mtu 1420\n\tinet 10.0.0.1 --> 10.0.0.2 netmask 0xffffffff\n\tgroups: wg\n"
         );
     }
 }

@@ -75,6 +75,10 @@ fn endpoint(host: &str, port: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = h.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, p));
     }
+    // Digits and dots only: meant as an IPv4 address, never a name.
+    if !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("wgendpoint: bad address: {host}"));
+    }
     match (h, p).to_socket_addrs() {
         Ok(mut it) => it
             .next()
@@ -254,6 +258,14 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
             "-wgpeerall" => ops.push(Op::RemoveAllPeers),
             "wgendpoint" => {
                 peer_opt(peer_selected)?;
+                // host:port in one word, as wg(8) writes it.
+                if let Some(a) = words.get(i + 1).and_then(|h| h.parse::<SocketAddr>().ok()) {
+                    return Err(format!(
+                        "wgendpoint: host and port are two words: wgendpoint {} {}",
+                        a.ip(),
+                        a.port()
+                    ));
+                }
                 let (Some(h), Some(p)) = (words.get(i + 1), words.get(i + 2)) else {
                     return Err(format!("'{w}' requires 2 arguments"));
                 };
@@ -363,6 +375,18 @@ mod tests {
                 "'wgendpoint' requires 2 arguments",
             ),
             ("wgkey", "'wgkey' requires argument"),
+            (
+                &format!("wgpeer {K} wgendpoint 192.0.2.1:51820 wgaip 10.0.0.1/32"),
+                "wgendpoint: host and port are two words: wgendpoint 192.0.2.1 51820",
+            ),
+            (
+                &format!("wgpeer {K} wgendpoint [fd00::1]:51820"),
+                "wgendpoint: host and port are two words: wgendpoint fd00::1 51820",
+            ),
+            (
+                &format!("wgpeer {K} wgendpoint 192.168.77.256 51820"),
+                "wgendpoint: bad address: 192.168.77.256",
+            ),
             (
                 "wgcookie 4294967296",
                 "wgcookie: invalid cookie 4294967296: too large",
