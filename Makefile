@@ -36,8 +36,15 @@ install:
 	sed 's|@PREFIX@|$(PREFIX)|g' rc.d/systemd/wgd.service > $(DESTDIR)$(SYSTEMDDIR)/wgd.service
 	sed 's|@PREFIX@|$(PREFIX)|g' rc.d/systemd/wg-rc.service > $(DESTDIR)$(SYSTEMDDIR)/wg-rc.service
 
+# Directories install may have made, deepest first; rmdir removes only
+# the ones left empty, so nobody else's files can go.
+DIRS=		$(ROOT)/share/wgd $(ROOT)/share/examples/wgd $(ROOT)/share/examples \
+		$(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR) $(ROOT)/share $(ROOT)/etc/rc.d $(ROOT)/etc $(ROOT)/sbin \
+		$(DESTDIR)$(SYSTEMDDIR) $(ROOT)/lib/systemd $(ROOT)/lib $(ROOT)
+
 uninstall:
 	rm -f $(FILES)
-	-rmdir $(ROOT)/share/wgd $(ROOT)/share/examples/wgd 2>/dev/null
+	-for d in $(DIRS); do rmdir "$$d" 2>/dev/null; done; true
 
 .PHONY: all install uninstall
