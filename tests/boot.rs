@@ -526,3 +526,42 @@ fn foreground_honours_rc_conf_socket_and_flags() {
     );
     end_child(&mut child);
 }
+
+/// The rc.subr stand-in answers rcvar, enabled and describe as FreeBSD's
+/// does, stops a running daemon that is not enabled, and rc.d/wg says so
+/// when a setting is misspelt.
+#[test]
+fn rc_subr_commands_and_misspelt_settings() {
+    require_root();
+    let h = Host::new("br", "NO", "");
+    let o = h.rc("if_wg", "rcvar");
+    assert_eq!(
+        text(&o),
+        "# if_wg\n#\nif_wg_load=\"NO\"\n#   (default: \"\")\n"
+    );
+    assert_eq!(h.rc("if_wg", "enabled").status.code(), Some(1));
+    assert_eq!(
+        text(&h.rc("if_wg", "describe")),
+        "WireGuard driver daemon (wgd)\n"
+    );
+    // Started by hand although not enabled: `stop` still stops it.
+    assert!(h.rc("if_wg", "onestart").status.success());
+    assert!(Path::new(&h.sock).exists());
+    let o = h.rc("if_wg", "stop");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(text(&o), "Stopping if_wg.\n");
+    assert!(wait_until(5, || !Path::new(&h.sock).exists()));
+    // Not running and not enabled: refused, as before.
+    let o = h.rc("if_wg", "stop");
+    assert!(text(&o).starts_with("Cannot 'stop' if_wg."), "{}", text(&o));
+
+    let mut conf = std::fs::read_to_string(&h.rc_conf).unwrap();
+    conf.push_str("wg_interface=\"wg0\"\n");
+    std::fs::write(&h.rc_conf, conf).unwrap();
+    assert_eq!(h.rc("wg", "enabled").status.code(), Some(0));
+    let o = h.rc("wg", "start");
+    assert_eq!(
+        text(&o),
+        "wg: WARNING: unknown rc.conf variable wg_interface (known: wg_enable, wg_interfaces, wg_config_dir, wg_ifconfig_program)\nwg: WARNING: wg_interfaces is empty: no interface to start\n"
+    );
+}
