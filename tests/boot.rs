@@ -295,6 +295,15 @@ fn parser_checks_numbers_as_numbers() {
             "Address = 10.0.0.1/24, nonsense",
             Some("bad address: nonsense"),
         ),
+        (
+            "Address = 10.63.0.300/24",
+            Some("bad address: 10.63.0.300/24"),
+        ),
+        ("Address = 10.63.0.3/33", Some("bad address: 10.63.0.3/33")),
+        ("Address = fd00::1/129", Some("bad address: fd00::1/129")),
+        ("Address = 1::2::3/64", Some("bad address: 1::2::3/64")),
+        ("Address = 10.0.0/8", Some("bad address: 10.0.0/8")),
+        ("Address = 10.63.0.3/24, fd63::3/64, ::ffff:10.0.0.1", None),
     ] {
         let i = format!("wg{}", unique());
         let p = h.conf(&i, &format!("[Interface]\nPrivateKey = {key}\n{line}\n"));
