@@ -571,6 +571,91 @@ fn rc_subr_commands_and_misspelt_settings() {
     let o = h.rc("wg", "start");
     assert_eq!(
         text(&o),
-        "wg: WARNING: unknown rc.conf variable wg_interface (known: wg_enable, wg_interfaces, wg_config_dir, wg_ifconfig_program)\nwg: WARNING: wg_interfaces is empty: no interface to start\n"
+        "wg: WARNING: unknown rc.conf variable wg_interface (known: wg_enable, wg_interfaces, wg_config_dir, wg_ifconfig_program, wg_resolve_timeout)\nwg: WARNING: wg_interfaces is empty: no interface to start\n"
+    );
+}
+
+/// An Endpoint name that resolves only after a while (DNS not up yet at
+/// boot) is waited for; one that never resolves fails with the file and
+/// line before anything is created; a failure after create runs the Down
+/// hooks around the destroy.
+#[test]
+fn endpoint_names_are_waited_for_and_failures_run_down_hooks() {
+    require_root();
+    let h = Host::new("bd", "YES", "");
+    assert!(h.rc("if_wg", "start").status.success());
+    // ip netns exec binds /etc/netns/NAME/hosts over /etc/hosts.
+    let etc = format!("/etc/netns/{}", h.ns.name);
+    std::fs::create_dir_all(&etc).unwrap();
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(etc.clone());
+    let hosts = format!("{etc}/hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    // Names not in hosts are asked of loopback only, where nobody answers.
+    std::fs::write(format!("{etc}/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+    let key = ok("wg genkey").trim().to_string();
+    let peer = ok("wg genkey | wg pubkey").trim().to_string();
+    let late = format!("late{}.example", unique());
+    let i = format!("wg{}", unique());
+    h.conf(
+        &i,
+        &format!("[Interface]\nPrivateKey = {key}\n[Peer]\nPublicKey = {peer}\nEndpoint = {late}:51820\n"),
+    );
+    let writer = {
+        let (hosts, late) = (hosts.clone(), late.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&hosts)
+                .unwrap();
+            use std::io::Write;
+            writeln!(f, "192.0.2.55 {late}").unwrap();
+        })
+    };
+    let o = h.rc("wg", &format!("start {i}"));
+    writer.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        field(&h.ifc(&i), "wgendpoint").as_deref(),
+        Some("192.0.2.55 51820")
+    );
+
+    // Never resolves: refused with file and line, nothing created.
+    let mut conf = std::fs::read_to_string(&h.rc_conf).unwrap();
+    conf.push_str("wg_resolve_timeout=\"1\"\n");
+    std::fs::write(&h.rc_conf, conf).unwrap();
+    let j = format!("wg{}", unique());
+    let p = h.conf(
+        &j,
+        &format!("[Interface]\nPrivateKey = {key}\n[Peer]\nPublicKey = {peer}\nEndpoint = never{}.example:1\n", unique()),
+    );
+    let o = h.rc("wg", &format!("start {j}"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).starts_with(&format!("wg: {p}:5: cannot resolve never")),
+        "{}",
+        text(&o)
+    );
+    assert!(!h.ns.link_exists(&j));
+
+    // Fails after create (a low-order key the daemon refuses): Down hooks run.
+    let k = format!("wg{}", unique());
+    let log = format!("{}/hooks.log", h.dir);
+    h.conf(
+        &k,
+        &format!("[Interface]\nPrivateKey = {key}\nPreDown = echo predown %i >> {log}\nPostDown = echo postdown %i >> {log}\n[Peer]\nPublicKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"),
+    );
+    let o = h.rc("wg", &format!("start {k}"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!h.ns.link_exists(&k));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        format!("predown {k}\npostdown {k}\n")
     );
 }
