@@ -242,9 +242,13 @@ fn receive(
             peer.add_rx(d.len());
             if t != MSG_COOKIE {
                 // Roaming: only an authenticated message moves the endpoint,
-                // and sets the address we answer from.
+                // and sets the address we answer from. Asking the kernel
+                // which source it would pick happens only on a change.
+                if st.endpoint != Some(src) || st.contacted != to {
+                    st.contacted = to;
+                    st.local = to.filter(|a| crate::sys::udp::kernel_source(src) != Some(*a));
+                }
                 st.endpoint = Some(src);
-                st.local = to;
                 st.last_received = Some(now);
             }
             match t {

@@ -186,6 +186,18 @@ fn set_int(sock: &UdpSocket, level: i32, opt: i32, value: i32) -> io::Result<()>
     }
 }
 
+/// The source address the kernel would choose for sending to `to` (from
+/// a connected probe socket; nothing is sent).
+pub fn kernel_source(to: SocketAddr) -> Option<std::net::IpAddr> {
+    let any: SocketAddr = match to {
+        SocketAddr::V4(_) => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0).into(),
+    };
+    let probe = UdpSocket::bind(any).ok()?;
+    probe.connect(to).ok()?;
+    Some(probe.local_addr().ok()?.ip())
+}
+
 /// Socket buffer size: bursts from a fast sender must not overflow the
 /// receive queue before a worker drains it (wireguard-go uses 7 MiB).
 const SOCKET_BUFFER: usize = 7 << 20;

@@ -387,6 +387,7 @@ impl Interface {
                     st.endpoint = Some(ep);
                     // Our old address may not reach the new endpoint.
                     st.local = None;
+                    st.contacted = None;
                 }
                 st.pka = pc.pka;
             }

@@ -30,10 +30,14 @@ pub struct PeerState {
     /// `None` while the interface has no private key.
     pub tunn: Option<Tunn>,
     pub endpoint: Option<SocketAddr>,
-    /// Our address the peer last reached us at: replies and later
-    /// traffic leave from it (sticky source), so a multi-homed host
-    /// answers from the address it was contacted on.
+    /// Our address the peer last reached us at, when it is not the one
+    /// the kernel would pick anyway: replies and later traffic leave from
+    /// it (sticky source), so a multi-homed host answers from the address
+    /// it was contacted on. `None` costs nothing per send.
     pub local: Option<IpAddr>,
+    /// The address the peer last reached us at, whatever the kernel's
+    /// choice (to notice a change).
+    pub contacted: Option<IpAddr>,
     /// Persistent keepalive interval in seconds, 0 = off.
     pub pka: u16,
     /// Last time any message went to this peer (for persistent keepalive).
