@@ -4,6 +4,7 @@
 //! PID we started.
 #![allow(dead_code)]
 
+pub mod host;
 pub mod noise;
 
 use std::fs;
