@@ -38,6 +38,13 @@ fn handshake_of(d: &Wgd, ifname: &str, pk: &str) -> Option<String> {
     field(block, "last handshake")
 }
 
+/// A socket on another address of b's side of the wire, `.last`.
+fn attacker(t: &Tunnel, last: u8) -> UdpSocket {
+    let evil = format!("{}.{last}", t.u.b4.rsplit_once('.').unwrap().0);
+    t.u.b.run(&format!("ip addr add {evil}/24 dev {}", t.u.vb));
+    udp_in_ns(&t.u.b.name, &format!("{evil}:0"))
+}
+
 #[test]
 fn forged_initiations_never_move_an_endpoint() {
     require_root();
@@ -52,10 +59,7 @@ fn forged_initiations_never_move_an_endpoint() {
     );
 
     // The attacker: another address on b's side of the wire.
-    let evil = format!("{}.77", t.u.b4.rsplit_once('.').unwrap().0);
-    let vb = &t.u.vb;
-    t.u.b.run(&format!("ip addr add {evil}/24 dev {vb}"));
-    let s = udp_in_ns(&t.u.b.name, &format!("{evil}:0"));
+    let s = attacker(&t, 77);
     let to = format!("{}:{}", t.u.a4, t.port_a);
     let responder = key_bytes(&pubkey(&t.da, &t.ia));
     let claimed = key_bytes(&pb);
@@ -198,10 +202,7 @@ fn a_flooding_source_is_ratelimited_and_a_real_peer_gets_through() {
     let t = Tunnel::new(false);
     t.da.ok(&format!("{} debug", t.ia));
     assert!(t.u.a.ping(&t.in_b4, 1));
-    let evil = format!("{}.66", t.u.b4.rsplit_once('.').unwrap().0);
-    let vb = &t.u.vb;
-    t.u.b.run(&format!("ip addr add {evil}/24 dev {vb}"));
-    let s = udp_in_ns(&t.u.b.name, &format!("{evil}:0"));
+    let s = attacker(&t, 66);
     let to = format!("{}:{}", t.u.a4, t.port_a);
     let responder = key_bytes(&pubkey(&t.da, &t.ia));
     let claimed = key_bytes(&pubkey(&t.db, &t.ib));

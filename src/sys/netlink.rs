@@ -35,9 +35,14 @@ fn send(msg: RouteNetlinkMessage, flags: u16) -> io::Result<Socket> {
     Ok(sock)
 }
 
-/// Send a request and wait for the kernel's ack.
-fn request(msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
-    let sock = send(msg, NLM_F_ACK | flags)?;
+/// Send a request and read the kernel's replies until it is done (an
+/// ack, an error, or the end of a dump), handing each message to `each`.
+fn exchange(
+    msg: RouteNetlinkMessage,
+    flags: u16,
+    mut each: impl FnMut(RouteNetlinkMessage),
+) -> io::Result<()> {
+    let sock = send(msg, flags)?;
     let mut rbuf = vec![0u8; 65536];
     loop {
         let n = sock.recv(&mut &mut rbuf[..], 0)?;
@@ -54,6 +59,7 @@ fn request(msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
                     }
                 }
                 NetlinkPayload::Done(_) => return Ok(()),
+                NetlinkPayload::InnerMessage(m) => each(m),
                 _ => {}
             }
             if len == 0 {
@@ -62,6 +68,11 @@ fn request(msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
             off += (len + 3) & !3;
         }
     }
+}
+
+/// Send a request and wait for the kernel's ack.
+fn request(msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+    exchange(msg, NLM_F_ACK | flags, |_| {})
 }
 
 fn link_msg(ifindex: u32) -> LinkMessage {
@@ -228,33 +239,9 @@ pub fn link_state(ifindex: u32) -> io::Result<LinkState> {
 
 /// Send a dump request and collect every message of the reply.
 fn dump(msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
-    let sock = send(msg, NLM_F_DUMP)?;
-    let mut rbuf = vec![0u8; 65536];
     let mut out = Vec::new();
-    loop {
-        let n = sock.recv(&mut &mut rbuf[..], 0)?;
-        let mut off = 0;
-        while off < n {
-            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[off..n])
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            let len = reply.header.length as usize;
-            match reply.payload {
-                NetlinkPayload::Done(_) => return Ok(out),
-                NetlinkPayload::Error(e) => {
-                    return Err(match e.code {
-                        Some(c) => io::Error::from_raw_os_error(-c.get()),
-                        None => io::Error::from(io::ErrorKind::InvalidData),
-                    })
-                }
-                NetlinkPayload::InnerMessage(m) => out.push(m),
-                _ => {}
-            }
-            if len == 0 {
-                break;
-            }
-            off += (len + 3) & !3;
-        }
-    }
+    exchange(msg, NLM_F_DUMP, |m| out.push(m))?;
+    Ok(out)
 }
 
 /// The IPv6 link-local addresses of a link.
