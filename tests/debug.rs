@@ -63,7 +63,6 @@ fn handshake_messages_under_debug() {
                 format!("{ia}: Peer 1 created"),
                 format!("{ia}: Sending handshake initiation to peer 1"),
                 format!("{ia}: Receiving handshake response from peer 1"),
-                format!("{ia}: Sending keepalive packet to peer 1"),
             ],
         ),
         (

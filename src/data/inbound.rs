@@ -14,9 +14,11 @@ use crate::sys::udp::Sockets;
 use crate::wg::constants::*;
 use crate::wg::initiation::Timestamp;
 use crate::wg::interface::Interface;
-use crate::wg::messages::Message;
+use crate::wg::messages::{Events, Message};
 use crate::wg::peer::Peer;
 use crate::wg::router::Router;
+use crate::wg::send;
+use crate::wg::timers;
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::{Packet, TunnResult};
 use std::net::{IpAddr, SocketAddr};
@@ -57,16 +59,6 @@ pub fn drain(ifc: &Interface, socks: &Sockets, which: usize, tun: &Tun, b: &mut 
     }
     let _ = tun_out.flush(tun);
     flush(ifc, Some(socks), tx);
-}
-
-/// Up to this many debug messages per datagram, logged after the peer
-/// lock is released.
-type Events = [Option<Message<'static>>; 4];
-
-fn push(ev: &mut Events, m: Message<'static>) {
-    if let Some(slot) = ev.iter_mut().find(|s| s.is_none()) {
-        *slot = Some(m);
-    }
 }
 
 /// Why a handshake message goes no further: the debug message to log,
@@ -175,7 +167,7 @@ fn receive(
         _ => return,
     };
 
-    let mut ev: Events = [None, None, None, None];
+    let mut ev = Events::default();
     {
         let mut st = peer.lock();
         // A replayed initiation (not newer than one already accepted,
@@ -188,106 +180,126 @@ fn receive(
         let Some(tunn) = st.tunn.as_mut() else {
             return;
         };
-        let slot = tx.slot();
         let now = Instant::now();
-        let mut reply = None;
-        let ok = match tunn.decapsulate(Some(src.ip()), d, slot) {
-            // What authenticates: an initiation answered with a response,
-            // a response answered with a keepalive. Anything else written
-            // back (a cookie reply) proves nothing about the sender.
-            TunnResult::WriteToNetwork(out) => {
-                let expected = match t {
-                    MSG_INITIATION => Some(MSG_RESPONSE),
-                    MSG_RESPONSE => Some(MSG_DATA),
-                    _ => None,
-                };
-                reply = Some(out.len());
-                expected.is_some() && message_type(out) == expected
+        // What `Tunn` made of it. What authenticates: an initiation
+        // answered with a response, a response answered with a keepalive,
+        // a data message that decrypts. Anything else written back (a
+        // cookie reply) proves nothing about the sender.
+        let got = match (t, tunn.decapsulate(Some(src.ip()), d, tx.slot())) {
+            (MSG_INITIATION, TunnResult::WriteToNetwork(out))
+                if message_type(out) == Some(MSG_RESPONSE) =>
+            {
+                Got::Response(out.len(), le32(out, 4).unwrap_or(0))
             }
-            TunnResult::WriteToTunnelV4(p, ip) => {
-                if allowed(router, peer, IpAddr::V4(ip)) {
-                    tun_out.push(p);
-                } else {
-                    push(&mut ev, Message::DisallowedSrc(peer.id));
-                }
-                true
+            (MSG_RESPONSE, TunnResult::WriteToNetwork(out))
+                if message_type(out) == Some(MSG_DATA) =>
+            {
+                Got::Session
             }
-            TunnResult::WriteToTunnelV6(p, ip) => {
-                if allowed(router, peer, IpAddr::V6(ip)) {
-                    tun_out.push(p);
-                } else {
-                    push(&mut ev, Message::DisallowedSrc(peer.id));
-                }
-                true
+            (MSG_DATA, TunnResult::WriteToTunnelV4(p, ip)) => {
+                inner(router, peer, p, IpAddr::V4(ip), tun_out, &mut ev);
+                Got::Data { keepalive: false }
             }
-            TunnResult::Done => {
-                if t == MSG_DATA {
-                    push(&mut ev, Message::RecvKeepalive(peer.id));
-                }
-                true
+            (MSG_DATA, TunnResult::WriteToTunnelV6(p, ip)) => {
+                inner(router, peer, p, IpAddr::V6(ip), tun_out, &mut ev);
+                Got::Data { keepalive: false }
             }
-            TunnResult::Err(_) => {
-                match t {
-                    MSG_INITIATION => push(&mut ev, Message::InvalidInitiation),
-                    MSG_RESPONSE => push(&mut ev, Message::InvalidResponse),
-                    _ => {}
-                }
-                false
+            (MSG_DATA, TunnResult::Done) => {
+                ev.push(Message::RecvKeepalive(peer.id));
+                Got::Data { keepalive: true }
             }
+            (MSG_COOKIE, TunnResult::Done) => Got::Cookie,
+            (MSG_INITIATION, _) => {
+                ev.push(Message::InvalidInitiation);
+                Got::Nothing
+            }
+            (MSG_RESPONSE, _) => {
+                ev.push(Message::InvalidResponse);
+                Got::Nothing
+            }
+            _ => Got::Nothing,
         };
-        if ok {
-            if t == MSG_INITIATION {
-                st.newest_timestamp = timestamp;
-            }
-            peer.add_rx(d.len());
-            if t != MSG_COOKIE {
-                // Roaming: only an authenticated message moves the endpoint,
-                // and sets the address we answer from. Asking the kernel
-                // which source it would pick happens only on a change.
-                if st.endpoint != Some(src) || st.contacted != to {
-                    st.contacted = to;
-                    st.local = to.filter(|a| crate::sys::udp::kernel_source(src) != Some(*a));
-                }
-                st.endpoint = Some(src);
-                st.last_received = Some(now);
-            }
-            match t {
-                MSG_INITIATION => {
-                    push(&mut ev, Message::RecvInitiation(peer.id));
-                    if reply.is_some() {
-                        push(&mut ev, Message::SendResponse(peer.id));
-                        st.handshake_complete(now);
-                    }
-                }
-                MSG_RESPONSE => {
-                    push(&mut ev, Message::RecvResponse(peer.id));
-                    st.handshake_complete(now);
-                    if reply.is_some() {
-                        push(&mut ev, Message::SendKeepalive(peer.id));
-                    }
-                }
-                _ => {}
-            }
+        if matches!(got, Got::Nothing) {
+            drop(st);
+            ev.log(ifc);
+            return;
         }
-        if let (true, Some(len)) = (ok, reply) {
-            send_locked(peer, &mut st, tx, len, src, now);
-            // Packets that waited for the handshake go out now.
-            loop {
-                if tx.is_full() {
-                    flush(ifc, Some(socks), tx);
-                }
-                let Some(tunn) = st.tunn.as_mut() else { break };
-                let len = match tunn.decapsulate(None, &[], tx.slot()) {
-                    TunnResult::WriteToNetwork(out) => out.len(),
-                    _ => break,
-                };
-                st.last_data_sent = Some(now);
-                send_locked(peer, &mut st, tx, len, src, now);
+        peer.add_rx(d.len());
+        if !matches!(got, Got::Cookie) {
+            // Roaming: only an authenticated message moves the endpoint,
+            // and sets the address we answer from. Asking the kernel
+            // which source it would pick happens only on a change.
+            if st.endpoint != Some(src) || st.contacted != to {
+                st.contacted = to;
+                st.local = to.filter(|a| crate::sys::udp::kernel_source(src) != Some(*a));
             }
+            st.endpoint = Some(src);
+        }
+        let mut flush_tx = |tx: &mut TxQueue| flush(ifc, Some(socks), tx);
+        match got {
+            Got::Response(len, index) => {
+                st.newest_timestamp = timestamp;
+                ev.push(Message::RecvInitiation(peer.id));
+                ev.push(Message::SendResponse(peer.id));
+                send::commit(peer, &st, tx, len, &mut ev);
+                timers::response_sent(peer, &mut st, now, index);
+            }
+            Got::Session => {
+                // `Tunn` wrote a keepalive; it goes only if no packet
+                // was waiting for this session.
+                ev.push(Message::RecvResponse(peer.id));
+                timers::response_received(peer, &mut st, now);
+                if send::staged(peer, &mut st, tx, now, &mut ev, &mut flush_tx) == 0 {
+                    send::keepalive(peer, &mut st, tx, now, &mut ev);
+                }
+            }
+            Got::Data { keepalive } => {
+                let index = le32(d, 4).unwrap_or(0);
+                let r = timers::data_received(peer, &mut st, now, index, keepalive);
+                if r.confirmed {
+                    send::staged(peer, &mut st, tx, now, &mut ev, &mut flush_tx);
+                }
+                if r.rekey {
+                    if tx.is_full() {
+                        flush_tx(tx);
+                    }
+                    send::initiate(peer, &mut st, tx, now, false, &mut ev);
+                }
+            }
+            Got::Cookie | Got::Nothing => {}
         }
     }
-    for m in ev.into_iter().flatten() {
-        ifc.log(m);
+    ev.log(ifc);
+}
+
+/// What a datagram turned out to be once `Tunn` had it.
+enum Got {
+    /// An initiation we answered: the response (length, our index on the
+    /// new session) is in the slot.
+    Response(usize, u32),
+    /// A response to our initiation: a new session.
+    Session,
+    Data {
+        keepalive: bool,
+    },
+    Cookie,
+    Nothing,
+}
+
+/// A decrypted packet from `src` goes to the TUN device if `src` is one
+/// of the peer's allowed IPs.
+fn inner(
+    router: &Router,
+    peer: &Arc<Peer>,
+    p: &[u8],
+    src: IpAddr,
+    tun_out: &mut TunWrites,
+    ev: &mut Events,
+) {
+    if allowed(router, peer, src) {
+        tun_out.push(p);
+    } else {
+        ev.push(Message::DisallowedSrc(peer.id));
     }
 }
 
@@ -296,17 +308,4 @@ fn allowed(router: &Router, peer: &Arc<Peer>, src: IpAddr) -> bool {
         .allowed_ips
         .lookup(src)
         .is_some_and(|owner| Arc::ptr_eq(owner, peer))
-}
-
-fn send_locked(
-    peer: &Peer,
-    st: &mut crate::wg::peer::PeerState,
-    tx: &mut TxQueue,
-    len: usize,
-    to: SocketAddr,
-    now: Instant,
-) {
-    st.last_sent = Some(now);
-    peer.add_tx(len);
-    tx.commit(len, to, st.local);
 }

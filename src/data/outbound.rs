@@ -11,9 +11,10 @@ use crate::data::{Buffers, BUDGET};
 use crate::sys::tun::{Tun, TunPackets};
 use crate::wg::constants::MSG_INITIATION;
 use crate::wg::interface::Interface;
-use crate::wg::messages::Message;
+use crate::wg::messages::Events;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::router::Router;
+use crate::wg::send;
 use boringtun::noise::TunnResult;
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,17 +68,11 @@ fn encrypt_run(
         return i + 1;
     };
     let now = Instant::now();
-    let mut sent_initiation = false;
-    let mut no_endpoint = false;
+    let mut ev = Events::default();
     {
         let mut st = peer.lock();
         loop {
-            match encrypt(router, peer, &mut st, pk, i, tx, now) {
-                Sent::Data => {}
-                Sent::Initiation => sent_initiation = true,
-                Sent::NoEndpoint => no_endpoint = true,
-                Sent::Nothing => {}
-            }
+            encrypt(router, peer, &mut st, pk, i, tx, now, &mut ev);
             i += 1;
             if i >= n || tx.is_full() {
                 break;
@@ -89,22 +84,15 @@ fn encrypt_run(
             }
         }
     }
-    if sent_initiation {
-        ifc.log(Message::SendInitiation(peer.id));
-    }
-    if no_endpoint {
-        ifc.log(Message::NoEndpoint(peer.id));
-    }
+    ev.log(ifc);
     i
 }
 
-enum Sent {
-    Data,
-    Initiation,
-    NoEndpoint,
-    Nothing,
-}
-
+/// Encrypt packet `i` for the peer into `tx`. Without a session `Tunn`
+/// keeps the packet until a handshake completes (and writes an
+/// initiation if none is in progress; if one is, a new one is sent
+/// only if the last is REKEY_TIMEOUT old).
+#[allow(clippy::too_many_arguments)]
 fn encrypt(
     router: &Router,
     peer: &Peer,
@@ -113,34 +101,23 @@ fn encrypt(
     i: usize,
     tx: &mut TxQueue,
     now: Instant,
-) -> Sent {
+    ev: &mut Events,
+) {
     let (len, buf) = pk.packet_mut(i);
     let padded = padded_len(len, router.mtu).min(buf.len());
     buf[len..padded].fill(0);
-    let endpoint = st.endpoint;
     let Some(tunn) = st.tunn.as_mut() else {
-        return Sent::Nothing;
+        return;
     };
-    let out_len = match tunn.encapsulate(&buf[..padded], tx.slot()) {
-        TunnResult::WriteToNetwork(out) => out.len(),
-        _ => return Sent::Nothing,
-    };
-    let is_init = message_type(&tx.slot()[..out_len]) == Some(MSG_INITIATION);
-    if is_init {
-        st.initiation_sent();
-    }
-    let Some(ep) = endpoint else {
-        return Sent::NoEndpoint;
-    };
-    st.last_sent = Some(now);
-    if !is_init {
-        st.last_data_sent = Some(now);
-    }
-    peer.add_tx(out_len);
-    tx.commit(out_len, ep, st.local);
-    if is_init {
-        Sent::Initiation
-    } else {
-        Sent::Data
+    match tunn.encapsulate(&buf[..padded], tx.slot()) {
+        TunnResult::WriteToNetwork(out) => {
+            let out_len = out.len();
+            if message_type(&tx.slot()[..out_len]) == Some(MSG_INITIATION) {
+                send::initiated_by_tunn(peer, st, tx, out_len, now, ev);
+            } else {
+                send::sent(peer, st, tx, out_len, now, ev);
+            }
+        }
+        _ => send::initiate(peer, st, tx, now, false, ev),
     }
 }

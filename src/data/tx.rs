@@ -12,6 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 const MAX_RUN_BYTES: usize = 65_000;
 /// The kernel coalesces at most 64 segments (UDP_MAX_SEGMENTS).
 const MAX_RUN_SEGMENTS: usize = 64;
+/// Room kept after the largest message for the small ones a message can
+/// set off under the same peer lock (an initiation after data that found
+/// its session old, a keepalive): a few of 148 bytes at most.
+const RESERVE: usize = 1024;
 
 #[derive(Clone, Copy)]
 struct Run {
@@ -33,10 +37,11 @@ pub struct TxQueue {
 }
 
 impl TxQueue {
-    /// Room for `bytes` of messages, plus one largest message.
+    /// Room for `bytes` of messages, plus one largest message and the
+    /// small ones it may set off.
     pub fn new(bytes: usize) -> TxQueue {
         TxQueue {
-            buf: vec![0u8; bytes + SLOT].into_boxed_slice(),
+            buf: vec![0u8; bytes + SLOT + RESERVE].into_boxed_slice(),
             used: 0,
             runs: Vec::with_capacity(64),
         }
@@ -46,9 +51,10 @@ impl TxQueue {
         self.runs.is_empty()
     }
 
-    /// No room for another largest message: flush first.
+    /// No room for another largest message (and the reserve): flush
+    /// first.
     pub fn is_full(&self) -> bool {
-        self.buf.len() - self.used < SLOT
+        self.buf.len() - self.used < SLOT + RESERVE
     }
 
     /// Where the next message is written before [`TxQueue::commit`].

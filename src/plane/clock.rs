@@ -1,13 +1,15 @@
 //! One timer service for every peer of every interface: a single thread
-//! that, every `TIMER_TICK`, runs the timers of each interface in turn
-//! (retries, rekeys, keepalives, expiry) and sends what they produce.
+//! that sleeps until the earliest deadline of any peer (but never longer
+//! than `TIMER_TICK`, so deadlines armed meanwhile, all at least a second
+//! away, are seen in time) and then runs what is due.
 
 use crate::data::tx::TxQueue;
 use crate::registry::Registry;
 use crate::wg::constants::TIMER_TICK;
-use crate::wg::timers::tick_interface;
+use crate::wg::expiry::tick_interface;
+use crate::wg::timers;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Handshake and keepalive messages are small; the queue is flushed
 /// whenever it fills.
@@ -18,21 +20,18 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
         .name("clock".into())
         .spawn(move || {
             let mut tx = TxQueue::new(CLOCK_TX_BYTES);
-            let mut peers = Vec::new();
-            let mut next = Instant::now() + TIMER_TICK;
+            let mut due = Vec::new();
             loop {
                 let now = Instant::now();
-                if next > now {
-                    std::thread::sleep(next - now);
-                }
-                next += TIMER_TICK;
-                // Never run late ticks back to back after a stall.
-                if next < Instant::now() {
-                    next = Instant::now() + TIMER_TICK;
-                }
+                let mut next = u64::MAX;
                 for ifc in reg.all() {
-                    tick_interface(&ifc, &mut tx, &mut peers);
+                    next = next.min(tick_interface(&ifc, &mut tx, &mut due, now));
                 }
+                let now = Instant::now();
+                let left = Duration::from_millis(next.saturating_sub(timers::ms(now)));
+                // A millisecond of slack so the deadline has passed when
+                // we wake (ms() rounds down).
+                std::thread::sleep(left.min(TIMER_TICK) + Duration::from_millis(1));
             }
         })?;
     Ok(())

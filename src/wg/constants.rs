@@ -15,13 +15,11 @@ pub const KEEPALIVE_LEN: usize = DATA_OVERHEAD;
 /// Plaintext is padded to a multiple of this.
 pub const PADDING: usize = 16;
 
-/// How often the timer tick drives `Tunn::update_timers`.
+/// The longest the clock sleeps between looks at the deadlines.
 pub const TIMER_TICK: Duration = Duration::from_millis(250);
 pub const REKEY_TIMEOUT_SECS: u64 = 5;
 pub const KEEPALIVE_TIMEOUT_SECS: u64 = 10;
 pub const REJECT_AFTER_TIME_SECS: u64 = 180;
-/// What wg(4) reports when the initiation retries run out.
-pub const MAX_TIMER_HANDSHAKES_REPORTED: u32 = 20;
 
 /// Handshake messages per second, over the whole interface, before
 /// cookies are demanded. Each message is counted once.

@@ -24,6 +24,7 @@ use crate::wg::constants::HANDSHAKE_RATE_LIMIT;
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
+use crate::wg::timers;
 use boringtun::noise::Tunn;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
@@ -33,7 +34,7 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
-use std::time::UNIX_EPOCH;
+use std::time::{Instant, UNIX_EPOCH};
 
 #[derive(Debug)]
 pub enum SetError {
@@ -140,7 +141,7 @@ impl Interface {
         *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = None;
         let router = std::mem::take(&mut *self.router.write().unwrap_or_else(|e| e.into_inner()));
         for p in router.by_key.values() {
-            p.lock().reset_sessions(None);
+            p.reset_sessions(&mut p.lock(), None);
         }
         *cfg = Config::default();
         lock(&self.tun).take();
@@ -168,6 +169,27 @@ impl Interface {
         if self.debug() {
             crate::log::event(&self.name, m);
         }
+    }
+
+    /// No new session for REJECT_AFTER_TIME * 3: replace the peer's
+    /// `Tunn` by a fresh one, which drops every session key, the
+    /// handshake state and the packets waiting for a session. The other
+    /// deadlines run on (a persistent keepalive still starts a handshake).
+    pub fn zero_keys(&self, peer: &Arc<Peer>) {
+        let cfg = lock(&self.config);
+        let identity = self.router().identity.clone();
+        let Some(pc) = cfg
+            .peers
+            .iter()
+            .find(|pc| pc.live.as_ref().is_some_and(|p| Arc::ptr_eq(p, peer)))
+        else {
+            return;
+        };
+        let mut st = peer.lock();
+        if st.tunn.is_some() {
+            st.tunn = new_tunn(identity.as_deref(), pc, peer.index);
+        }
+        timers::keys_zeroed(&mut st);
     }
 
     /// Apply one request atomically.
@@ -361,7 +383,7 @@ impl Interface {
                 if let (Some(gone), false) = (&was, still) {
                     router.by_key.remove(k);
                     router.by_index.remove(&gone.index);
-                    gone.lock().reset_sessions(None);
+                    gone.reset_sessions(&mut gone.lock(), None);
                     destroyed.push(gone.id);
                 }
                 let Some(pc) = cfg.peers.get_mut(k) else {
@@ -381,7 +403,7 @@ impl Interface {
                 };
                 let mut st = peer.lock();
                 if (is_new || pc.rekey) && !key_changed && !went_down {
-                    st.reset_sessions(new_tunn(identity.as_deref(), pc, peer.index));
+                    peer.reset_sessions(&mut st, new_tunn(identity.as_deref(), pc, peer.index));
                 }
                 if let Some(ep) = pc.new_endpoint {
                     st.endpoint = Some(ep);
@@ -389,14 +411,19 @@ impl Interface {
                     st.local = None;
                     st.contacted = None;
                 }
-                st.pka = pc.pka;
+                let old_pka = std::mem::replace(&mut st.pka, pc.pka);
+                if old_pka != st.pka {
+                    timers::pka_changed(&peer, &mut st, old_pka, Instant::now());
+                }
             }
             // Every peer's sessions go with a new key or a down.
             if key_changed || went_down {
                 for pc in cfg.peers.iter() {
                     if let Some(peer) = &pc.live {
-                        peer.lock()
-                            .reset_sessions(new_tunn(identity.as_deref(), pc, peer.index));
+                        peer.reset_sessions(
+                            &mut peer.lock(),
+                            new_tunn(identity.as_deref(), pc, peer.index),
+                        );
                     }
                 }
             }

@@ -29,6 +29,25 @@ pub enum Message<'a> {
     SocketsFailed(&'a dyn fmt::Display),
 }
 
+/// Messages gathered under a peer's lock and logged after it is
+/// released; a handful at most per packet or timer, the rest dropped.
+#[derive(Default)]
+pub struct Events([Option<Message<'static>>; 6]);
+
+impl Events {
+    pub fn push(&mut self, m: Message<'static>) {
+        if let Some(slot) = self.0.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(m);
+        }
+    }
+
+    pub fn log(self, ifc: &crate::wg::interface::Interface) {
+        for m in self.0.into_iter().flatten() {
+            ifc.log(m);
+        }
+    }
+}
+
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Message::*;

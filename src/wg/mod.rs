@@ -14,6 +14,7 @@
 pub mod allowed_ips;
 pub mod config;
 pub mod constants;
+pub mod expiry;
 pub mod initiation;
 pub mod interface;
 pub mod keys;
@@ -22,4 +23,5 @@ pub mod peer;
 pub mod peers;
 pub mod ratelimit;
 pub mod router;
+pub mod send;
 pub mod timers;

@@ -2,6 +2,7 @@
 //! the bookkeeping behind the debug messages. One mutex per peer.
 
 use crate::wg::initiation::Timestamp;
+use crate::wg::timers::{self, Timers};
 use boringtun::noise::Tunn;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,9 @@ pub struct Peer {
     /// Every byte sent to / received from the endpoint, handshakes included.
     pub tx_bytes: AtomicU64,
     pub rx_bytes: AtomicU64,
+    /// The earliest deadline of `PeerState::timers` in `timers::ms`, or
+    /// earlier: the clock skips the peer until then without locking it.
+    pub due: AtomicU64,
 }
 
 #[derive(Default)]
@@ -40,18 +44,9 @@ pub struct PeerState {
     pub contacted: Option<IpAddr>,
     /// Persistent keepalive interval in seconds, 0 = off.
     pub pka: u16,
-    /// Last time any message went to this peer (for persistent keepalive).
-    pub last_sent: Option<Instant>,
-    /// Last time an authenticated message came from this peer.
-    pub last_received: Option<Instant>,
-    /// Last time we sent data (not keepalive) to this peer.
-    pub last_data_sent: Option<Instant>,
     pub last_handshake: Option<SystemTime>,
-    pub session_started: Option<Instant>,
-    /// Initiations sent for the handshake in progress (0 = none).
-    pub handshake_attempts: u32,
-    /// ConnectionExpired has been reported for the current state.
-    pub expired_reported: bool,
+    /// The protocol's deadlines and what they depend on.
+    pub timers: Timers,
     /// The newest initiation timestamp accepted from this peer. Kept for
     /// the peer's whole life (down/up and key changes rebuild `tunn`, but
     /// not this), so a recorded initiation is never answered twice.
@@ -66,6 +61,7 @@ impl Peer {
             state: Mutex::new(PeerState::default()),
             tx_bytes: AtomicU64::new(0),
             rx_bytes: AtomicU64::new(0),
+            due: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -84,27 +80,11 @@ impl Peer {
     }
 }
 
-impl PeerState {
-    /// Forget sessions and handshake progress (down, key change).
-    pub fn reset_sessions(&mut self, tunn: Option<Tunn>) {
-        self.tunn = tunn;
-        self.handshake_attempts = 0;
-        self.expired_reported = false;
-        self.session_started = None;
-        self.last_sent = None;
-    }
-
-    /// An initiation is going out. Returns the try number (1 = first).
-    pub fn initiation_sent(&mut self) -> u32 {
-        self.handshake_attempts += 1;
-        self.expired_reported = false;
-        self.handshake_attempts
-    }
-
-    pub fn handshake_complete(&mut self, now: Instant) {
-        self.handshake_attempts = 0;
-        self.expired_reported = false;
-        self.session_started = Some(now);
-        self.last_handshake = Some(SystemTime::now());
+impl Peer {
+    /// Forget sessions, handshake progress and deadlines (down, key
+    /// change, a new peer) and use `tunn` from now on.
+    pub fn reset_sessions(&self, st: &mut PeerState, tunn: Option<Tunn>) {
+        st.tunn = tunn;
+        timers::reset(self, st, Instant::now());
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 /// Our static identity, needed to find the sender of an initiation.
 pub struct Identity {
     pub secret: StaticSecret,
+    pub public: PublicKey,
     pub responder: Responder,
     /// Counts every handshake message once, at the interface, and
     /// answers with cookie replies when under load.
@@ -46,6 +47,7 @@ impl Identity {
             load_since: Mutex::new(Instant::now()),
             limit,
             secret,
+            public,
         }
     }
 
@@ -55,12 +57,13 @@ impl Identity {
         self.load.fetch_add(1, Ordering::Relaxed) >= self.limit
     }
 
-    /// Once a second: start counting afresh and forget idle sources.
+    /// Called at every clock tick; once a second it starts counting afresh
+    /// and forgets idle sources.
     pub fn new_second(&self, now: Instant) {
-        self.rate_limiter.reset_count();
         let mut since = self.load_since.lock().unwrap_or_else(|e| e.into_inner());
         if now.saturating_duration_since(*since) >= Duration::from_secs(1) {
             *since = now;
+            self.rate_limiter.reset_count();
             self.load.store(0, Ordering::Relaxed);
             self.per_source.sweep(now);
         }

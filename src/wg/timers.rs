@@ -1,129 +1,402 @@
-//! The timer tick: once per `TIMER_TICK` for every interface, drive every peer's
-//! `Tunn::update_timers` (retries, rekeys, keepalives, expiry), send
-//! persistent keepalives, and turn what happened into wg(4)'s messages.
+//! The protocol's timers, kept here rather than in boringtun's `Tunn`
+//! (which is used only for the cryptography: handshake messages and
+//! sessions). `Tunn::update_timers` decides everything at once on a
+//! polling tick and measures from the wrong events (a new handshake 15 s
+//! after the last packet *received*, a rekey of an idle session, retries
+//! without jitter); the reference implementations (wireguard-go, and the
+//! Linux driver's timers.c, which agree) arm one deadline per purpose
+//! from the packet events below, and so do we.
+//!
+//! | deadline        | armed by                                   | runs out → |
+//! |-----------------|--------------------------------------------|------------|
+//! | retransmit      | an initiation sent: 5 s + jitter           | retry, or give up after 20 |
+//! | send keepalive  | data received, if not armed: 10 s          | keepalive |
+//! | new handshake   | data sent, if not armed: 15 s + jitter     | initiation |
+//! | persistent      | any authenticated packet in or out: N s    | keepalive |
+//! | reject          | a session derived: 180 s                   | sessions dropped |
+//! | zero keys       | a session derived: 540 s                   | all keys zeroed |
+//!
+//! Any authenticated packet received disarms "new handshake"; any sent
+//! disarms "send keepalive"; a completed handshake disarms "retransmit".
+//!
+//! Each peer keeps the earliest of its deadlines in `Peer::due`, so the
+//! clock looks at a peer only when something is due.
 
-use crate::data::packet::{flush, message_type};
-use crate::data::tx::TxQueue;
 use crate::wg::constants::*;
-use crate::wg::interface::Interface;
-use crate::wg::messages::Message;
-use crate::wg::peer::Peer;
-use boringtun::noise::errors::WireGuardError;
-use boringtun::noise::TunnResult;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use crate::wg::peer::{Peer, PeerState};
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
 
-/// One timer tick of one interface (the clock calls it every
-/// `TIMER_TICK`): drive every peer, then send what that produced.
-///
-/// The peers are copied out (into `peers`, reused between ticks) so that
-/// the router's read lock is held only for the copy, not for the whole
-/// walk: a commit waiting for the write lock is never held up by timers.
-pub fn tick_interface(ifc: &Interface, tx: &mut TxQueue, peers: &mut Vec<Arc<Peer>>) {
-    // A down interface is silent: no sockets, no timers.
-    let Some(socks) = ifc.sockets() else {
-        return;
-    };
-    let socks = Some(socks);
-    peers.clear();
-    {
-        let router = ifc.router();
-        if let Some(id) = &router.identity {
-            id.new_second(Instant::now());
-        }
-        peers.extend(router.by_key.values().cloned());
-    }
-    for peer in peers.iter() {
-        tick(ifc, peer, tx);
-        if tx.is_full() {
-            flush(ifc, socks.as_deref(), tx);
-        }
-    }
-    peers.clear();
-    flush(ifc, socks.as_deref(), tx);
+/// Retries after the first initiation before giving up: 18 + the first
+/// + the one that runs out = 20 initiations in all (wg(4) reports 20).
+pub const MAX_TIMER_HANDSHAKES: u32 = 18;
+/// Jitter added to retries and to the new-handshake deadline, so that
+/// two peers do not keep colliding.
+const JITTER_MAX_MS: u64 = 334;
+
+const REKEY_TIMEOUT: Duration = Duration::from_secs(REKEY_TIMEOUT_SECS);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(KEEPALIVE_TIMEOUT_SECS);
+const REKEY_AFTER_TIME: Duration = Duration::from_secs(120);
+const REJECT_AFTER_TIME: Duration = Duration::from_secs(REJECT_AFTER_TIME_SECS);
+
+/// The session we send with: when it was made, and whether we initiated
+/// it (only the initiator rekeys on age).
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub created: Instant,
+    pub initiator: bool,
 }
 
-fn older_than(t: Option<Instant>, now: Instant, secs: u64) -> bool {
-    t.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(secs))
+#[derive(Default)]
+pub struct Timers {
+    pub retransmit: Option<Instant>,
+    pub send_keepalive: Option<Instant>,
+    pub new_handshake: Option<Instant>,
+    pub persistent: Option<Instant>,
+    pub reject: Option<Instant>,
+    pub zero_keys: Option<Instant>,
+    /// Data arrived while a keepalive was already due: one more after it.
+    pub need_another_keepalive: bool,
+    /// Retries of the handshake in progress (0 for the first initiation).
+    pub attempts: u32,
+    /// When the last initiation went out: at most one per REKEY_TIMEOUT
+    /// unless it is a retry.
+    pub last_initiation: Option<Instant>,
+    /// The initiator's one rekey on receive near the end of a session.
+    pub sent_last_minute: bool,
+    pub session: Option<Session>,
+    /// A response we sent: its session (our index on it) becomes ours to
+    /// send with when the initiator's first packet arrives on it.
+    pub pending: Option<(u32, Instant)>,
 }
 
-fn tick(ifc: &Interface, peer: &Peer, tx: &mut TxQueue) {
-    let mut ev: [Option<Message<'static>>; 3] = [None, None, None];
-    {
-        let mut st = peer.lock();
-        let now = Instant::now();
-        let Some(tunn) = st.tunn.as_mut() else {
-            return;
-        };
-        let mut out = match tunn.update_timers(tx.slot()) {
-            TunnResult::WriteToNetwork(p) => Some(p.len()),
-            TunnResult::Err(WireGuardError::ConnectionExpired) => {
-                if !st.expired_reported {
-                    st.expired_reported = true;
-                    if st.handshake_attempts > 0 {
-                        ev[0] = Some(Message::HandshakeGiveUp(
-                            peer.id,
-                            MAX_TIMER_HANDSHAKES_REPORTED,
-                        ));
-                        st.handshake_attempts = 0;
-                    } else if st.session_started.take().is_some() {
-                        ev[0] = Some(Message::ZeroingKeys(peer.id, REJECT_AFTER_TIME_SECS * 3));
-                    }
-                }
-                None
+/// Milliseconds since the daemon's first use of the clock; `u64::MAX`
+/// means nothing is due.
+pub fn ms(t: Instant) -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(|| Instant::now() - Duration::from_secs(1));
+    t.saturating_duration_since(epoch).as_millis() as u64
+}
+
+/// 0..334 ms, from a per-thread xorshift seeded once from the OS: it is
+/// drawn per data packet in the worst case, so no system call.
+fn jitter() -> Duration {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            use rand_core::RngCore;
+            rand_core::OsRng.next_u64() | 1
+        });
+    }
+    let r = STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    });
+    Duration::from_millis(r % JITTER_MAX_MS)
+}
+
+/// Set a deadline and make sure the clock will look at the peer by then.
+fn arm(peer: &Peer, slot: &mut Option<Instant>, at: Instant) {
+    *slot = Some(at);
+    peer.due.fetch_min(ms(at), Ordering::Relaxed);
+}
+
+impl Timers {
+    /// The earliest deadline, for `Peer::due`.
+    pub fn earliest(&self) -> u64 {
+        [
+            self.retransmit,
+            self.send_keepalive,
+            self.new_handshake,
+            self.persistent,
+            self.reject,
+            self.zero_keys,
+        ]
+        .into_iter()
+        .flatten()
+        .map(ms)
+        .min()
+        .unwrap_or(u64::MAX)
+    }
+
+    /// Whether the initiator's session is old enough to renew on send.
+    fn rekey_on_send(&self, now: Instant) -> bool {
+        self.session
+            .is_some_and(|s| s.initiator && now.duration_since(s.created) >= REKEY_AFTER_TIME)
+    }
+}
+
+/// Any authenticated packet, in or out: the persistent keepalive counts
+/// from it.
+fn traversal(peer: &Peer, st: &mut PeerState, now: Instant) {
+    if st.pka > 0 {
+        let at = now + Duration::from_secs(st.pka.into());
+        arm(peer, &mut st.timers.persistent, at);
+    }
+}
+
+fn any_sent(st: &mut PeerState) {
+    st.timers.send_keepalive = None;
+}
+
+fn any_received(st: &mut PeerState) {
+    st.timers.new_handshake = None;
+}
+
+fn session_derived(peer: &Peer, st: &mut PeerState, now: Instant) {
+    arm(peer, &mut st.timers.reject, now + REJECT_AFTER_TIME);
+    arm(peer, &mut st.timers.zero_keys, now + REJECT_AFTER_TIME * 3);
+}
+
+fn handshake_complete(st: &mut PeerState) {
+    st.timers.retransmit = None;
+    st.timers.attempts = 0;
+    st.timers.sent_last_minute = false;
+    st.last_handshake = Some(SystemTime::now());
+}
+
+/// A data message (not a keepalive) went out. Returns whether a new
+/// handshake should start now (our session is REKEY_AFTER_TIME old).
+pub fn data_sent(peer: &Peer, st: &mut PeerState, now: Instant) -> bool {
+    traversal(peer, st, now);
+    any_sent(st);
+    if st.timers.new_handshake.is_none() {
+        let at = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter();
+        arm(peer, &mut st.timers.new_handshake, at);
+    }
+    st.timers.rekey_on_send(now)
+}
+
+/// A keepalive went out; as `data_sent`.
+pub fn keepalive_sent(peer: &Peer, st: &mut PeerState, now: Instant) -> bool {
+    traversal(peer, st, now);
+    any_sent(st);
+    st.timers.rekey_on_send(now)
+}
+
+/// An initiation went out.
+pub fn initiation_sent(peer: &Peer, st: &mut PeerState, now: Instant) {
+    traversal(peer, st, now);
+    any_sent(st);
+    st.timers.last_initiation = Some(now);
+    let at = now + REKEY_TIMEOUT + jitter();
+    arm(peer, &mut st.timers.retransmit, at);
+}
+
+/// We answered an initiation; `index` is our index on the new session.
+pub fn response_sent(peer: &Peer, st: &mut PeerState, now: Instant, index: u32) {
+    any_received(st);
+    traversal(peer, st, now);
+    any_sent(st);
+    session_derived(peer, st, now);
+    st.timers.pending = Some((index, now));
+}
+
+/// Our initiation was answered: the new session is ours to send with.
+pub fn response_received(peer: &Peer, st: &mut PeerState, now: Instant) {
+    any_received(st);
+    traversal(peer, st, now);
+    session_derived(peer, st, now);
+    handshake_complete(st);
+    st.timers.session = Some(Session {
+        created: now,
+        initiator: true,
+    });
+}
+
+/// What a received data message (or keepalive) calls for.
+pub struct Received {
+    /// It confirmed the session of a response we sent: the packets that
+    /// waited for a session can go.
+    pub confirmed: bool,
+    /// Start a handshake now: we initiated this session and it is close
+    /// to being rejected (once per session).
+    pub rekey: bool,
+}
+
+/// A data message arrived on our session `index`; `keepalive` if it
+/// carried nothing.
+pub fn data_received(
+    peer: &Peer,
+    st: &mut PeerState,
+    now: Instant,
+    index: u32,
+    keepalive: bool,
+) -> Received {
+    let mut confirmed = false;
+    if let Some((i, at)) = st.timers.pending {
+        if i == index {
+            st.timers.pending = None;
+            handshake_complete(st);
+            if st.timers.session.is_none_or(|s| s.created <= at) {
+                st.timers.session = Some(Session {
+                    created: at,
+                    initiator: false,
+                });
             }
-            _ => None,
-        };
-        // Persistent keepalive: something must go out every `pka` seconds.
-        if out.is_none() && st.pka > 0 && older_than(st.last_sent, now, st.pka as u64) {
-            st.last_sent = Some(now);
-            if let Some(tunn) = st.tunn.as_mut() {
-                if let TunnResult::WriteToNetwork(p) = tunn.encapsulate(&[], tx.slot()) {
-                    out = Some(p.len());
-                }
-            }
-        }
-        let Some(len) = out else {
-            drop(st);
-            log_all(ifc, ev);
-            return;
-        };
-        match message_type(&tx.slot()[..len]) {
-            Some(MSG_INITIATION) => {
-                let try_no = st.initiation_sent();
-                if try_no > 1 {
-                    ev[1] = Some(Message::HandshakeRetry(peer.id, try_no));
-                } else if st.last_data_sent > st.last_received
-                    && older_than(
-                        st.last_received,
-                        now,
-                        KEEPALIVE_TIMEOUT_SECS + REKEY_TIMEOUT_SECS,
-                    )
-                {
-                    ev[1] = Some(Message::StoppedHearing(
-                        peer.id,
-                        KEEPALIVE_TIMEOUT_SECS + REKEY_TIMEOUT_SECS,
-                    ));
-                }
-                ev[2] = Some(Message::SendInitiation(peer.id));
-            }
-            Some(MSG_DATA) if len == KEEPALIVE_LEN => ev[2] = Some(Message::SendKeepalive(peer.id)),
-            _ => {}
-        }
-        st.last_sent = Some(now);
-        match st.endpoint {
-            Some(ep) => {
-                peer.add_tx(len);
-                tx.commit(len, ep, st.local);
-            }
-            None => ev[2] = Some(Message::NoEndpoint(peer.id)),
+            confirmed = true;
         }
     }
-    log_all(ifc, ev);
+    let mut rekey = false;
+    if !st.timers.sent_last_minute {
+        if let Some(s) = st.timers.session {
+            if s.initiator
+                && now.duration_since(s.created)
+                    >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT
+            {
+                st.timers.sent_last_minute = true;
+                rekey = true;
+            }
+        }
+    }
+    traversal(peer, st, now);
+    any_received(st);
+    if !keepalive {
+        if st.timers.send_keepalive.is_none() {
+            arm(peer, &mut st.timers.send_keepalive, now + KEEPALIVE_TIMEOUT);
+        } else {
+            st.timers.need_another_keepalive = true;
+        }
+    }
+    Received { confirmed, rekey }
 }
 
-fn log_all<const N: usize>(ifc: &Interface, ev: [Option<Message<'static>>; N]) {
-    for m in ev.into_iter().flatten() {
-        ifc.log(m);
+/// A handshake message from the peer that got as far as `Tunn`
+/// (authenticated): it stops the new-handshake deadline and counts for
+/// the persistent keepalive.
+pub fn handshake_received(peer: &Peer, st: &mut PeerState, now: Instant) {
+    any_received(st);
+    traversal(peer, st, now);
+}
+
+/// The persistent keepalive interval changed to `pka` (from `old`):
+/// turning it on sends a keepalive at once, as wg(8) users expect.
+pub fn pka_changed(peer: &Peer, st: &mut PeerState, old: u16, now: Instant) {
+    if st.pka == 0 {
+        st.timers.persistent = None;
+    } else if old == 0 {
+        arm(peer, &mut st.timers.persistent, now);
+    }
+}
+
+/// The keys are gone (zeroed after REJECT_AFTER_TIME * 3): nothing
+/// session-related is due any more.
+pub fn keys_zeroed(st: &mut PeerState) {
+    let t = &mut st.timers;
+    t.zero_keys = None;
+    t.reject = None;
+    t.session = None;
+    t.pending = None;
+}
+
+/// Sessions expired (REJECT_AFTER_TIME after the newest was made): the
+/// next packet to send starts a handshake.
+pub fn sessions_expired(st: &mut PeerState) {
+    let t = &mut st.timers;
+    t.reject = None;
+    t.session = None;
+    t.pending = None;
+}
+
+/// Sessions and handshake state were replaced (down, new keys, a peer
+/// created): every deadline starts afresh, except that a persistent
+/// keepalive goes out as soon as the interface can send.
+pub fn reset(peer: &Peer, st: &mut PeerState, now: Instant) {
+    st.timers = Timers::default();
+    peer.due.store(u64::MAX, Ordering::Relaxed);
+    if st.pka > 0 {
+        arm(peer, &mut st.timers.persistent, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> Peer {
+        let p = Peer::new(1, 1);
+        p.lock().pka = 0;
+        p
+    }
+
+    #[test]
+    fn jitter_is_within_a_third_of_a_second() {
+        for _ in 0..1000 {
+            assert!(jitter() < Duration::from_millis(JITTER_MAX_MS));
+        }
+    }
+
+    #[test]
+    fn data_sent_arms_new_handshake_once_and_receiving_disarms_it() {
+        let p = peer();
+        let mut st = p.lock();
+        let t0 = Instant::now();
+        data_sent(&p, &mut st, t0);
+        let first = st.timers.new_handshake.unwrap();
+        assert!(first >= t0 + Duration::from_secs(15));
+        assert!(first < t0 + Duration::from_millis(15_334));
+        data_sent(&p, &mut st, t0 + Duration::from_secs(3));
+        assert_eq!(st.timers.new_handshake, Some(first), "not pushed back");
+        assert_eq!(p.due.load(Ordering::Relaxed), ms(first));
+        data_received(&p, &mut st, t0 + Duration::from_secs(4), 9, true);
+        assert!(st.timers.new_handshake.is_none());
+    }
+
+    #[test]
+    fn passive_keepalive_only_after_data_and_cancelled_by_sending() {
+        let p = peer();
+        let mut st = p.lock();
+        let t0 = Instant::now();
+        data_received(&p, &mut st, t0, 9, true);
+        assert!(st.timers.send_keepalive.is_none(), "a keepalive needs none");
+        data_received(&p, &mut st, t0, 9, false);
+        assert_eq!(st.timers.send_keepalive, Some(t0 + KEEPALIVE_TIMEOUT));
+        data_received(&p, &mut st, t0 + Duration::from_secs(1), 9, false);
+        assert!(st.timers.need_another_keepalive);
+        keepalive_sent(&p, &mut st, t0 + Duration::from_secs(2));
+        assert!(st.timers.send_keepalive.is_none());
+    }
+
+    #[test]
+    fn only_the_initiator_rekeys_and_only_when_old() {
+        let p = peer();
+        let mut st = p.lock();
+        let t0 = Instant::now();
+        response_received(&p, &mut st, t0);
+        assert!(!data_sent(&p, &mut st, t0 + Duration::from_secs(119)));
+        assert!(data_sent(&p, &mut st, t0 + Duration::from_secs(120)));
+        let r = data_received(&p, &mut st, t0 + Duration::from_secs(165), 1, true);
+        assert!(r.rekey);
+        let r = data_received(&p, &mut st, t0 + Duration::from_secs(166), 1, true);
+        assert!(!r.rekey, "once per session");
+
+        let q = peer();
+        let mut st = q.lock();
+        response_sent(&q, &mut st, t0, 77);
+        let r = data_received(&q, &mut st, t0 + Duration::from_secs(1), 77, true);
+        assert!(r.confirmed);
+        assert!(st.last_handshake.is_some());
+        assert!(!data_sent(&q, &mut st, t0 + Duration::from_secs(150)));
+    }
+
+    #[test]
+    fn persistent_keepalive_counts_from_the_last_packet() {
+        let p = peer();
+        let mut st = p.lock();
+        st.pka = 25;
+        let t0 = Instant::now();
+        pka_changed(&p, &mut st, 0, t0);
+        assert_eq!(st.timers.persistent, Some(t0), "turning it on sends now");
+        data_received(&p, &mut st, t0 + Duration::from_secs(5), 9, false);
+        assert_eq!(
+            st.timers.persistent,
+            Some(t0 + Duration::from_secs(30)),
+            "received packets push it back too"
+        );
     }
 }
