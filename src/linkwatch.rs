@@ -26,9 +26,17 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                                 ifc.sync_link();
                             }
                         }
+                        LinkEvent::Ipv6Lost(index) => {
+                            if let Some(ifc) = reg.by_index(index) {
+                                ifc.ipv6_lost();
+                            }
+                        }
                         LinkEvent::Deleted(index) => {
                             if let Some(ifc) = reg.by_index(index) {
-                                crate::log::info(format!("{}: link deleted, destroying", ifc.name));
+                                crate::log::info(format!(
+                                    "{}: link deleted, destroying",
+                                    ifc.name()
+                                ));
                                 let _ = reg.destroy_this(&ifc);
                             }
                         }

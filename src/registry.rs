@@ -58,7 +58,7 @@ impl Registry {
             if !valid_rename(r) {
                 return Err(CloneError::BadName);
             }
-            if list.iter().any(|i| i.name == r) {
+            if list.iter().any(|i| i.has_name(r)) {
                 return Err(CloneError::Exists);
             }
             r.to_string()
@@ -66,7 +66,7 @@ impl Registry {
             (0u32..)
                 .map(|u| format!("{CLONER}{u}"))
                 .find(|n| {
-                    !list.iter().any(|i| &i.name == n)
+                    !list.iter().any(|i| i.has_name(n))
                         && nix::net::if_::if_nametoindex(n.as_str()).is_err()
                 })
                 .ok_or(CloneError::BadName)?
@@ -74,7 +74,7 @@ impl Registry {
             if !valid_name(name) {
                 return Err(CloneError::BadName);
             }
-            if list.iter().any(|i| i.name == name) {
+            if list.iter().any(|i| i.has_name(name)) {
                 return Err(CloneError::Exists);
             }
             name.to_string()
@@ -91,7 +91,7 @@ impl Registry {
         let mut list = self.lock();
         let pos = list
             .iter()
-            .position(|i| i.name == name)
+            .position(|i| i.has_name(name))
             .ok_or(CloneError::NotFound)?;
         let ifc = list.remove(pos);
         ifc.shutdown();
@@ -112,7 +112,31 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Interface>> {
-        self.lock().iter().find(|i| i.name == name).cloned()
+        self.lock().iter().find(|i| i.has_name(name)).cloned()
+    }
+
+    /// `ifconfig wgN name NEW`: any valid Linux name that no link in this
+    /// namespace (ours or not) has.
+    pub fn rename(&self, name: &str, new: &str) -> Result<(), CloneError> {
+        let list = self.lock();
+        let ifc = list
+            .iter()
+            .find(|i| i.has_name(name))
+            .cloned()
+            .ok_or(CloneError::NotFound)?;
+        if name == new {
+            return Ok(());
+        }
+        if !valid_rename(new) {
+            return Err(CloneError::BadName);
+        }
+        if list.iter().any(|i| i.has_name(new)) || nix::net::if_::if_nametoindex(new).is_ok() {
+            return Err(CloneError::Exists);
+        }
+        ifc.rename(new).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => CloneError::Exists,
+            _ => CloneError::Io(e),
+        })
     }
 
     pub fn by_index(&self, ifindex: u32) -> Option<Arc<Interface>> {

@@ -11,7 +11,7 @@ fn spoofed_source_is_dropped_and_logged_only_under_debug() {
     assert!(t.u.a.ping(&t.in_b4, 1));
     // a sends from an address that is not among b's allowed IPs for a.
     let spoof = format!("{}.99", t.in_a4.rsplit_once('.').unwrap().0);
-    t.da.ok(&format!("{} inet {spoof}/32", t.ia));
+    t.da.ok(&format!("{} inet {spoof}/32 alias", t.ia));
     let msg = format!("{}: Packet has disallowed src IP from peer 1", t.ib);
     assert!(
         !t.u.a.ping(&format!("-I {spoof} {}", t.in_b4), 1),

@@ -214,8 +214,8 @@ fn create_name_gives_any_valid_name() {
         "ifconfig-wg: wg: SIOCSWG: Invalid argument",
     );
     d.fails(
-        &format!("{name} name other"),
-        "ifconfig-wg: name: only with create",
+        &format!("{name} name bad/name"),
+        "ifconfig-wg: ioctl SIOCSIFNAME (set name): Invalid argument",
     );
     // A name that is not wgN cannot be created directly; the refusal
     // says how to get it.

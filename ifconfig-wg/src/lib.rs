@@ -3,6 +3,7 @@
 //! (print) and the control-socket client (client).
 
 pub mod client;
+pub mod json;
 pub mod print;
 pub mod words;
 

@@ -4,13 +4,14 @@
 use ifconfig_wg::{client, print, words};
 
 use client::{Client, ClientError};
-use proto::errno::{strerror, EEXIST, EINVAL, ENXIO};
-use proto::{InterfaceStatus, Request};
+use proto::errno::{strerror, EEXIST, EINVAL, ENOENT, ENXIO, EPERM};
+use proto::{InterfaceStatus, Op, Request};
 use std::process::exit;
 
 const USAGE: &str = "\
-usage: ifconfig-wg [-S socket] [-k] interface [create [name ifname] | destroy] [parameters]
-       ifconfig-wg [-S socket] -a [-k]
+usage: ifconfig-wg [-S socket] [--libxo fmt] [-k] interface [create [name ifname] | destroy] [parameters]
+       ifconfig-wg [-S socket] [--libxo fmt] -a [-k] [-g group]
+       ifconfig-wg [-S socket] -g group
        ifconfig-wg [-S socket] -l
        ifconfig-wg [-S socket] -C";
 
@@ -19,16 +20,18 @@ Configure the wg(4) interfaces owned by wgd(8), as ifconfig(8) would.
 
 options:
   -S socket   control socket (default: $WGD_SOCKET, else /var/run/wgd.sock)
+  --libxo fmt status as json or json,pretty (or text, the default)
   -k          show secrets (root only): wgkey, and wgpsk values
   -a          status of every wg interface
+  -g group    names of the interfaces in a group (with -a: their status)
   -l          names of all wg interfaces
   -C          list the interface cloners
   -h, --help  this help
 
 parameters:
-  create [name ifname] | destroy
+  create [name ifname] | destroy | name newname
   up | down | debug | -debug | link0 | -link0 | link1 | -link1 | link2 | -link2
-  mtu n | description text | -description
+  mtu n | description text | -description | group name | -group name
   inet addr[/plen] [dest] [netmask mask] [alias | -alias | delete]
   inet6 addr[/plen] [prefixlen n] [alias | -alias | delete]
   wgkey key|- | wgport port | wgcookie n | -wgcookie
@@ -54,6 +57,9 @@ struct Opts {
     all: bool,
     list: bool,
     cloners: bool,
+    group: Option<String>,
+    /// `--libxo json[,pretty]`: Some(pretty).
+    json: Option<bool>,
 }
 
 fn connect(path: &str) -> Client {
@@ -77,7 +83,7 @@ fn refused(name: &str, e: ClientError) -> ! {
     }
 }
 
-fn print_status(c: &mut Client, name: Option<&str>, keys: bool) {
+fn get_status(c: &mut Client, name: Option<&str>, keys: bool) -> Vec<InterfaceStatus> {
     let req = Request::Status {
         name: name.map(String::from),
         keys,
@@ -85,9 +91,33 @@ fn print_status(c: &mut Client, name: Option<&str>, keys: bool) {
     let reply = c
         .call(&req)
         .unwrap_or_else(|e| refused(name.unwrap_or("wg"), e));
-    let all = InterfaceStatus::decode_all(&reply).unwrap_or_else(|e| die(e));
-    for s in &all {
-        print!("{}", print::status(s));
+    InterfaceStatus::decode_all(&reply).unwrap_or_else(|e| die(e))
+}
+
+fn print_all(all: &[InterfaceStatus], json: Option<bool>) {
+    match json {
+        Some(pretty) => print!("{}", ifconfig_wg::json::status(all, pretty)),
+        None => {
+            for s in all {
+                print!("{}", print::status(s));
+            }
+        }
+    }
+}
+
+fn print_status(c: &mut Client, name: Option<&str>, o: &Opts) {
+    print_all(&get_status(c, name, o.keys), o.json);
+}
+
+/// FreeBSD's `--libxo` formats that make sense here.
+fn libxo(fmt: &str) -> Option<bool> {
+    match fmt {
+        "json" => Some(false),
+        "json,pretty" | "pretty,json" => Some(true),
+        "text" => None,
+        _ => die(format!(
+            "--libxo: unsupported format {fmt} (json, json,pretty or text)"
+        )),
     }
 }
 
@@ -99,6 +129,8 @@ fn main() {
         all: false,
         list: false,
         cloners: false,
+        group: None,
+        json: None,
     };
     let mut i = 0;
     while i < args.len() {
@@ -106,6 +138,22 @@ fn main() {
         if a == "-h" || a == "--help" {
             println!("{USAGE}\n{HELP}");
             return;
+        }
+        if let Some(fmt) = a.strip_prefix("--libxo=") {
+            o.json = libxo(fmt);
+            i += 1;
+            continue;
+        }
+        if a == "--libxo" {
+            let fmt = args.get(i + 1).cloned().unwrap_or_else(|| usage());
+            o.json = libxo(&fmt);
+            i += 2;
+            continue;
+        }
+        if a == "-g" {
+            o.group = Some(args.get(i + 1).cloned().unwrap_or_else(|| usage()));
+            i += 2;
+            continue;
         }
         if a == "-S" {
             o.socket = Some(args.get(i + 1).cloned().unwrap_or_else(|| usage()));
@@ -131,8 +179,26 @@ fn main() {
     let rest = &args[i..];
     let path = proto::paths::control_socket(o.socket.as_deref());
     // No interface and no option: as BSD ifconfig, the status of all.
-    if rest.is_empty() && !(o.cloners || o.list || o.all) {
+    if rest.is_empty() && !(o.cloners || o.list || o.all || o.group.is_some()) {
         o.all = true;
+    }
+    if let Some(g) = &o.group {
+        if !rest.is_empty() || o.cloners || o.list {
+            usage();
+        }
+        let mut c = connect(&path);
+        let members: Vec<InterfaceStatus> = get_status(&mut c, None, o.keys)
+            .into_iter()
+            .filter(|s| s.groups.iter().any(|x| x == g))
+            .collect();
+        if o.all {
+            print_all(&members, o.json);
+        } else {
+            for s in members {
+                println!("{}", s.name);
+            }
+        }
+        return;
     }
 
     if o.cloners || o.list || o.all {
@@ -141,7 +207,7 @@ fn main() {
         }
         let mut c = connect(&path);
         if o.all {
-            print_status(&mut c, None, o.keys);
+            print_status(&mut c, None, &o);
             return;
         }
         let req = if o.list {
@@ -186,6 +252,23 @@ fn main() {
             Err(e) => refused(&name, e),
         }
     }
+    if let (false, Some(new)) = (cmd.create, &cmd.rename) {
+        let req = Request::Rename {
+            name: name.clone(),
+            new: new.clone(),
+        };
+        match c.call(&req) {
+            // FreeBSD prints the new name.
+            Ok(_) => {
+                println!("{new}");
+                name = new.clone();
+            }
+            Err(ClientError::Errno(n)) if n != ENXIO && n != EPERM => {
+                die(format!("ioctl SIOCSIFNAME (set name): {}", strerror(n)))
+            }
+            Err(e) => refused(&name, e),
+        }
+    }
     if cmd.destroy {
         if let Err(e) = c.call(&Request::Destroy { name: name.clone() }) {
             refused(&name, e);
@@ -193,13 +276,18 @@ fn main() {
         return;
     }
     if !cmd.ops.is_empty() {
+        let leaves_group = cmd.ops.iter().any(|o| matches!(o, Op::DeleteGroup(_)));
         if let Err(e) = c.call(&Request::Set {
             name: name.clone(),
             ops: cmd.ops,
         }) {
+            // BSD names the group ioctl when leaving a group fails.
+            if let (ClientError::Errno(n @ (ENOENT | EPERM)), true) = (&e, leaves_group) {
+                die(format!("SIOCDIFGROUP: {}", strerror(*n)));
+            }
             refused(&name, e);
         }
-    } else if !cmd.create {
-        print_status(&mut c, Some(&name), o.keys);
+    } else if !cmd.create && cmd.rename.is_none() {
+        print_status(&mut c, Some(&name), &o);
     }
 }

@@ -110,7 +110,11 @@ pub fn status(s: &InterfaceStatus) -> String {
             let _ = writeln!(o, "\t\twgaip: {a}");
         }
     }
-    let _ = writeln!(o, "\tgroups: wg");
+    if s.groups.is_empty() {
+        let _ = writeln!(o, "\tgroups: wg");
+    } else {
+        let _ = writeln!(o, "\tgroups: {}", s.groups.join(" "));
+    }
     o
 }
 

@@ -129,10 +129,8 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
         match w {
             "create" => cmd.create = true,
             "name" => {
+                // With create: the new interface's name; alone: rename.
                 let a = arg(i, w)?;
-                if !cmd.create {
-                    return Err("name: only with create".into());
-                }
                 cmd.rename = Some(a);
                 i += 1;
             }
@@ -160,6 +158,26 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                 i += 1;
             }
             "-description" | "-descr" => ops.push(Op::Description(None)),
+            // BSD ifconfig's own checks and words for group names.
+            "group" => {
+                let g = arg(i, w)?;
+                if g.len() >= 16 {
+                    return Err("setifgroup: group name too long".into());
+                }
+                if g.ends_with(|c: char| c.is_ascii_digit()) {
+                    return Err("setifgroup: group names may not end in a digit".into());
+                }
+                ops.push(Op::AddGroup(g));
+                i += 1;
+            }
+            "-group" => {
+                let g = arg(i, w)?;
+                if g.len() >= 16 {
+                    return Err("unsetifgroup: group name too long".into());
+                }
+                ops.push(Op::DeleteGroup(g));
+                i += 1;
+            }
             "inet" | "inet6" => {
                 let v6 = w == "inet6";
                 let a = arg(i, w)?;
@@ -171,9 +189,10 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                 }
                 let mut dest = None;
                 let mut delete = false;
+                let mut alias = false;
                 while let Some(next) = words.get(i + 1) {
                     match next.as_str() {
-                        "alias" | "add" => {}
+                        "alias" | "add" => alias = true,
                         "-alias" | "delete" => delete = true,
                         "netmask" if !v6 => {
                             let m = arg(i + 1, "netmask")?;
@@ -210,11 +229,18 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                     } else {
                         default
                     });
-                    ops.push(Op::AddAddress(IfAddr {
+                    let a = IfAddr {
                         addr,
                         prefix_len,
                         dest,
-                    }));
+                    };
+                    // BSD: IPv4 without alias replaces the first address;
+                    // IPv6 always adds.
+                    ops.push(if alias || v6 {
+                        Op::AddAddress(a)
+                    } else {
+                        Op::ReplaceAddress(a)
+                    });
                 }
             }
             "wgkey" => {
@@ -417,12 +443,14 @@ mod tests {
         let c = p("inet 10.0.0.1 10.0.0.2 link1 up").unwrap();
         assert_eq!(
             c.ops[0],
-            Op::AddAddress("10.0.0.1/32 10.0.0.2".parse().unwrap())
+            Op::ReplaceAddress("10.0.0.1/32 10.0.0.2".parse().unwrap())
         );
         assert_eq!(c.ops[1], Op::Link1(true));
         let c = p("inet 10.0.0.1/24").unwrap();
+        assert_eq!(c.ops[0], Op::ReplaceAddress("10.0.0.1/24".parse().unwrap()));
+        let c = p("inet 10.0.0.1/24 alias").unwrap();
         assert_eq!(c.ops[0], Op::AddAddress("10.0.0.1/24".parse().unwrap()));
-        let c = p("inet 10.0.0.1 netmask 255.255.255.0").unwrap();
+        let c = p("inet 10.0.0.1 netmask 255.255.255.0 alias").unwrap();
         assert_eq!(c.ops[0], Op::AddAddress("10.0.0.1/24".parse().unwrap()));
         let c = p("inet6 fe80::1/64").unwrap();
         assert_eq!(c.ops[0], Op::AddAddress("fe80::1/64".parse().unwrap()));

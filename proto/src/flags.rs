@@ -22,14 +22,18 @@ const NAMES: &[(u32, &str)] = &[
     (IFF_MULTICAST, "MULTICAST"),
 ];
 
-/// `flags=a0d1<UP,POINTOPOINT,...>`: hex of the bits, then names in bit order.
-pub fn format(flags: u32) -> String {
-    let names: Vec<&str> = NAMES
+/// The names of the bits set, in bit order.
+pub fn names(flags: u32) -> Vec<&'static str> {
+    NAMES
         .iter()
         .filter(|(bit, _)| flags & bit != 0)
         .map(|(_, n)| *n)
-        .collect();
-    format!("flags={:x}<{}>", flags, names.join(","))
+        .collect()
+}
+
+/// `flags=a0d1<UP,POINTOPOINT,...>`: hex of the bits, then names in bit order.
+pub fn format(flags: u32) -> String {
+    format!("flags={:x}<{}>", flags, names(flags).join(","))
 }
 
 #[cfg(test)]

@@ -27,6 +27,11 @@ pub enum Request {
     Destroy {
         name: String,
     },
+    /// `ifconfig wgN name NEW`.
+    Rename {
+        name: String,
+        new: String,
+    },
     List,
     Cloners,
     /// `name: None` = every interface. `keys` = show secrets (root only).
@@ -69,7 +74,13 @@ pub enum Op {
     Mtu(u32),
     Description(Option<String>),
     AddAddress(IfAddr),
+    /// `inet A` without `alias`: replaces the first IPv4 address (adds
+    /// when there is none), as BSD ifconfig does.
+    ReplaceAddress(IfAddr),
     DeleteAddress(IpAddr),
+    /// Interface groups besides `wg`, which every interface is in.
+    AddGroup(String),
+    DeleteGroup(String),
 }
 
 impl Op {
@@ -114,6 +125,11 @@ impl Request {
             Request::Destroy { name } => {
                 m.push(kv("op", "destroy"));
                 m.push(kv("ifname", name));
+            }
+            Request::Rename { name, new } => {
+                m.push(kv("op", "rename"));
+                m.push(kv("ifname", name));
+                m.push(kv("newname", new));
             }
             Request::List => m.push(kv("op", "list")),
             Request::Cloners => m.push(kv("op", "cloners")),
@@ -162,6 +178,13 @@ impl Request {
                     rename: Some(v.clone()),
                 }),
                 _ => Err("op=create takes ifname= and maybe rename=".into()),
+            },
+            "rename" => match rest.as_slice() {
+                [(k, n), (r, v)] if k == "ifname" && r == "newname" => Ok(Request::Rename {
+                    name: n.clone(),
+                    new: v.clone(),
+                }),
+                _ => Err("op=rename takes ifname= and newname=".into()),
             },
             "destroy" => Ok(Request::Destroy {
                 name: single("ifname")?,
@@ -222,7 +245,10 @@ fn encode_op(op: &Op) -> (String, String) {
         Op::Mtu(n) => kv("mtu", n),
         Op::Description(d) => kv("description", d.clone().unwrap_or_default()),
         Op::AddAddress(a) => kv("address_add", a),
+        Op::ReplaceAddress(a) => kv("address_set", a),
         Op::DeleteAddress(a) => kv("address_delete", a),
+        Op::AddGroup(g) => kv("group_add", g),
+        Op::DeleteGroup(g) => kv("group_delete", g),
     }
 }
 
@@ -287,7 +313,10 @@ fn decode_op(k: &str, v: &str) -> Result<Op, String> {
         }
         "description" => Op::Description(decode_descr(k, v)?),
         "address_add" => Op::AddAddress(v.parse().map_err(|_| bad())?),
+        "address_set" => Op::ReplaceAddress(v.parse().map_err(|_| bad())?),
         "address_delete" => Op::DeleteAddress(v.parse().map_err(|_| bad())?),
+        "group_add" => Op::AddGroup(v.to_string()),
+        "group_delete" => Op::DeleteGroup(v.to_string()),
         _ => return Err(format!("unknown key {k}=")),
     })
 }
@@ -322,6 +351,9 @@ mod tests {
             Op::Description(Some("uplink".into())),
             Op::Description(None),
             Op::AddAddress("10.6.66.1/32 10.6.66.2".parse().unwrap()),
+            Op::ReplaceAddress("10.6.66.3/24".parse().unwrap()),
+            Op::AddGroup("egress".into()),
+            Op::DeleteGroup("lan".into()),
             Op::DeleteAddress("fd00::1".parse().unwrap()),
         ]
     }
@@ -338,6 +370,10 @@ mod tests {
                 rename: Some("wgtest".into()),
             },
             Request::Destroy { name: "wg3".into() },
+            Request::Rename {
+                name: "wg3".into(),
+                new: "wan0".into(),
+            },
             Request::List,
             Request::Cloners,
             Request::Status {

@@ -49,6 +49,8 @@ pub struct InterfaceStatus {
     pub cookie: u32,
     pub private_key: Option<Key>,
     pub public_key: Option<Key>,
+    /// Interface groups, `wg` first.
+    pub groups: Vec<String>,
     pub peers: Vec<PeerStatus>,
 }
 
@@ -69,6 +71,7 @@ impl InterfaceStatus {
             cookie: 0,
             private_key: None,
             public_key: None,
+            groups: Vec::new(),
             peers: Vec::new(),
         }
     }
@@ -83,6 +86,9 @@ impl InterfaceStatus {
         }
         for a in &self.addrs {
             m.push(kv("address", a));
+        }
+        for g in &self.groups {
+            m.push(kv("group", g));
         }
         if let Some(p) = self.listen_port {
             m.push(kv("listen_port", p));
@@ -182,6 +188,7 @@ impl InterfaceStatus {
                 "mtu" => i.mtu = num(u32::MAX as u64)? as u32,
                 "description" => i.description = Some(v.clone()),
                 "address" => i.addrs.push(v.parse().map_err(|_| bad())?),
+                "group" => i.groups.push(v.clone()),
                 "listen_port" => i.listen_port = Some(num(65535)? as u16),
                 "cookie" => i.cookie = num(u32::MAX as u64)? as u32,
                 "private_key" => i.private_key = Some(key()?),

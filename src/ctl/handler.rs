@@ -27,6 +27,8 @@ fn set_errno(e: &SetError) -> i32 {
     match e {
         SetError::Config(ConfigError::Invalid(_)) => EINVAL,
         SetError::Config(ConfigError::NoSuchAddress) => EADDRNOTAVAIL,
+        SetError::Config(ConfigError::NoSuchGroup) => ENOENT,
+        SetError::Config(ConfigError::ClonerGroup) => EPERM,
         SetError::Bind(e) | SetError::Link(e) => io_errno(e),
         SetError::Gone => ENXIO,
     }
@@ -68,10 +70,22 @@ pub fn handle(reg: &Registry, msg: &[(String, String)], root: bool) -> Reply {
                 Err(e) => fail(clone_errno(&e)),
             }
         }
+        Request::Rename { name, new } => {
+            if reg.get(&name).is_none() {
+                return fail(ENXIO);
+            }
+            if !root {
+                return fail(EPERM);
+            }
+            match reg.rename(&name, &new) {
+                Ok(()) => done(vec![("ifname".into(), new)], 0),
+                Err(e) => fail(clone_errno(&e)),
+            }
+        }
         Request::List => done(
             reg.all()
                 .iter()
-                .map(|i| ("ifname".to_string(), i.name.clone()))
+                .map(|i| ("ifname".to_string(), i.name()))
                 .collect(),
             0,
         ),

@@ -8,7 +8,7 @@ use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
     NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage,
 };
@@ -22,6 +22,9 @@ use std::net::IpAddr;
 /// Open a netlink socket and send one request on it.
 fn send(msg: RouteNetlinkMessage, flags: u16) -> io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_ROUTE)?;
+    // Dumps honour the filters in the request (an address dump only
+    // the link asked for), instead of listing the whole host.
+    sock.set_netlink_get_strict_chk(true)?;
     sock.bind_auto()?;
     sock.connect(&SocketAddr::new(0, 0))?;
     let mut header = NetlinkHeader::default();
@@ -109,6 +112,13 @@ pub fn delete_group(group: u32) -> io::Result<()> {
     let mut m = link_msg(0);
     m.attributes.push(LinkAttribute::Group(group));
     request(RouteNetlinkMessage::DelLink(m), 0)
+}
+
+/// Rename a link (it must be down).
+pub fn set_name(ifindex: u32, name: &str) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    m.attributes.push(LinkAttribute::IfName(name.to_string()));
+    request(RouteNetlinkMessage::SetLink(m), 0)
 }
 
 pub fn set_mtu(ifindex: u32, mtu: u32) -> io::Result<()> {
@@ -244,54 +254,80 @@ fn dump(msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
     Ok(out)
 }
 
-/// The IPv6 link-local addresses of a link.
-pub fn link_locals(ifindex: u32) -> io::Result<Vec<IfAddr>> {
+/// Every address of a link, as the kernel has it now, in its order
+/// (the primary IPv4 address first).
+pub fn addresses(ifindex: u32) -> io::Result<Vec<IfAddr>> {
     let mut req = AddressMessage::default();
-    req.header.family = AddressFamily::Inet6;
+    req.header.index = ifindex;
     let mut out = Vec::new();
     for m in dump(RouteNetlinkMessage::GetAddress(req))? {
         let RouteNetlinkMessage::NewAddress(a) = m else {
             continue;
         };
-        if a.header.index != ifindex || a.header.scope != AddressScope::Link {
-            continue;
-        }
-        if let Some(addr) = a.attributes.iter().find_map(|x| match x {
-            AddressAttribute::Address(ip) => Some(*ip),
-            _ => None,
-        }) {
-            out.push(IfAddr {
-                addr,
-                prefix_len: a.header.prefix_len,
-                dest: None,
-            });
+        if a.header.index == ifindex {
+            out.extend(if_addr(&a));
         }
     }
     Ok(out)
 }
 
+/// IFA_LOCAL is our address; IFA_ADDRESS is the peer on a point-to-point
+/// link and the address itself otherwise.
+fn if_addr(a: &AddressMessage) -> Option<IfAddr> {
+    let (mut local, mut address) = (None, None);
+    for x in &a.attributes {
+        match x {
+            AddressAttribute::Local(ip) => local = Some(*ip),
+            AddressAttribute::Address(ip) => address = Some(*ip),
+            _ => {}
+        }
+    }
+    let addr = local.or(address)?;
+    Some(IfAddr {
+        addr,
+        prefix_len: a.header.prefix_len,
+        dest: address.filter(|d| *d != addr),
+    })
+}
+
+/// The IPv6 link-local addresses of a link.
+pub fn link_locals(ifindex: u32) -> io::Result<Vec<IfAddr>> {
+    Ok(addresses(ifindex)?
+        .into_iter()
+        .filter(|a| matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+        .collect())
+}
+
 pub enum LinkEvent {
-    /// Flags, MTU or name of a link may have changed, or IPv6 came back
-    /// on it (the kernel's multicast route for ff00::/8 reappeared).
+    /// Flags, MTU, name or addresses of a link may have changed, or IPv6
+    /// came back on it (the kernel's multicast route for ff00::/8
+    /// reappeared).
     Changed(u32),
     Deleted(u32),
+    /// Linux dropped the link's IPv6 addresses at this event: it was
+    /// down, or its IPv6 started afresh (it may be up again, or IPv6
+    /// back, by the time the event is read).
+    Ipv6Lost(u32),
     /// Events were lost (socket buffer overrun): recheck everything.
     Lost,
 }
 
-/// A subscription to the kernel's link notifications (RTMGRP_LINK).
+/// A subscription to the kernel's link and address notifications.
 pub struct LinkEvents {
     sock: Socket,
     buf: Vec<u8>,
 }
 
 const RTMGRP_LINK: u32 = 1;
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 
 impl LinkEvents {
     pub fn open() -> io::Result<LinkEvents> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
-        sock.bind(&SocketAddr::new(0, RTMGRP_LINK | RTMGRP_IPV6_ROUTE))?;
+        let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
+        sock.bind(&SocketAddr::new(0, groups))?;
         Ok(LinkEvents {
             sock,
             buf: vec![0u8; 1 << 16],
@@ -321,11 +357,17 @@ impl LinkEvents {
             let len = msg.header.length as usize;
             match msg.payload {
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => {
+                    if !m.header.flags.contains(LinkFlags::Up) {
+                        out.push(LinkEvent::Ipv6Lost(m.header.index));
+                    }
                     out.push(LinkEvent::Changed(m.header.index))
                 }
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m)) => {
                     out.push(LinkEvent::Deleted(m.header.index))
                 }
+                NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewAddress(m) | RouteNetlinkMessage::DelAddress(m),
+                ) => out.push(LinkEvent::Changed(m.header.index)),
                 // IPv6 (re)starting on a link adds this route; every other
                 // route change is none of our business.
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r))
@@ -336,6 +378,7 @@ impl LinkEvents {
                         RouteAttribute::Oif(i) => Some(*i),
                         _ => None,
                     }) {
+                        out.push(LinkEvent::Ipv6Lost(oif));
                         out.push(LinkEvent::Changed(oif));
                     }
                 }

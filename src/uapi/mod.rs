@@ -101,9 +101,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl UapiSocket {
-    pub fn start(ifc: Arc<Interface>, listener: UnixListener) -> io::Result<UapiSocket> {
+    /// Serve `listener`, bound at the path of `ifname`.
+    pub fn start(
+        ifc: Arc<Interface>,
+        listener: UnixListener,
+        ifname: &str,
+    ) -> io::Result<UapiSocket> {
         let a = acceptor()?;
-        let path = path_of(&ifc.name);
+        let path = path_of(ifname);
         let token = a.next.fetch_add(1, Ordering::Relaxed);
         let listener = Arc::new(listener);
         a.epoll.add(
@@ -170,7 +175,9 @@ fn serve() {
 fn set_errno(e: &SetError) -> i32 {
     match e {
         SetError::Config(ConfigError::Invalid(_))
-        | SetError::Config(ConfigError::NoSuchAddress) => EINVAL,
+        | SetError::Config(ConfigError::NoSuchAddress)
+        | SetError::Config(ConfigError::NoSuchGroup)
+        | SetError::Config(ConfigError::ClonerGroup) => EINVAL,
         SetError::Bind(e) | SetError::Link(e) => e.raw_os_error().unwrap_or(EIO),
         SetError::Gone => ENODEV,
     }

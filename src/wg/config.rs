@@ -23,6 +23,22 @@ pub enum ConfigError {
     Invalid(&'static str),
     /// `-alias` of an address the interface does not have.
     NoSuchAddress,
+    /// `-group` of a group the interface is not in (ENOENT).
+    NoSuchGroup,
+    /// `-group wg`: every interface stays in its cloner's group (EPERM).
+    ClonerGroup,
+}
+
+/// The group every wg interface is in, as on BSD.
+pub const CLONER_GROUP: &str = crate::registry::CLONER;
+
+/// A BSD interface group name: 1 to 15 bytes (IFNAMSIZ - 1), printable,
+/// no spaces, not ending in a digit (an interface name would).
+pub fn valid_group(g: &str) -> bool {
+    !g.is_empty()
+        && g.len() < 16
+        && g.bytes().all(|b| b.is_ascii_graphic())
+        && !g.ends_with(|c: char| c.is_ascii_digit())
 }
 
 /// Everything but the peers: small, copied whole into the journal.
@@ -42,6 +58,8 @@ pub struct Settings {
     pub mtu: u32,
     pub description: Option<String>,
     pub addrs: Vec<IfAddr>,
+    /// Groups besides `wg`, in the order they were added.
+    pub groups: Vec<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +77,7 @@ impl Default for Settings {
             mtu: DEFAULT_MTU,
             description: None,
             addrs: Vec::new(),
+            groups: Vec::new(),
         }
     }
 }
@@ -295,15 +314,40 @@ impl Config {
                     self.mtu = *m;
                 }
                 Op::Description(d) => self.description = d.clone(),
-                Op::AddAddress(a) => {
+                Op::AddAddress(a) | Op::ReplaceAddress(a) => {
                     let max = if a.addr.is_ipv4() { 32 } else { 128 };
                     if a.prefix_len > max || a.dest.is_some_and(|d| d.is_ipv4() != a.addr.is_ipv4())
                     {
                         return Err(ConfigError::Invalid("bad address"));
                     }
-                    match self.addrs.iter_mut().find(|x| x.addr == a.addr) {
-                        Some(x) => *x = *a,
-                        None => self.addrs.push(*a),
+                    let first_v4 = || self.addrs.iter().position(|x| x.addr.is_ipv4());
+                    match self.addrs.iter().position(|x| x.addr == a.addr) {
+                        Some(i) => self.addrs[i] = *a,
+                        None => match first_v4() {
+                            Some(i) if matches!(op, Op::ReplaceAddress(_)) && a.addr.is_ipv4() => {
+                                self.addrs[i] = *a
+                            }
+                            _ => self.addrs.push(*a),
+                        },
+                    }
+                }
+                Op::AddGroup(g) => {
+                    if !valid_group(g) {
+                        return Err(ConfigError::Invalid("bad group name"));
+                    }
+                    // Already in it: nothing to do, as on BSD.
+                    if g != CLONER_GROUP && !self.groups.contains(g) {
+                        self.groups.push(g.clone());
+                    }
+                }
+                Op::DeleteGroup(g) => {
+                    if g == CLONER_GROUP {
+                        return Err(ConfigError::ClonerGroup);
+                    }
+                    let before = self.groups.len();
+                    self.groups.retain(|x| x != g);
+                    if self.groups.len() == before {
+                        return Err(ConfigError::NoSuchGroup);
                     }
                 }
                 Op::DeleteAddress(ip) => {
@@ -394,6 +438,32 @@ mod tests {
     fn key(b: u8) -> Key {
         // A valid public key: the public key of some private key.
         public_of(&clamp(&Key::new([b; 32])))
+    }
+
+    #[test]
+    fn inet_without_alias_replaces_the_first_ipv4_address() {
+        let a = |s: &str| -> IfAddr { s.parse().unwrap() };
+        let c = with(Config::default(), &[Op::ReplaceAddress(a("10.0.0.1/24"))]);
+        assert_eq!(c.addrs, vec![a("10.0.0.1/24")], "none yet: added");
+        let c = with(
+            c,
+            &[
+                Op::AddAddress(a("fd00::1/64")),
+                Op::AddAddress(a("10.0.1.1/24")),
+            ],
+        );
+        let c = with(c, &[Op::ReplaceAddress(a("10.0.9.1/16"))]);
+        assert_eq!(
+            c.addrs,
+            vec![a("10.0.9.1/16"), a("fd00::1/64"), a("10.0.1.1/24")]
+        );
+        let c = with(c, &[Op::ReplaceAddress(a("10.0.1.1/32 10.0.1.2"))]);
+        assert_eq!(
+            c.addrs[2],
+            a("10.0.1.1/32 10.0.1.2"),
+            "an existing one is updated"
+        );
+        assert_eq!(c.addrs.len(), 3);
     }
 
     #[test]

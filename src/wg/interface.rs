@@ -48,7 +48,8 @@ pub enum SetError {
 }
 
 pub struct Interface {
-    pub name: String,
+    /// Changes only by `rename`.
+    name: RwLock<String>,
     pub ifindex: u32,
     tun: Mutex<Option<Arc<Tun>>>,
     config: Mutex<Config>,
@@ -57,6 +58,8 @@ pub struct Interface {
     debug: AtomicBool,
     /// Set under the config lock by `shutdown`; `set` then refuses.
     destroyed: AtomicBool,
+    /// The link went down since IPv6 addresses were last put back.
+    v6_dropped: AtomicBool,
     plane: Arc<Plane>,
     /// The TUN device's and the UDP sockets' registrations with the
     /// data plane.
@@ -89,7 +92,7 @@ impl Interface {
         netlink::disable_ipv6_autoconf(ifindex)?;
         netlink::set_flags(ifindex, Some(false), Some(false))?;
         let ifc = Arc::new(Interface {
-            name: name.to_string(),
+            name: RwLock::new(name.to_string()),
             ifindex,
             tun: Mutex::new(Some(tun.clone())),
             router: RwLock::new(Router {
@@ -100,6 +103,7 @@ impl Interface {
             sockets: RwLock::new(None),
             debug: AtomicBool::new(false),
             destroyed: AtomicBool::new(false),
+            v6_dropped: AtomicBool::new(false),
             plane: plane.clone(),
             tun_token: Mutex::new(None),
             udp_tokens: Mutex::new(Vec::new()),
@@ -112,7 +116,7 @@ impl Interface {
                 return Err(e);
             }
         }
-        match UapiSocket::start(ifc.clone(), uapi_listener) {
+        match UapiSocket::start(ifc.clone(), uapi_listener, name) {
             Ok(u) => *lock(&ifc.uapi) = Some(u),
             Err(e) => {
                 ifc.shutdown();
@@ -147,6 +151,61 @@ impl Interface {
         lock(&self.tun).take();
     }
 
+    pub fn name(&self) -> String {
+        self.name.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn has_name(&self, n: &str) -> bool {
+        *self.name.read().unwrap_or_else(|e| e.into_inner()) == n
+    }
+
+    /// `name NEW`: the link, the UAPI socket and the name in status and
+    /// logs follow; configuration, sessions, counters and addresses stay.
+    /// Linux renames only a link that is down, so an up link goes down
+    /// and up around it (its IPv6 addresses are put back). The caller
+    /// (the registry, under its lock) has checked that `new` is valid
+    /// and free among our interfaces.
+    pub fn rename(self: &Arc<Self>, new: &str) -> io::Result<()> {
+        let cfg = lock(&self.config);
+        if self.destroyed.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc::ENXIO));
+        }
+        // The new UAPI path first: refused if a live socket holds it.
+        let listener = uapi::bind(new)?;
+        let idx = self.ifindex;
+        let up = netlink::link_state(idx).map(|l| l.up).unwrap_or(false);
+        let renamed = (|| {
+            if up {
+                netlink::set_flags(idx, Some(false), None)?;
+            }
+            netlink::set_name(idx, new)
+        })();
+        if up {
+            let _ = netlink::set_flags(idx, Some(true), None);
+            let have = netlink::addresses(idx).unwrap_or_default();
+            for a in cfg
+                .addrs_v6()
+                .filter(|a| !have.iter().any(|h| h.addr == a.addr))
+            {
+                let _ = netlink::add_address(idx, a);
+            }
+        }
+        if let Err(e) = renamed {
+            drop(listener);
+            let _ = std::fs::remove_file(uapi::path_of(new));
+            return Err(e);
+        }
+        *self.name.write().unwrap_or_else(|e| e.into_inner()) = new.to_string();
+        if let Some(u) = lock(&self.uapi).take() {
+            u.stop();
+        }
+        match UapiSocket::start(self.clone(), listener, new) {
+            Ok(u) => *lock(&self.uapi) = Some(u),
+            Err(e) => crate::log::error(format!("{new}: cannot serve the UAPI socket: {e}")),
+        }
+        Ok(())
+    }
+
     /// The data plane's view, read-locked: held for one batch. A commit
     /// takes the write lock only to apply what its request changed.
     pub fn router(&self) -> RwLockReadGuard<'_, Router> {
@@ -167,7 +226,7 @@ impl Interface {
     /// A driver event, logged only while DEBUG is set.
     pub fn log(&self, m: Message) {
         if self.debug() {
-            crate::log::event(&self.name, m);
+            crate::log::event(&self.name(), m);
         }
     }
 
@@ -198,7 +257,41 @@ impl Interface {
         if self.destroyed.load(Ordering::SeqCst) {
             return Err(SetError::Gone);
         }
+        // Addresses are the kernel's: start from what the link has now,
+        // whoever put it there, not from what the last event said.
+        let touches_addrs = ops.iter().any(|o| {
+            matches!(
+                o,
+                Op::AddAddress(_) | Op::ReplaceAddress(_) | Op::DeleteAddress(_)
+            )
+        });
+        if touches_addrs {
+            if let Ok(link) = netlink::link_state(self.ifindex) {
+                self.refresh_addrs(&mut cfg, &link);
+            }
+        }
         self.apply_locked(&mut cfg, ops)
+    }
+
+    /// Make our address list the kernel's. IPv6 addresses the kernel
+    /// dropped while the link is down or its IPv6 is off are kept, to be
+    /// put back when it returns: a BSD interface never loses them.
+    fn refresh_addrs(&self, cfg: &mut Config, link: &netlink::LinkState) {
+        let Ok(mut now) = netlink::addresses(self.ifindex) else {
+            return;
+        };
+        let ipv6_live = link.up
+            && cfg.up
+            && matches!(link.ipv6, netlink::Ipv6::On { auto_off: true })
+            && !self.v6_dropped.load(Ordering::SeqCst);
+        if !ipv6_live {
+            for a in cfg.addrs_v6() {
+                if !now.iter().any(|x| x.addr == a.addr) {
+                    now.push(*a);
+                }
+            }
+        }
+        cfg.addrs = now;
     }
 
     /// Follow a change someone made to the link behind our back (ip(8),
@@ -216,6 +309,10 @@ impl Interface {
         if let netlink::Ipv6::On { auto_off } = link.ipv6 {
             self.restore_ipv6(&cfg, auto_off, up && cfg.up);
         }
+        // After the restore, which may have changed them.
+        if let Ok(link) = netlink::link_state(self.ifindex) {
+            self.refresh_addrs(&mut cfg, &link);
+        }
         let mut ops = Vec::new();
         if up != cfg.up {
             ops.push(Op::Up(up));
@@ -227,8 +324,15 @@ impl Interface {
             return;
         }
         if let Err(e) = self.apply_locked(&mut cfg, &ops) {
-            crate::log::error(format!("{}: cannot follow link change: {e:?}", self.name));
+            crate::log::error(format!("{}: cannot follow link change: {e:?}", self.name()));
         }
+    }
+
+    /// The link was seen down, or its IPv6 restarting: the IPv6
+    /// addresses missing from it now went with that, not with someone's
+    /// delete, and come back once it is up.
+    pub fn ipv6_lost(&self) {
+        self.v6_dropped.store(true, Ordering::SeqCst);
     }
 
     /// Linux forgets a link's IPv6 state when its MTU drops below 1280
@@ -237,6 +341,9 @@ impl Interface {
     /// interface would still have.
     fn restore_ipv6(&self, cfg: &Settings, auto_off: bool, up: bool) {
         let idx = self.ifindex;
+        // Rebuilt, or dropped by a down: ours go back once it is up. Any
+        // other missing address was deleted by someone and stays so.
+        let dropped = !auto_off || self.v6_dropped.load(Ordering::SeqCst);
         if !auto_off {
             // Just rebuilt: every link-local address there now is one the
             // kernel made (anyone else's went with the old state).
@@ -250,8 +357,15 @@ impl Interface {
                 }
             }
         }
-        if up {
-            for a in cfg.addrs_v6() {
+        if up && dropped {
+            self.v6_dropped.store(false, Ordering::SeqCst);
+            // Only the missing ones: adding one the link has would be a
+            // change notification of its own, and bring us back here.
+            let have = netlink::addresses(idx).unwrap_or_default();
+            for a in cfg
+                .addrs_v6()
+                .filter(|a| !have.iter().any(|h| h.addr == a.addr))
+            {
                 let _ = netlink::add_address(idx, a);
             }
         }
@@ -452,7 +566,7 @@ impl Interface {
             *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = socks.clone();
             if let Some(s) = socks {
                 if let Err(e) = self.serve_sockets(&s) {
-                    crate::log::error(format!("{}: cannot serve sockets: {e}", self.name));
+                    crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
                 }
             }
         }
@@ -498,13 +612,16 @@ impl Interface {
     /// when also `keys` (`-k`).
     pub fn status(&self, secrets: bool, keys: bool) -> InterfaceStatus {
         let cfg = lock(&self.config);
-        let mut s = InterfaceStatus::new(&self.name);
+        let mut s = InterfaceStatus::new(&self.name());
         s.peers.reserve(cfg.peers.len());
         s.ifindex = self.ifindex;
         s.flags = Interface::flags(&cfg, self.sockets().is_some());
         s.mtu = cfg.mtu;
         s.description = cfg.description.clone();
         s.addrs = cfg.addrs.clone();
+        s.groups = std::iter::once(crate::wg::config::CLONER_GROUP.to_string())
+            .chain(cfg.groups.iter().cloned())
+            .collect();
         s.listen_port = (cfg.port != 0).then_some(cfg.port);
         s.cookie = cfg.cookie;
         if secrets && keys {
