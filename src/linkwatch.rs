@@ -1,10 +1,14 @@
 //! Following the kernel: links are ours, but ip(8) can touch them too.
 //! wg-quick brings a link up with `ip link set up` (so we bind the
 //! sockets) and takes it down with `ip link delete` (so we destroy the
-//! interface, leaving the others untouched).
+//! interface, leaving the others untouched). A link moved to another
+//! namespace (`ip link set wgN netns X`) is followed there: its events
+//! arrive tagged with that namespace's id, and the interface lives on
+//! with its sockets at home.
 
 use crate::registry::Registry;
 use crate::sys::netlink::{LinkEvent, LinkEvents};
+use crate::wg::interface::Moved;
 use std::sync::Arc;
 
 pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
@@ -17,36 +21,69 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                 events.next(&mut batch);
                 for e in &batch {
                     match *e {
-                        LinkEvent::Changed(index) => {
-                            if let Some(ifc) = reg.by_index(index) {
-                                if crate::sys::netlink::link_state(index).is_err() {
-                                    // Already gone: the delete event follows.
+                        LinkEvent::Changed(w) => {
+                            if let Some(ifc) = reg.by_place(w) {
+                                let here = ifc
+                                    .in_link_ns(|| crate::sys::netlink::link_state(w.index))
+                                    .ok()
+                                    .and_then(|r| r.ok());
+                                if here.is_none() {
+                                    // Gone or moved: the delete event follows.
                                     continue;
                                 }
                                 ifc.sync_link();
                             }
                         }
-                        LinkEvent::Ipv6Lost(index) => {
-                            if let Some(ifc) = reg.by_index(index) {
+                        LinkEvent::Ipv6Lost(w) => {
+                            if let Some(ifc) = reg.by_place(w) {
                                 ifc.ipv6_lost();
                             }
                         }
-                        LinkEvent::Deleted(index) => {
-                            if let Some(ifc) = reg.by_index(index) {
-                                crate::log::info(format!(
-                                    "{}: link deleted, destroying",
-                                    ifc.name()
-                                ));
-                                let _ = reg.destroy_this(&ifc);
+                        LinkEvent::Deleted(w) => {
+                            if let Some(ifc) = reg.by_place(w) {
+                                match ifc.follow_move() {
+                                    Moved::Moved => ifc.sync_link(),
+                                    Moved::Stale => {}
+                                    Moved::Gone => {
+                                        crate::log::info(format!(
+                                            "{}: link deleted, destroying",
+                                            ifc.name()
+                                        ));
+                                        let _ = reg.destroy_this(&ifc);
+                                    }
+                                }
+                            }
+                        }
+                        LinkEvent::Quiet => {
+                            // A namespace torn down with our link in it:
+                            // no event reaches us from a dying namespace,
+                            // but the TUN device knows its link is gone.
+                            for ifc in reg.all() {
+                                if ifc.place().nsid.is_some() && !ifc.link_alive() {
+                                    crate::log::info(format!(
+                                        "{}: link deleted with its namespace, destroying",
+                                        ifc.name()
+                                    ));
+                                    let _ = reg.destroy_this(&ifc);
+                                }
                             }
                         }
                         LinkEvent::Lost => {
+                            // Events were dropped: check every link.
                             for ifc in reg.all() {
-                                match crate::sys::netlink::link_state(ifc.ifindex) {
-                                    Ok(_) => ifc.sync_link(),
-                                    Err(_) => {
-                                        let _ = reg.destroy_this(&ifc);
-                                    }
+                                let w = ifc.place();
+                                let here = ifc
+                                    .in_link_ns(|| crate::sys::netlink::link_state(w.index))
+                                    .ok()
+                                    .and_then(|r| r.ok());
+                                if here.is_some() || ifc.follow_move() != Moved::Gone {
+                                    ifc.sync_link();
+                                } else {
+                                    crate::log::info(format!(
+                                        "{}: link deleted, destroying",
+                                        ifc.name()
+                                    ));
+                                    let _ = reg.destroy_this(&ifc);
                                 }
                             }
                         }

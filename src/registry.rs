@@ -139,8 +139,9 @@ impl Registry {
         })
     }
 
-    pub fn by_index(&self, ifindex: u32) -> Option<Arc<Interface>> {
-        self.lock().iter().find(|i| i.ifindex == ifindex).cloned()
+    /// The interface whose link is at `w` (index in a namespace).
+    pub fn by_place(&self, w: crate::sys::netlink::Where) -> Option<Arc<Interface>> {
+        self.lock().iter().find(|i| i.place() == w).cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<Interface>> {
@@ -156,8 +157,10 @@ impl Registry {
         let mut list = self.lock();
         let group = (rand_core::RngCore::next_u32(&mut rand_core::OsRng) | 1) & 0x7fff_ffff;
         let mut grouped = false;
-        for ifc in list.iter() {
-            grouped |= crate::sys::netlink::set_group(ifc.ifindex, group).is_ok();
+        // Links moved to other namespaces go when their TUN device is
+        // closed.
+        for ifc in list.iter().filter(|i| i.place().nsid.is_none()) {
+            grouped |= crate::sys::netlink::set_group(ifc.index(), group).is_ok();
         }
         if grouped {
             let _ = crate::sys::netlink::delete_group(group);

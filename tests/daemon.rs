@@ -76,7 +76,7 @@ fn only_the_capabilities_it_needs() {
         genkey()
     ));
     assert!(ns.link_exists(&i));
-    let want = format!("{:016x}", (1u64 << 12) | (1 << 10));
+    let want = format!("{:016x}", (1u64 << 12) | (1 << 10) | (1 << 11) | (1 << 21));
     let tasks = std::fs::read_dir(format!("/proc/{}/task", d.pid())).unwrap();
     let mut n = 0;
     for t in tasks {

@@ -29,7 +29,7 @@ options:
   -h, --help  this help
 
 parameters:
-  create [name ifname] | destroy | name newname
+  create [name ifname] | destroy | name newname | vnet netns | -vnet netns
   up | down | debug | -debug | link0 | -link0 | link1 | -link1 | link2 | -link2
   mtu n | description text | -description | group name | -group name
   inet addr[/plen] [dest] [netmask mask] [alias | -alias | delete]
@@ -269,6 +269,14 @@ fn main() {
             Err(e) => refused(&name, e),
         }
     }
+    if let Some((netns, _)) = &cmd.vnet {
+        // Said here, in words, rather than as a bare errno.
+        if !std::path::Path::new("/var/run/netns").join(netns).exists() {
+            die(format!(
+                "vnet: no network namespace {netns} (see ip netns list)"
+            ));
+        }
+    }
     if cmd.destroy {
         if let Err(e) = c.call(&Request::Destroy { name: name.clone() }) {
             refused(&name, e);
@@ -287,7 +295,24 @@ fn main() {
             }
             refused(&name, e);
         }
-    } else if !cmd.create && cmd.rename.is_none() {
+    } else if !cmd.create && cmd.rename.is_none() && cmd.vnet.is_none() {
         print_status(&mut c, Some(&name), &o);
+    }
+    // Last, as the interface leaves (or comes back) as configured.
+    if let Some((netns, back)) = cmd.vnet {
+        let req = Request::Vnet {
+            name: name.clone(),
+            netns,
+            back,
+        };
+        if let Err(e) = c.call(&req) {
+            match e {
+                ClientError::Errno(n) if n != ENXIO && n != EPERM => {
+                    let ioctl = if back { "SIOCSIFRVNET" } else { "SIOCSIFVNET" };
+                    die(format!("{ioctl}: {}", strerror(n)))
+                }
+                e => refused(&name, e),
+            }
+        }
     }
 }

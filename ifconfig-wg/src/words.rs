@@ -15,6 +15,8 @@ pub struct Command {
     pub create: bool,
     /// `create name X`: the new interface's name.
     pub rename: Option<String>,
+    /// `vnet NETNS` / `-vnet NETNS`: (netns, back).
+    pub vnet: Option<(String, bool)>,
     pub destroy: bool,
     pub ops: Vec<Op>,
 }
@@ -135,6 +137,11 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                 i += 1;
             }
             "destroy" => cmd.destroy = true,
+            "vnet" | "-vnet" => {
+                let a = arg(i, w)?;
+                cmd.vnet = Some((a, w == "-vnet"));
+                i += 1;
+            }
             "up" => ops.push(Op::Up(true)),
             "down" => ops.push(Op::Up(false)),
             "debug" => ops.push(Op::Debug(true)),

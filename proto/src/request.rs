@@ -32,6 +32,13 @@ pub enum Request {
         name: String,
         new: String,
     },
+    /// `vnet NETNS` (`back` false) moves the link into network namespace
+    /// NETNS; `-vnet NETNS` brings it back from there.
+    Vnet {
+        name: String,
+        netns: String,
+        back: bool,
+    },
     List,
     Cloners,
     /// `name: None` = every interface. `keys` = show secrets (root only).
@@ -131,6 +138,11 @@ impl Request {
                 m.push(kv("ifname", name));
                 m.push(kv("newname", new));
             }
+            Request::Vnet { name, netns, back } => {
+                m.push(kv("op", if *back { "unvnet" } else { "vnet" }));
+                m.push(kv("ifname", name));
+                m.push(kv("netns", netns));
+            }
             Request::List => m.push(kv("op", "list")),
             Request::Cloners => m.push(kv("op", "cloners")),
             Request::Status { name, keys } => {
@@ -178,6 +190,14 @@ impl Request {
                     rename: Some(v.clone()),
                 }),
                 _ => Err("op=create takes ifname= and maybe rename=".into()),
+            },
+            "vnet" | "unvnet" => match rest.as_slice() {
+                [(k, n), (r, v)] if k == "ifname" && r == "netns" => Ok(Request::Vnet {
+                    name: n.clone(),
+                    netns: v.clone(),
+                    back: op == "unvnet",
+                }),
+                _ => Err(format!("op={op} takes ifname= and netns=")),
             },
             "rename" => match rest.as_slice() {
                 [(k, n), (r, v)] if k == "ifname" && r == "newname" => Ok(Request::Rename {
@@ -373,6 +393,16 @@ mod tests {
             Request::Rename {
                 name: "wg3".into(),
                 new: "wan0".into(),
+            },
+            Request::Vnet {
+                name: "wg3".into(),
+                netns: "box".into(),
+                back: false,
+            },
+            Request::Vnet {
+                name: "wg3".into(),
+                netns: "box".into(),
+                back: true,
             },
             Request::List,
             Request::Cloners,

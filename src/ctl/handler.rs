@@ -82,6 +82,18 @@ pub fn handle(reg: &Registry, msg: &[(String, String)], root: bool) -> Reply {
                 Err(e) => fail(clone_errno(&e)),
             }
         }
+        Request::Vnet { name, netns, back } => {
+            let Some(ifc) = reg.get(&name) else {
+                return fail(ENXIO);
+            };
+            if !root {
+                return fail(EPERM);
+            }
+            match ifc.vnet(&netns, back) {
+                Ok(()) => fail(0),
+                Err(e) => fail(io_errno(&e)),
+            }
+        }
         Request::List => done(
             reg.all()
                 .iter()

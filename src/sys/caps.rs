@@ -5,6 +5,10 @@
 //!   changes over rtnetlink (flags, MTU, addresses, groups), SO_MARK for
 //!   `wgcookie`, and socket buffers beyond the system maximum.
 //! - CAP_NET_BIND_SERVICE: a `wgport` below 1024.
+//! - CAP_NET_BROADCAST: link notifications from the namespaces our links
+//!   were moved to (NETLINK_LISTEN_ALL_NSID).
+//! - CAP_SYS_ADMIN: joining such a namespace (setns), from a short-lived
+//!   thread, to open the netlink socket that changes a moved link there.
 //!
 //! Everything else leaves the effective, permitted and inheritable sets
 //! and the bounding set, and no-new-privileges is set. The daemon stays
@@ -17,8 +21,13 @@
 use std::io;
 
 const CAP_NET_BIND_SERVICE: u32 = 10;
+const CAP_NET_BROADCAST: u32 = 11;
 const CAP_NET_ADMIN: u32 = 12;
-const KEEP: u64 = (1 << CAP_NET_BIND_SERVICE) | (1 << CAP_NET_ADMIN);
+const CAP_SYS_ADMIN: u32 = 21;
+const KEEP: u64 = (1 << CAP_NET_BIND_SERVICE)
+    | (1 << CAP_NET_BROADCAST)
+    | (1 << CAP_NET_ADMIN)
+    | (1 << CAP_SYS_ADMIN);
 /// _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
 const VERSION_3: u32 = 0x2008_0522;
 

@@ -17,6 +17,7 @@
 pub mod caps;
 pub mod daemon;
 pub mod netlink;
+pub mod netns;
 pub mod notify;
 pub mod peercred;
 pub mod tun;

@@ -2,7 +2,8 @@
 //! addresses, and turning off the automatic IPv6 link-local address.
 //!
 //! Messages are built with netlink-packet-route and sent on a blocking
-//! netlink-sys socket; each call waits for the kernel's ack.
+//! netlink-sys socket; each call waits for the kernel's ack. Requests go
+//! to the home namespace unless made inside `in_netns` (a moved link).
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
@@ -12,16 +13,46 @@ use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage,
 };
+use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::route::{RouteAttribute, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use proto::IfAddr;
+use std::cell::Cell;
 use std::io;
 use std::net::IpAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+
+thread_local! {
+    /// The namespace this thread's netlink requests go to (`in_netns`);
+    /// none = home.
+    static TARGET: Cell<Option<RawFd>> = const { Cell::new(None) };
+}
+
+/// Run `f` with every netlink request it makes sent in namespace `ns`
+/// (`None`: home), where a moved link is.
+pub fn in_netns<T>(ns: Option<BorrowedFd<'_>>, f: impl FnOnce() -> T) -> T {
+    let before = TARGET.with(|t| t.replace(ns.map(|n| n.as_raw_fd())));
+    let r = f();
+    TARGET.with(|t| t.set(before));
+    r
+}
+
+fn new_socket() -> io::Result<Socket> {
+    match TARGET.with(|t| t.get()) {
+        None => Socket::new(NETLINK_ROUTE),
+        Some(fd) => {
+            // SAFETY: `in_netns` keeps the descriptor borrowed for as long
+            // as TARGET holds it.
+            let ns = unsafe { BorrowedFd::borrow_raw(fd) };
+            crate::sys::netns::run_in(ns, || Socket::new(NETLINK_ROUTE))
+        }
+    }
+}
 
 /// Open a netlink socket and send one request on it.
 fn send(msg: RouteNetlinkMessage, flags: u16) -> io::Result<Socket> {
-    let mut sock = Socket::new(NETLINK_ROUTE)?;
+    let mut sock = new_socket()?;
     // Dumps honour the filters in the request (an address dump only
     // the link asked for), instead of listing the whole host.
     sock.set_netlink_get_strict_chk(true)?;
@@ -119,6 +150,65 @@ pub fn set_name(ifindex: u32, name: &str) -> io::Result<()> {
     let mut m = link_msg(ifindex);
     m.attributes.push(LinkAttribute::IfName(name.to_string()));
     request(RouteNetlinkMessage::SetLink(m), 0)
+}
+
+/// Move a link into namespace `ns` (it keeps its name).
+pub fn move_to(ifindex: u32, ns: BorrowedFd<'_>) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    m.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
+    request(RouteNetlinkMessage::SetLink(m), 0)
+}
+
+/// The index of the link called `name`.
+pub fn index_of(name: &str) -> io::Result<u32> {
+    let mut m = LinkMessage::default();
+    m.attributes.push(LinkAttribute::IfName(name.to_string()));
+    let mut index = None;
+    exchange(RouteNetlinkMessage::GetLink(m), NLM_F_ACK, |r| {
+        if let RouteNetlinkMessage::NewLink(l) = r {
+            index = Some(l.header.index);
+        }
+    })?;
+    index.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))
+}
+
+/// The id the home namespace has for namespace `ns`, giving it one if
+/// it has none (events from there then reach us).
+pub fn nsid_of(ns: BorrowedFd<'_>) -> io::Result<i32> {
+    let ask = || {
+        let mut m = NsidMessage::default();
+        m.attributes.push(NsidAttribute::Fd(ns.as_raw_fd() as u32));
+        m
+    };
+    let mut id = -1;
+    exchange(RouteNetlinkMessage::GetNsId(ask()), NLM_F_ACK, |r| {
+        if let RouteNetlinkMessage::NewNsId(m) = r {
+            for a in &m.attributes {
+                if let NsidAttribute::Id(i) = a {
+                    id = *i;
+                }
+            }
+        }
+    })?;
+    if id >= 0 {
+        return Ok(id);
+    }
+    let mut m = ask();
+    m.attributes.push(NsidAttribute::Id(-1));
+    request(RouteNetlinkMessage::NewNsId(m), 0)?;
+    exchange(RouteNetlinkMessage::GetNsId(ask()), NLM_F_ACK, |r| {
+        if let RouteNetlinkMessage::NewNsId(m) = r {
+            for a in &m.attributes {
+                if let NsidAttribute::Id(i) = a {
+                    id = *i;
+                }
+            }
+        }
+    })?;
+    if id < 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    Ok(id)
 }
 
 pub fn set_mtu(ifindex: u32, mtu: u32) -> io::Result<()> {
@@ -298,21 +388,36 @@ pub fn link_locals(ifindex: u32) -> io::Result<Vec<IfAddr>> {
         .collect())
 }
 
+/// Which link an event is about: its index in the namespace the event
+/// came from, and that namespace's id as seen from home (`None`: home).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Where {
+    pub nsid: Option<i32>,
+    pub index: u32,
+}
+
 pub enum LinkEvent {
     /// Flags, MTU, name or addresses of a link may have changed, or IPv6
     /// came back on it (the kernel's multicast route for ff00::/8
     /// reappeared).
-    Changed(u32),
-    Deleted(u32),
+    Changed(Where),
+    /// Deleted, or moved to another namespace.
+    Deleted(Where),
     /// Linux dropped the link's IPv6 addresses at this event: it was
     /// down, or its IPv6 started afresh (it may be up again, or IPv6
     /// back, by the time the event is read).
-    Ipv6Lost(u32),
+    Ipv6Lost(Where),
     /// Events were lost (socket buffer overrun): recheck everything.
     Lost,
+    /// A second without events: time to look at what events cannot say
+    /// (a namespace torn down takes its links without telling us).
+    Quiet,
 }
 
-/// A subscription to the kernel's link and address notifications.
+/// A subscription to the kernel's link and address notifications, in
+/// the home namespace and in every namespace that has an id there (one
+/// that a link of ours was moved to gets one), without holding any of
+/// them open.
 pub struct LinkEvents {
     sock: Socket,
     buf: Vec<u8>,
@@ -323,24 +428,86 @@ const RTMGRP_IPV4_IFADDR: u32 = 0x10;
 const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 
+/// One datagram, and the id of the namespace it came from if not home.
+fn recv_with_nsid(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut cbuf = [0u64; 8];
+    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive
+    // the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+    // SAFETY: recvmsg into the buffers described by `msg`.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut nsid = None;
+    // SAFETY: walking the control messages the kernel wrote into `cbuf`.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_NETLINK
+                && (*c).cmsg_type == libc::NETLINK_LISTEN_ALL_NSID
+            {
+                nsid = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, nsid))
+}
+
 impl LinkEvents {
     pub fn open() -> io::Result<LinkEvents> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
         let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
         sock.bind(&SocketAddr::new(0, groups))?;
+        sock.set_listen_all_namespaces(true)?;
+        let tv = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt with a timeval that lives through the call.
+        let r = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
         Ok(LinkEvents {
             sock,
             buf: vec![0u8; 1 << 16],
         })
     }
 
-    /// Block for the next batch of events.
+    /// Block for the next batch of events (at most a second).
     pub fn next(&mut self, out: &mut Vec<LinkEvent>) {
         out.clear();
-        let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
-            Ok(n) => n,
+        let (n, nsid) = match recv_with_nsid(self.sock.as_raw_fd(), &mut self.buf) {
+            Ok(r) => r,
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                 out.push(LinkEvent::Lost);
+                return;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                out.push(LinkEvent::Quiet);
                 return;
             }
             Err(_) => {
@@ -348,6 +515,7 @@ impl LinkEvents {
                 return;
             }
         };
+        let at = |index: u32| Where { nsid, index };
         let mut off = 0;
         while off < n {
             let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
@@ -358,16 +526,16 @@ impl LinkEvents {
             match msg.payload {
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => {
                     if !m.header.flags.contains(LinkFlags::Up) {
-                        out.push(LinkEvent::Ipv6Lost(m.header.index));
+                        out.push(LinkEvent::Ipv6Lost(at(m.header.index)));
                     }
-                    out.push(LinkEvent::Changed(m.header.index))
+                    out.push(LinkEvent::Changed(at(m.header.index)))
                 }
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m)) => {
-                    out.push(LinkEvent::Deleted(m.header.index))
+                    out.push(LinkEvent::Deleted(at(m.header.index)))
                 }
                 NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::NewAddress(m) | RouteNetlinkMessage::DelAddress(m),
-                ) => out.push(LinkEvent::Changed(m.header.index)),
+                ) => out.push(LinkEvent::Changed(at(m.header.index))),
                 // IPv6 (re)starting on a link adds this route; every other
                 // route change is none of our business.
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r))
@@ -378,8 +546,8 @@ impl LinkEvents {
                         RouteAttribute::Oif(i) => Some(*i),
                         _ => None,
                     }) {
-                        out.push(LinkEvent::Ipv6Lost(oif));
-                        out.push(LinkEvent::Changed(oif));
+                        out.push(LinkEvent::Ipv6Lost(at(oif)));
+                        out.push(LinkEvent::Changed(at(oif)));
                     }
                 }
                 _ => {}

@@ -6,7 +6,7 @@
 //! super-packets. Without offloads, one packet per read and per write.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use tun_rs::{GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 pub struct Tun {
@@ -51,6 +51,35 @@ impl Tun {
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.dev.as_fd()
+    }
+
+    /// The network namespace the device is in now (it may have been
+    /// moved: `ip link set wgN netns X`). Fails once the link is gone.
+    pub fn netns(&self) -> io::Result<OwnedFd> {
+        // TUNGETDEVNETNS = _IO('T', 227).
+        const TUNGETDEVNETNS: libc::c_ulong = 0x54e3;
+        // SAFETY: an ioctl without argument on our own descriptor; on
+        // success it returns a new descriptor that we then own.
+        let fd = unsafe { libc::ioctl(self.dev.as_raw_fd(), TUNGETDEVNETNS as _) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// The device's name now (it follows a rename by anyone).
+    pub fn name(&self) -> io::Result<String> {
+        // TUNGETIFF = _IOR('T', 210, unsigned int).
+        const TUNGETIFF: libc::c_ulong = 0x8004_54d2;
+        let mut ifr = [0u8; 40];
+        // SAFETY: TUNGETIFF writes a struct ifreq (40 bytes) into `ifr`.
+        let r = unsafe { libc::ioctl(self.dev.as_raw_fd(), TUNGETIFF as _, ifr.as_mut_ptr()) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let end = ifr[..16].iter().position(|b| *b == 0).unwrap_or(16);
+        Ok(String::from_utf8_lossy(&ifr[..end]).into_owned())
     }
 
     /// Whether reads carry super-packets (and writes may).

@@ -15,7 +15,8 @@
 //! ```
 
 use crate::plane::{Kind, Plane};
-use crate::sys::netlink;
+use crate::sys::netlink::{self, Where};
+use crate::sys::netns;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::uapi::{self, UapiSocket};
@@ -32,6 +33,7 @@ use proto::{IfAddr, InterfaceStatus, Op, PeerStatus, Psk};
 use rand_core::{OsRng, RngCore};
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Instant, UNIX_EPOCH};
@@ -50,7 +52,10 @@ pub enum SetError {
 pub struct Interface {
     /// Changes only by `rename`.
     name: RwLock<String>,
-    pub ifindex: u32,
+    /// Where the link is: its namespace (as the home namespace's id for
+    /// it; `None`: home) and its index there. Changes when the link is
+    /// moved (`ip link set wgN netns X`, `vnet`).
+    place: Mutex<Where>,
     tun: Mutex<Option<Arc<Tun>>>,
     config: Mutex<Config>,
     router: RwLock<Router>,
@@ -72,6 +77,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a delete event turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// The link is in another namespace now; followed.
+    Moved,
+    /// It is where we already knew it to be: an old event.
+    Stale,
+    /// Deleted.
+    Gone,
+}
+
 /// Undo list for link changes made by a request that then fails.
 enum Undo {
     Mtu(u32),
@@ -91,9 +107,13 @@ impl Interface {
         let ifindex = tun.ifindex();
         netlink::disable_ipv6_autoconf(ifindex)?;
         netlink::set_flags(ifindex, Some(false), Some(false))?;
+        let place = Mutex::new(Where {
+            nsid: None,
+            index: ifindex,
+        });
         let ifc = Arc::new(Interface {
             name: RwLock::new(name.to_string()),
-            ifindex,
+            place,
             tun: Mutex::new(Some(tun.clone())),
             router: RwLock::new(Router {
                 mtu: cfg.mtu as usize,
@@ -151,6 +171,114 @@ impl Interface {
         lock(&self.tun).take();
     }
 
+    /// The link's index in the namespace it is in now.
+    pub fn index(&self) -> u32 {
+        lock(&self.place).index
+    }
+
+    pub fn place(&self) -> Where {
+        *lock(&self.place)
+    }
+
+    /// Run `f`, with its netlink requests going to the namespace the link
+    /// is in now (asked of the TUN device, not remembered). Fails when
+    /// the link is gone.
+    pub fn in_link_ns<T>(&self, f: impl FnOnce() -> T) -> io::Result<T> {
+        let tun = lock(&self.tun)
+            .clone()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENXIO))?;
+        let ns = tun.netns()?;
+        if netns::id_of(ns.as_fd())? == netns::home()? {
+            Ok(f())
+        } else {
+            Ok(netlink::in_netns(Some(ns.as_fd()), f))
+        }
+    }
+
+    /// Whether the link still exists (wherever it is).
+    pub fn link_alive(&self) -> bool {
+        lock(&self.tun).clone().is_some_and(|t| t.netns().is_ok())
+    }
+
+    /// The link's delete event arrived: if the TUN device is still
+    /// there, the link was moved to another namespace; follow it there.
+    pub fn follow_move(&self) -> Moved {
+        let Some(tun) = lock(&self.tun).clone() else {
+            return Moved::Gone;
+        };
+        let found = (|| -> io::Result<Where> {
+            let ns = tun.netns()?;
+            let name = tun.name()?;
+            if netns::id_of(ns.as_fd())? == netns::home()? {
+                return Ok(Where {
+                    nsid: None,
+                    index: netlink::index_of(&name)?,
+                });
+            }
+            let nsid = netlink::nsid_of(ns.as_fd())?;
+            let index = netlink::in_netns(Some(ns.as_fd()), || netlink::index_of(&name))?;
+            Ok(Where {
+                nsid: Some(nsid),
+                index,
+            })
+        })();
+        let Ok(now) = found else {
+            return Moved::Gone;
+        };
+        let mut cfg = lock(&self.config);
+        let mut place = lock(&self.place);
+        if *place == now {
+            // An event from before a move we already followed (`vnet`
+            // follows at once): the link is where we think it is.
+            return Moved::Stale;
+        }
+        *place = now;
+        drop(place);
+        // A move takes the link down and flushes its addresses.
+        cfg.addrs.clear();
+        self.v6_dropped.store(false, Ordering::SeqCst);
+        crate::log::info(format!(
+            "{}: link moved to {}",
+            self.name(),
+            match now.nsid {
+                None => "the home namespace".to_string(),
+                Some(id) => format!("namespace id {id}"),
+            }
+        ));
+        Moved::Moved
+    }
+
+    /// `vnet NAME` (`home` false) moves the link into namespace NAME;
+    /// `-vnet NAME` (`home` true) brings it back from there.
+    pub fn vnet(self: &Arc<Self>, name: &str, home: bool) -> io::Result<()> {
+        let target = netns::open_named(name)?;
+        let tun = lock(&self.tun)
+            .clone()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENXIO))?;
+        let here = netns::id_of(tun.netns()?.as_fd())?;
+        let named = netns::id_of(target.as_fd())?;
+        let dest = if home {
+            // Only from where it is.
+            if here != named {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            }
+            netns::open_home()?
+        } else {
+            if here == named {
+                return Ok(());
+            }
+            target
+        };
+        let index = self.index();
+        self.in_link_ns(|| netlink::move_to(index, dest.as_fd()))??;
+        // Follow it now rather than when the event arrives, so that the
+        // next request finds it where it is.
+        if self.follow_move() == Moved::Moved {
+            self.sync_link();
+        }
+        Ok(())
+    }
+
     pub fn name(&self) -> String {
         self.name.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -166,13 +294,17 @@ impl Interface {
     /// (the registry, under its lock) has checked that `new` is valid
     /// and free among our interfaces.
     pub fn rename(self: &Arc<Self>, new: &str) -> io::Result<()> {
+        self.in_link_ns(|| self.rename_here(new))?
+    }
+
+    fn rename_here(self: &Arc<Self>, new: &str) -> io::Result<()> {
         let cfg = lock(&self.config);
         if self.destroyed.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(libc::ENXIO));
         }
         // The new UAPI path first: refused if a live socket holds it.
         let listener = uapi::bind(new)?;
-        let idx = self.ifindex;
+        let idx = self.index();
         let up = netlink::link_state(idx).map(|l| l.up).unwrap_or(false);
         let renamed = (|| {
             if up {
@@ -253,6 +385,14 @@ impl Interface {
 
     /// Apply one request atomically.
     pub fn set(self: &Arc<Self>, ops: &[Op]) -> Result<(), SetError> {
+        match self.in_link_ns(|| self.set_here(ops)) {
+            Ok(r) => r,
+            Err(_) if self.destroyed.load(Ordering::SeqCst) => Err(SetError::Gone),
+            Err(e) => Err(SetError::Link(e)),
+        }
+    }
+
+    fn set_here(self: &Arc<Self>, ops: &[Op]) -> Result<(), SetError> {
         let mut cfg = lock(&self.config);
         if self.destroyed.load(Ordering::SeqCst) {
             return Err(SetError::Gone);
@@ -266,7 +406,7 @@ impl Interface {
             )
         });
         if touches_addrs {
-            if let Ok(link) = netlink::link_state(self.ifindex) {
+            if let Ok(link) = netlink::link_state(self.index()) {
                 self.refresh_addrs(&mut cfg, &link);
             }
         }
@@ -277,7 +417,7 @@ impl Interface {
     /// dropped while the link is down or its IPv6 is off are kept, to be
     /// put back when it returns: a BSD interface never loses them.
     fn refresh_addrs(&self, cfg: &mut Config, link: &netlink::LinkState) {
-        let Ok(mut now) = netlink::addresses(self.ifindex) else {
+        let Ok(mut now) = netlink::addresses(self.index()) else {
             return;
         };
         let ipv6_live = link.up
@@ -298,11 +438,15 @@ impl Interface {
     /// as wg-quick does): up/down binds/closes the sockets, the MTU sets
     /// the padding limit.
     pub fn sync_link(self: &Arc<Self>) {
+        let _ = self.in_link_ns(|| self.sync_link_here());
+    }
+
+    fn sync_link_here(self: &Arc<Self>) {
         let mut cfg = lock(&self.config);
         if self.destroyed.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(link) = netlink::link_state(self.ifindex) else {
+        let Ok(link) = netlink::link_state(self.index()) else {
             return;
         };
         let (up, mtu) = (link.up, link.mtu);
@@ -310,7 +454,7 @@ impl Interface {
             self.restore_ipv6(&cfg, auto_off, up && cfg.up);
         }
         // After the restore, which may have changed them.
-        if let Ok(link) = netlink::link_state(self.ifindex) {
+        if let Ok(link) = netlink::link_state(self.index()) {
             self.refresh_addrs(&mut cfg, &link);
         }
         let mut ops = Vec::new();
@@ -340,7 +484,7 @@ impl Interface {
     /// automatic link-local address and none of ours. Put back what a BSD
     /// interface would still have.
     fn restore_ipv6(&self, cfg: &Settings, auto_off: bool, up: bool) {
-        let idx = self.ifindex;
+        let idx = self.index();
         // Rebuilt, or dropped by a down: ours go back once it is up. Any
         // other missing address was deleted by someone and stays so.
         let dropped = !auto_off || self.v6_dropped.load(Ordering::SeqCst);
@@ -411,11 +555,11 @@ impl Interface {
         if let Err(e) = self.change_link(old, cfg, &mut undo) {
             for u in undo.into_iter().rev() {
                 let _ = match u {
-                    Undo::Mtu(m) => netlink::set_mtu(self.ifindex, m),
-                    Undo::AddAddress(a) => netlink::add_address(self.ifindex, &a),
-                    Undo::DeleteAddress(a) => netlink::delete_address(self.ifindex, &a),
-                    Undo::Multicast(b) => netlink::set_flags(self.ifindex, None, Some(b)),
-                    Undo::Up(b) => netlink::set_flags(self.ifindex, Some(b), None),
+                    Undo::Mtu(m) => netlink::set_mtu(self.index(), m),
+                    Undo::AddAddress(a) => netlink::add_address(self.index(), &a),
+                    Undo::DeleteAddress(a) => netlink::delete_address(self.index(), &a),
+                    Undo::Multicast(b) => netlink::set_flags(self.index(), None, Some(b)),
+                    Undo::Up(b) => netlink::set_flags(self.index(), Some(b), None),
                 };
             }
             if let Some(s) = self.sockets() {
@@ -432,7 +576,7 @@ impl Interface {
     }
 
     fn change_link(&self, old: &Settings, next: &Settings, undo: &mut Vec<Undo>) -> io::Result<()> {
-        let idx = self.ifindex;
+        let idx = self.index();
         if next.mtu != old.mtu {
             netlink::set_mtu(idx, next.mtu)?;
             undo.push(Undo::Mtu(old.mtu));
@@ -614,7 +758,7 @@ impl Interface {
         let cfg = lock(&self.config);
         let mut s = InterfaceStatus::new(&self.name());
         s.peers.reserve(cfg.peers.len());
-        s.ifindex = self.ifindex;
+        s.ifindex = self.index();
         s.flags = Interface::flags(&cfg, self.sockets().is_some());
         s.mtu = cfg.mtu;
         s.description = cfg.description.clone();

@@ -101,9 +101,15 @@ fn jitter() -> Duration {
 }
 
 /// Set a deadline and make sure the clock will look at the peer by then.
+/// `due` is read first: on the packet path the new deadline is almost
+/// always later than one already there, and a plain load keeps the
+/// cache line shared between the workers of the two directions.
 fn arm(peer: &Peer, slot: &mut Option<Instant>, at: Instant) {
     *slot = Some(at);
-    peer.due.fetch_min(ms(at), Ordering::Relaxed);
+    let at = ms(at);
+    if at < peer.due.load(Ordering::Relaxed) {
+        peer.due.fetch_min(at, Ordering::Relaxed);
+    }
 }
 
 impl Timers {
