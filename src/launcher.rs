@@ -26,8 +26,32 @@ fn call(socket: &Path, req: &Request) -> Result<i32, String> {
         .ok_or_else(|| "malformed reply from wgd".to_string())
 }
 
+/// Whether the daemon on `s` runs in our network namespace: the socket
+/// path is shared by every namespace, and an interface is born where its
+/// daemon runs.
+fn same_netns(s: &UnixStream) -> bool {
+    let Some(pid) = crate::sys::peercred::peer_pid(s) else {
+        return true;
+    };
+    let ns = |p: String| std::fs::read_link(p).ok();
+    match (
+        ns(format!("/proc/{pid}/ns/net")),
+        ns("/proc/self/ns/net".into()),
+    ) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => true,
+    }
+}
+
 pub fn run(socket: &Path, name: &str) -> Result<(), String> {
-    if UnixStream::connect(socket).is_err() {
+    if let Ok(s) = UnixStream::connect(socket) {
+        if !same_netns(&s) {
+            return Err(format!(
+                "the wgd at {} runs in another network namespace; give this one its own socket (-S or WGD_SOCKET)",
+                socket.display()
+            ));
+        }
+    } else {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let st = Command::new(exe)
             .arg("-S")

@@ -252,3 +252,23 @@ fn container_reaches_the_world_only_through_the_tunnel() {
         .unwrap_or(0);
     assert!(rx > 0, "{st}");
 }
+
+/// The launcher (`wgd wgN`, for wg-quick and test suites) creates the
+/// interface where it runs: it will not hand the request to a daemon of
+/// another namespace that happens to own the shared socket path.
+#[test]
+fn the_launcher_creates_where_it_runs() {
+    require_root();
+    let (n0, n1) = (Ns::new("l0"), Ns::new("l1"));
+    let d = Wgd::start(&n0);
+    let w = format!("wg{}", unique());
+    let o = n1.exec(&format!("{} -S {} {w}", bin("wgd").display(), d.sock));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("runs in another network namespace"), "{err}");
+    assert!(!n0.link_exists(&w) && !n1.link_exists(&w));
+    // From its own namespace it works.
+    let o = n0.exec(&format!("{} -S {} {w}", bin("wgd").display(), d.sock));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(n0.link_exists(&w));
+}
