@@ -10,6 +10,7 @@ use crate::registry::Registry;
 use crate::sys::netlink::{LinkEvent, LinkEvents};
 use crate::wg::interface::Moved;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
     let mut events = LinkEvents::open()?;
@@ -17,8 +18,25 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
         .name("linkwatch".into())
         .spawn(move || {
             let mut batch = Vec::new();
+            let mut checked = Instant::now();
             loop {
                 events.next(&mut batch);
+                // A namespace torn down with our link in it: no event
+                // reaches us from a dying namespace, but the TUN device
+                // knows its link is gone. Looked at once a second, busy
+                // or not.
+                if checked.elapsed() >= Duration::from_secs(1) {
+                    checked = Instant::now();
+                    for ifc in reg.all() {
+                        if ifc.place().nsid.is_some() && !ifc.link_alive() {
+                            crate::log::info(format!(
+                                "{}: link deleted with its namespace, destroying",
+                                ifc.name()
+                            ));
+                            let _ = reg.destroy_this(&ifc);
+                        }
+                    }
+                }
                 for e in &batch {
                     match *e {
                         LinkEvent::Changed(w) => {
@@ -54,20 +72,8 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                                 }
                             }
                         }
-                        LinkEvent::Quiet => {
-                            // A namespace torn down with our link in it:
-                            // no event reaches us from a dying namespace,
-                            // but the TUN device knows its link is gone.
-                            for ifc in reg.all() {
-                                if ifc.place().nsid.is_some() && !ifc.link_alive() {
-                                    crate::log::info(format!(
-                                        "{}: link deleted with its namespace, destroying",
-                                        ifc.name()
-                                    ));
-                                    let _ = reg.destroy_this(&ifc);
-                                }
-                            }
-                        }
+                        // Checked below, at least once a second.
+                        LinkEvent::Quiet => {}
                         LinkEvent::Lost => {
                             // Events were dropped: check every link.
                             for ifc in reg.all() {
