@@ -180,31 +180,28 @@ pub fn nsid_of(ns: BorrowedFd<'_>) -> io::Result<i32> {
         m.attributes.push(NsidAttribute::Fd(ns.as_raw_fd() as u32));
         m
     };
-    let mut id = -1;
-    exchange(RouteNetlinkMessage::GetNsId(ask()), NLM_F_ACK, |r| {
-        if let RouteNetlinkMessage::NewNsId(m) = r {
-            for a in &m.attributes {
-                if let NsidAttribute::Id(i) = a {
-                    id = *i;
+    // -1: none assigned.
+    let get = || -> io::Result<i32> {
+        let mut id = -1;
+        exchange(RouteNetlinkMessage::GetNsId(ask()), NLM_F_ACK, |r| {
+            if let RouteNetlinkMessage::NewNsId(m) = r {
+                for a in &m.attributes {
+                    if let NsidAttribute::Id(i) = a {
+                        id = *i;
+                    }
                 }
             }
-        }
-    })?;
+        })?;
+        Ok(id)
+    };
+    let id = get()?;
     if id >= 0 {
         return Ok(id);
     }
     let mut m = ask();
     m.attributes.push(NsidAttribute::Id(-1));
     request(RouteNetlinkMessage::NewNsId(m), 0)?;
-    exchange(RouteNetlinkMessage::GetNsId(ask()), NLM_F_ACK, |r| {
-        if let RouteNetlinkMessage::NewNsId(m) = r {
-            for a in &m.attributes {
-                if let NsidAttribute::Id(i) = a {
-                    id = *i;
-                }
-            }
-        }
-    })?;
+    let id = get()?;
     if id < 0 {
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
     }

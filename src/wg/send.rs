@@ -52,6 +52,18 @@ pub fn initiate(
         TunnResult::WriteToNetwork(p) => p.len(),
         _ => return,
     };
+    initiation_out(peer, st, tx, len, now, ev);
+}
+
+/// An initiation of `len` bytes is in the slot: send it.
+fn initiation_out(
+    peer: &Peer,
+    st: &mut PeerState,
+    tx: &mut TxQueue,
+    len: usize,
+    now: Instant,
+    ev: &mut Events,
+) {
     ev.push(Message::SendInitiation(peer.id));
     commit(peer, st, tx, len, ev);
     timers::initiation_sent(peer, st, now);
@@ -68,9 +80,7 @@ pub fn initiated_by_tunn(
     ev: &mut Events,
 ) {
     st.timers.attempts = 0;
-    ev.push(Message::SendInitiation(peer.id));
-    commit(peer, st, tx, len, ev);
-    timers::initiation_sent(peer, st, now);
+    initiation_out(peer, st, tx, len, now, ev);
 }
 
 /// A data message or keepalive of `len` bytes is in the slot: send it,
