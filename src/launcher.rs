@@ -1,19 +1,29 @@
 //! `wgd wgN`: the calling convention of wireguard-go, so that wg-quick(8)
 //! can use wgd as `WG_QUICK_USERSPACE_IMPLEMENTATION`. Make sure a daemon
 //! serves the control socket (start one if not), create the interface, and
-//! return once it and its UAPI socket exist.
+//! return once it and its UAPI socket exist. As with wireguard-go, the
+//! interface is born in the network namespace the launcher runs in (its
+//! UDP sockets are made there), even when the daemon that owns the shared
+//! socket path runs in another one.
 
 use proto::errno::{strerror, EEXIST};
 use proto::wire::{read_message, write_message, MAX_RESPONSE};
 use proto::Request;
 use std::io::BufReader;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 
+/// Send `req` with our network namespace attached: the interface is born
+/// where the launcher runs.
 fn call(socket: &Path, req: &Request) -> Result<i32, String> {
-    let mut s = UnixStream::connect(socket).map_err(|e| proto::errno::describe(&e))?;
-    write_message(&mut s, &req.encode()).map_err(|e| proto::errno::describe(&e))?;
+    let describe = |e: std::io::Error| proto::errno::describe(&e);
+    let s = UnixStream::connect(socket).map_err(describe)?;
+    let mut buf = Vec::new();
+    write_message(&mut buf, &req.encode()).map_err(describe)?;
+    let ns = std::fs::File::open("/proc/self/ns/net").map_err(describe)?;
+    crate::sys::peercred::send_with_fd(&s, &buf, ns.as_fd()).map_err(describe)?;
     let mut r = BufReader::new(s);
     let reply = read_message(&mut r, MAX_RESPONSE, MAX_RESPONSE)
         .ok()
@@ -26,32 +36,8 @@ fn call(socket: &Path, req: &Request) -> Result<i32, String> {
         .ok_or_else(|| "malformed reply from wgd".to_string())
 }
 
-/// Whether the daemon on `s` runs in our network namespace: the socket
-/// path is shared by every namespace, and an interface is born where its
-/// daemon runs.
-fn same_netns(s: &UnixStream) -> bool {
-    let Some(pid) = crate::sys::peercred::peer_pid(s) else {
-        return true;
-    };
-    let ns = |p: String| std::fs::read_link(p).ok();
-    match (
-        ns(format!("/proc/{pid}/ns/net")),
-        ns("/proc/self/ns/net".into()),
-    ) {
-        (Some(theirs), Some(ours)) => theirs == ours,
-        _ => true,
-    }
-}
-
 pub fn run(socket: &Path, name: &str) -> Result<(), String> {
-    if let Ok(s) = UnixStream::connect(socket) {
-        if !same_netns(&s) {
-            return Err(format!(
-                "the wgd at {} runs in another network namespace; give this one its own socket (-S or WGD_SOCKET)",
-                socket.display()
-            ));
-        }
-    } else {
+    if UnixStream::connect(socket).is_err() {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let st = Command::new(exe)
             .arg("-S")
@@ -68,11 +54,13 @@ pub fn run(socket: &Path, name: &str) -> Result<(), String> {
         Request::Create {
             name: name.into(),
             rename: None,
+            here: true,
         }
     } else {
         Request::Create {
             name: crate::registry::CLONER.into(),
             rename: Some(name.into()),
+            here: true,
         }
     };
     match call(socket, &req)? {

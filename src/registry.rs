@@ -3,6 +3,7 @@
 use crate::plane::Plane;
 use crate::wg::interface::Interface;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const CLONER: &str = "wg";
@@ -49,7 +50,13 @@ impl Registry {
 
     /// Create `name`, or with the bare cloner name the lowest free unit;
     /// `rename` gives the new interface any other valid name instead.
-    pub fn create(&self, name: &str, rename: Option<&str>) -> Result<String, CloneError> {
+    /// `birth`: the network namespace it is born in, if not ours.
+    pub fn create(
+        &self,
+        name: &str,
+        rename: Option<&str>,
+        birth: Option<OwnedFd>,
+    ) -> Result<String, CloneError> {
         let mut list = self.lock();
         if !(name == CLONER || valid_name(name)) {
             return Err(CloneError::BadName);
@@ -79,7 +86,7 @@ impl Registry {
             }
             name.to_string()
         };
-        let ifc = Interface::create(&name, &self.plane).map_err(|e| match e.kind() {
+        let ifc = Interface::create(&name, &self.plane, birth).map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => CloneError::Exists,
             _ => CloneError::Io(e),
         })?;

@@ -45,6 +45,10 @@ fn topo() -> Topo {
         ns.run(&format!("ip addr add fd00::{a}/64 dev {w} nodad"));
         ns.run(&format!("ip link set {w} up"));
     }
+    // wgd binds the sockets when it sees the link come up (an event).
+    for w in [&w1, &w2] {
+        assert!(wait_until(3, || d.ok(w).contains("RUNNING")), "{}", d.ok(w));
+    }
     Topo {
         n0,
         n1,
@@ -253,9 +257,10 @@ fn container_reaches_the_world_only_through_the_tunnel() {
     assert!(rx > 0, "{st}");
 }
 
-/// The launcher (`wgd wgN`, for wg-quick and test suites) creates the
-/// interface where it runs: it will not hand the request to a daemon of
-/// another namespace that happens to own the shared socket path.
+/// The launcher (`wgd wgN`, as wireguard-go is called by wg-quick and by
+/// test suites) makes the interface where it runs, with its UDP sockets
+/// there, even when the daemon owning the shared socket path runs in
+/// another namespace.
 #[test]
 fn the_launcher_creates_where_it_runs() {
     require_root();
@@ -263,12 +268,23 @@ fn the_launcher_creates_where_it_runs() {
     let d = Wgd::start(&n0);
     let w = format!("wg{}", unique());
     let o = n1.exec(&format!("{} -S {} {w}", bin("wgd").display(), d.sock));
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("runs in another network namespace"), "{err}");
-    assert!(!n0.link_exists(&w) && !n1.link_exists(&w));
-    // From its own namespace it works.
-    let o = n0.exec(&format!("{} -S {} {w}", bin("wgd").display(), d.sock));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(n0.link_exists(&w));
+    assert!(n1.link_exists(&w) && !n0.link_exists(&w));
+    let port = 40000 + (unique() % 10000) as u16;
+    n1.run(&format!(
+        "wg set {w} listen-port {port} private-key /dev/stdin < /dev/null"
+    ));
+    n1.run(&format!("ip link set {w} up"));
+    assert!(
+        wait_until(3, || n1.run("ss -uln").contains(&format!(":{port} "))),
+        "{}",
+        n1.run("ss -uln")
+    );
+    assert!(!n0.run("ss -uln").contains(&format!(":{port} ")));
+    // Followed like any link: deleted there, destroyed here.
+    n1.run(&format!("ip link del {w}"));
+    assert!(wait_until(3, || !d
+        .ok("-l")
+        .split_whitespace()
+        .any(|n| n == w)));
 }

@@ -229,6 +229,7 @@ fn main() {
         let req = Request::Create {
             name: name.clone(),
             rename: cmd.rename.clone(),
+            here: false,
         };
         match c.call(&req) {
             Ok(reply) => {

@@ -23,6 +23,9 @@ pub enum Request {
     Create {
         name: String,
         rename: Option<String>,
+        /// Born in the caller's network namespace (the launcher, run
+        /// in a namespace other than the daemon's), not the daemon's.
+        here: bool,
     },
     Destroy {
         name: String,
@@ -122,11 +125,14 @@ impl Request {
     pub fn encode(&self) -> Vec<(String, String)> {
         let mut m = Vec::new();
         match self {
-            Request::Create { name, rename } => {
+            Request::Create { name, rename, here } => {
                 m.push(kv("op", "create"));
                 m.push(kv("ifname", name));
                 if let Some(r) = rename {
                     m.push(kv("rename", r));
+                }
+                if *here {
+                    m.push(kv("netns", "caller"));
                 }
             }
             Request::Destroy { name } => {
@@ -180,17 +186,26 @@ impl Request {
             }
         };
         match op.as_str() {
-            "create" => match rest.as_slice() {
-                [(k, n)] if k == "ifname" => Ok(Request::Create {
-                    name: n.clone(),
-                    rename: None,
-                }),
-                [(k, n), (r, v)] if k == "ifname" && r == "rename" => Ok(Request::Create {
-                    name: n.clone(),
-                    rename: Some(v.clone()),
-                }),
-                _ => Err("op=create takes ifname= and maybe rename=".into()),
-            },
+            "create" => {
+                let mut rest = rest.as_slice();
+                let here = matches!(rest.last(), Some((k, v)) if k == "netns" && v == "caller");
+                if here {
+                    rest = &rest[..rest.len() - 1];
+                }
+                match rest {
+                    [(k, n)] if k == "ifname" => Ok(Request::Create {
+                        name: n.clone(),
+                        rename: None,
+                        here,
+                    }),
+                    [(k, n), (r, v)] if k == "ifname" && r == "rename" => Ok(Request::Create {
+                        name: n.clone(),
+                        rename: Some(v.clone()),
+                        here,
+                    }),
+                    _ => Err("op=create takes ifname=, maybe rename= and netns=caller".into()),
+                }
+            }
             "vnet" | "unvnet" => match rest.as_slice() {
                 [(k, n), (r, v)] if k == "ifname" && r == "netns" => Ok(Request::Vnet {
                     name: n.clone(),
@@ -384,10 +399,12 @@ mod tests {
             Request::Create {
                 name: "wg".into(),
                 rename: None,
+                here: false,
             },
             Request::Create {
                 name: "wg".into(),
                 rename: Some("wgtest".into()),
+                here: true,
             },
             Request::Destroy { name: "wg3".into() },
             Request::Rename {

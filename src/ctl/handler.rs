@@ -7,6 +7,7 @@ use crate::wg::interface::SetError;
 use proto::errno::*;
 use proto::Request;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 
 type Reply = Vec<(String, String)>;
 
@@ -43,17 +44,43 @@ fn clone_errno(e: &CloneError) -> i32 {
     }
 }
 
-pub fn handle(reg: &Registry, msg: &[(String, String)], root: bool) -> Reply {
+/// The network namespace the caller sent with a create that asks to be
+/// born where it runs, or `None` if that is ours.
+fn callers_netns(passed: Option<OwnedFd>) -> Result<Option<OwnedFd>, i32> {
+    let fd = passed.ok_or(EINVAL)?;
+    if !crate::sys::netns::is_netns(fd.as_fd()) {
+        return Err(EINVAL);
+    }
+    let here = crate::sys::netns::id_of(fd.as_fd()).map_err(|e| io_errno(&e))?;
+    let home = crate::sys::netns::home().map_err(|e| io_errno(&e))?;
+    Ok((here != home).then_some(fd))
+}
+
+/// `passed`: a descriptor the client sent with the request.
+pub fn handle(
+    reg: &Registry,
+    msg: &[(String, String)],
+    root: bool,
+    passed: Option<OwnedFd>,
+) -> Reply {
     let req = match Request::decode(msg) {
         Ok(r) => r,
         Err(_) => return fail(EINVAL),
     };
     match req {
-        Request::Create { name, rename } => {
+        Request::Create { name, rename, here } => {
             if !root {
                 return fail(EPERM);
             }
-            match reg.create(&name, rename.as_deref()) {
+            let birth = if here {
+                match callers_netns(passed) {
+                    Ok(b) => b,
+                    Err(e) => return fail(e),
+                }
+            } else {
+                None
+            };
+            match reg.create(&name, rename.as_deref(), birth) {
                 Ok(n) => done(vec![("ifname".into(), n)], 0),
                 Err(e) => fail(clone_errno(&e)),
             }

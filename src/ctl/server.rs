@@ -18,6 +18,7 @@ use proto::wire::{
 };
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -104,6 +105,9 @@ pub fn serve(listener: UnixListener, reg: Arc<Registry>) {
 struct Deadline {
     stream: UnixStream,
     end: Instant,
+    /// A descriptor sent along with the request (the launcher's network
+    /// namespace), the newest only.
+    passed: Option<OwnedFd>,
 }
 
 impl Read for Deadline {
@@ -113,7 +117,7 @@ impl Read for Deadline {
             return Err(io::Error::from(io::ErrorKind::TimedOut));
         }
         self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
+        crate::sys::peercred::recv_keeping_fd(&self.stream, buf, &mut self.passed)
     }
 }
 
@@ -140,6 +144,7 @@ fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
     let mut reader = BufReader::new(Deadline {
         stream: read_half,
         end: Instant::now() + idle,
+        passed: None,
     });
     loop {
         // Each request has the idle time to arrive whole.
@@ -147,7 +152,8 @@ fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
         let reply = match read_message(&mut reader, MAX_LINE, max_request) {
             Ok(None) => return,
             Ok(Some(mut msg)) => {
-                let reply = handler::handle(reg, &msg, root);
+                let passed = reader.get_mut().passed.take();
+                let reply = handler::handle(reg, &msg, root, passed);
                 // Requests carry keys in base64: wipe them.
                 for (_, v) in msg.iter_mut() {
                     v.zeroize();

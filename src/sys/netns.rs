@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
@@ -36,6 +36,15 @@ pub fn home() -> io::Result<NsId> {
     let f = File::open("/proc/self/ns/net")?;
     let id = id_of(f.as_fd())?;
     Ok(*HOME.get_or_init(|| id))
+}
+
+/// Whether `fd` is a network namespace (an nsfs file of that type).
+pub fn is_netns(fd: BorrowedFd<'_>) -> bool {
+    // NS_GET_NSTYPE = _IO(0xb7, 0x3).
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: an ioctl without argument on a descriptor we hold.
+    let t = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
+    t == libc::CLONE_NEWNET
 }
 
 /// A handle on the home namespace, to move a link back there.

@@ -33,7 +33,7 @@ use proto::{IfAddr, InterfaceStatus, Op, PeerStatus, Psk};
 use rand_core::{OsRng, RngCore};
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Instant, UNIX_EPOCH};
@@ -56,6 +56,9 @@ pub struct Interface {
     /// it; `None`: home) and its index there. Changes when the link is
     /// moved (`ip link set wgN netns X`, `vnet`).
     place: Mutex<Where>,
+    /// The namespace the interface was born in, if not the daemon's (the
+    /// launcher run elsewhere): its UDP sockets are made there.
+    birth: Option<OwnedFd>,
     tun: Mutex<Option<Arc<Tun>>>,
     config: Mutex<Config>,
     router: RwLock<Router>,
@@ -100,20 +103,35 @@ enum Undo {
 impl Interface {
     /// Create the TUN device (down, no IPv6 link-local, no multicast) and
     /// start the TUN reader and the timer.
-    pub fn create(name: &str, plane: &Arc<Plane>) -> io::Result<Arc<Interface>> {
+    pub fn create(
+        name: &str,
+        plane: &Arc<Plane>,
+        birth: Option<OwnedFd>,
+    ) -> io::Result<Arc<Interface>> {
         let cfg = Config::default();
-        let tun = Arc::new(Tun::create(name, cfg.mtu as u16)?);
+        let mtu = cfg.mtu as u16;
+        let tun = Arc::new(match &birth {
+            None => Tun::create(name, mtu)?,
+            Some(ns) => netns::run_in(ns.as_fd(), || Tun::create(name, mtu))?,
+        });
         let uapi_listener = uapi::bind(name)?;
         let ifindex = tun.ifindex();
-        netlink::disable_ipv6_autoconf(ifindex)?;
-        netlink::set_flags(ifindex, Some(false), Some(false))?;
+        netlink::in_netns(birth.as_ref().map(|b| b.as_fd()), || -> io::Result<()> {
+            netlink::disable_ipv6_autoconf(ifindex)?;
+            netlink::set_flags(ifindex, Some(false), Some(false))
+        })?;
+        let nsid = match &birth {
+            None => None,
+            Some(ns) => Some(netlink::nsid_of(ns.as_fd())?),
+        };
         let place = Mutex::new(Where {
-            nsid: None,
+            nsid,
             index: ifindex,
         });
         let ifc = Arc::new(Interface {
             name: RwLock::new(name.to_string()),
             place,
+            birth,
             tun: Mutex::new(Some(tun.clone())),
             router: RwLock::new(Router {
                 mtu: cfg.mtu as usize,
@@ -192,6 +210,15 @@ impl Interface {
             Ok(f())
         } else {
             Ok(netlink::in_netns(Some(ns.as_fd()), f))
+        }
+    }
+
+    /// The UDP sockets, made in the namespace the interface was born in
+    /// (they stay there wherever the link goes).
+    fn bind_sockets(&self, port: u16, cookie: u32) -> io::Result<Sockets> {
+        match &self.birth {
+            None => Sockets::bind(port, cookie),
+            Some(ns) => netns::run_in(ns.as_fd(), || Sockets::bind(port, cookie)),
         }
     }
 
@@ -523,7 +550,7 @@ impl Interface {
         let port_changed = cfg.port != old.port;
         let mut new_sockets = None;
         if cfg.up && (!old.up || port_changed) {
-            match Sockets::bind(cfg.port, cfg.cookie) {
+            match self.bind_sockets(cfg.port, cfg.cookie) {
                 Ok(s) => {
                     cfg.port = s.port;
                     new_sockets = Some(s);
@@ -536,7 +563,7 @@ impl Interface {
             }
         } else if !cfg.up && port_changed && cfg.port != 0 {
             // Down: only check that the port could be bound.
-            if let Err(e) = Sockets::bind(cfg.port, 0) {
+            if let Err(e) = self.bind_sockets(cfg.port, 0) {
                 cfg.rollback(journal);
                 return Err(SetError::Bind(e));
             }
