@@ -287,4 +287,44 @@ fn the_launcher_creates_where_it_runs() {
         .ok("-l")
         .split_whitespace()
         .any(|n| n == w)));
+
+    // Two such interfaces, in n1 and n2, talk over a veth pair that only
+    // n1 and n2 have: their packets leave from where they were born.
+    let n2 = Ns::new("l2");
+    let (wa, wb) = (format!("wg{}", unique()), format!("wg{}", unique()));
+    for (ns, w) in [(&n1, &wa), (&n2, &wb)] {
+        let o = ns.exec(&format!("{} -S {} {w}", bin("wgd").display(), d.sock));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (va, vb) = (format!("va{}", unique()), format!("vb{}", unique()));
+    n1.run(&format!(
+        "ip link add {va} type veth peer name {vb} netns {}",
+        n2.name
+    ));
+    n1.run(&format!("ip addr add 10.250.0.1/24 dev {va}"));
+    n2.run(&format!("ip addr add 10.250.0.2/24 dev {vb}"));
+    n1.run(&format!("ip link set {va} up"));
+    n2.run(&format!("ip link set {vb} up"));
+    let (ka, kb) = (genkey(), genkey());
+    let pa = ok(&format!("echo {ka} | wg pubkey")).trim().to_string();
+    let pb = ok(&format!("echo {kb} | wg pubkey")).trim().to_string();
+    d.ok(&format!(
+        "{wa} wgkey {ka} wgport 41001 wgpeer {pb} wgendpoint 10.250.0.2 41002 wgaip 10.251.0.2/32"
+    ));
+    d.ok(&format!(
+        "{wb} wgkey {kb} wgport 41002 wgpeer {pa} wgaip 10.251.0.1/32"
+    ));
+    n1.run(&format!("ip addr add 10.251.0.1/24 dev {wa}"));
+    n2.run(&format!("ip addr add 10.251.0.2/24 dev {wb}"));
+    n1.run(&format!("ip link set {wa} up"));
+    n2.run(&format!("ip link set {wb} up"));
+    for w in [&wa, &wb] {
+        assert!(wait_until(3, || d.ok(w).contains("RUNNING")), "{}", d.ok(w));
+    }
+    assert!(
+        n1.ping("10.251.0.2", 2),
+        "across the veth only n1 and n2 have"
+    );
+    let eps = n2.run(&format!("wg show {wb} endpoints"));
+    assert_eq!(eps.trim(), format!("{pa}\t10.250.0.1:41001"));
 }
