@@ -113,7 +113,7 @@ fn encrypt(
         TunnResult::WriteToNetwork(out) => {
             let out_len = out.len();
             if message_type(&tx.slot()[..out_len]) == Some(MSG_INITIATION) {
-                send::initiated_by_tunn(peer, st, tx, out_len, now, ev);
+                send::initiated_by_tunn(peer, st, tx, out_len, ev);
             } else {
                 send::sent(peer, st, tx, out_len, now, ev);
             }

@@ -20,6 +20,9 @@ enum After {
     Nothing,
     /// Replace `Tunn`: keys zeroed (REJECT_AFTER_TIME * 3).
     ZeroKeys,
+    /// Replace `Tunn` to drop the packets that waited for a handshake
+    /// that gave up (there is no session to lose).
+    Flush,
 }
 
 /// Run the deadlines of `ifc`'s peers that are due at `now` and send what
@@ -68,12 +71,14 @@ pub fn tick_interface(
             after
         };
         ev.log(ifc);
-        if matches!(after, After::ZeroKeys) {
-            ifc.zero_keys(peer);
+        match after {
+            After::ZeroKeys => ifc.zero_keys(peer, true),
+            After::Flush => ifc.zero_keys(peer, false),
+            After::Nothing => {}
         }
-        if tx.is_full() {
-            flush_tx(tx);
-        }
+        // What a timer sends goes at once, so that it leaves when its
+        // deadline said (there is little of it).
+        flush_tx(tx);
     }
     due.clear();
     flush_tx(tx);
@@ -124,6 +129,9 @@ fn expire(
         if t.attempts > MAX_TIMER_HANDSHAKES {
             ev.push(Message::HandshakeGiveUp(peer.id, MAX_TIMER_HANDSHAKES + 2));
             t.send_keepalive = None;
+            if t.session.is_none() && t.pending.is_none() && matches!(after, After::Nothing) {
+                after = After::Flush;
+            }
             if t.zero_keys.is_none() {
                 let at = now + Duration::from_secs(REJECT_AFTER_TIME_SECS * 3);
                 t.zero_keys = Some(at);

@@ -393,7 +393,10 @@ impl Interface {
     /// `Tunn` by a fresh one, which drops every session key, the
     /// handshake state and the packets waiting for a session. The other
     /// deadlines run on (a persistent keepalive still starts a handshake).
-    pub fn zero_keys(&self, peer: &Arc<Peer>) {
+    /// With `zeroed` false, only the `Tunn` is replaced (the packets that
+    /// waited for a handshake that gave up are dropped, as the reference
+    /// does); the deadlines stay.
+    pub fn zero_keys(&self, peer: &Arc<Peer>, zeroed: bool) {
         let cfg = lock(&self.config);
         let identity = self.router().identity.clone();
         let Some(pc) = cfg
@@ -407,7 +410,9 @@ impl Interface {
         if st.tunn.is_some() {
             st.tunn = new_tunn(identity.as_deref(), pc, peer.index);
         }
-        timers::keys_zeroed(&mut st);
+        if zeroed {
+            timers::keys_zeroed(&mut st);
+        }
     }
 
     /// Apply one request atomically.

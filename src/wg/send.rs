@@ -52,21 +52,16 @@ pub fn initiate(
         TunnResult::WriteToNetwork(p) => p.len(),
         _ => return,
     };
-    initiation_out(peer, st, tx, len, now, ev);
+    initiation_out(peer, st, tx, len, ev);
 }
 
 /// An initiation of `len` bytes is in the slot: send it.
-fn initiation_out(
-    peer: &Peer,
-    st: &mut PeerState,
-    tx: &mut TxQueue,
-    len: usize,
-    now: Instant,
-    ev: &mut Events,
-) {
+fn initiation_out(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, len: usize, ev: &mut Events) {
     ev.push(Message::SendInitiation(peer.id));
     commit(peer, st, tx, len, ev);
-    timers::initiation_sent(peer, st, now);
+    // The retry counts from now, not from when the batch began: a retry
+    // must never go out less than REKEY_TIMEOUT after this one.
+    timers::initiation_sent(peer, st, Instant::now());
 }
 
 /// `Tunn` had no session for a packet: it queued the packet and wrote an
@@ -76,11 +71,10 @@ pub fn initiated_by_tunn(
     st: &mut PeerState,
     tx: &mut TxQueue,
     len: usize,
-    now: Instant,
     ev: &mut Events,
 ) {
     st.timers.attempts = 0;
-    initiation_out(peer, st, tx, len, now, ev);
+    initiation_out(peer, st, tx, len, ev);
 }
 
 /// A data message or keepalive of `len` bytes is in the slot: send it,
@@ -118,7 +112,7 @@ pub fn keepalive(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, now: Instant
         TunnResult::WriteToNetwork(p) => {
             let len = p.len();
             if message_type(&tx.slot()[..len]) == Some(MSG_INITIATION) {
-                initiated_by_tunn(peer, st, tx, len, now, ev);
+                initiated_by_tunn(peer, st, tx, len, ev);
             } else {
                 sent(peer, st, tx, len, now, ev);
             }
