@@ -172,7 +172,8 @@ pub fn data_sent(peer: &Peer, st: &mut PeerState, now: Instant) -> bool {
     traversal(peer, st, now);
     any_sent(st);
     if st.timers.new_handshake.is_none() {
-        let at = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter();
+        // From this packet, not from when its batch began.
+        let at = Instant::now().max(now) + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter();
         arm(peer, &mut st.timers.new_handshake, at);
     }
     st.timers.rekey_on_send(now)
