@@ -8,7 +8,7 @@
 
 use crate::registry::Registry;
 use crate::sys::netlink::{LinkEvent, LinkEvents};
-use crate::wg::interface::Moved;
+use crate::wg::interface::{Interface, Moved};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,26 +29,15 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                     checked = Instant::now();
                     for ifc in reg.all() {
                         if ifc.place().nsid.is_some() && !ifc.link_alive() {
-                            crate::log::info(format!(
-                                "{}: link deleted with its namespace, destroying",
-                                ifc.name()
-                            ));
-                            let _ = reg.destroy_this(&ifc);
+                            destroy(&reg, &ifc, "link deleted with its namespace");
                         }
                     }
                 }
                 for e in &batch {
                     match *e {
+                        // Not found where it was: the delete event follows.
                         LinkEvent::Changed(w) => {
                             if let Some(ifc) = reg.by_place(w) {
-                                let here = ifc
-                                    .in_link_ns(|| crate::sys::netlink::link_state(w.index))
-                                    .ok()
-                                    .and_then(|r| r.ok());
-                                if here.is_none() {
-                                    // Gone or moved: the delete event follows.
-                                    continue;
-                                }
                                 ifc.sync_link();
                             }
                         }
@@ -60,36 +49,26 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                         LinkEvent::Deleted(w) => {
                             if let Some(ifc) = reg.by_place(w) {
                                 match ifc.follow_move() {
-                                    Moved::Moved => ifc.sync_link(),
-                                    Moved::Stale => {}
-                                    Moved::Gone => {
-                                        crate::log::info(format!(
-                                            "{}: link deleted, destroying",
-                                            ifc.name()
-                                        ));
-                                        let _ = reg.destroy_this(&ifc);
+                                    Moved::Moved => {
+                                        ifc.sync_link();
                                     }
+                                    Moved::Stale => {}
+                                    Moved::Gone => destroy(&reg, &ifc, "link deleted"),
                                 }
                             }
                         }
-                        // Checked below, at least once a second.
+                        // Looked for above, at least once a second.
                         LinkEvent::Quiet => {}
                         LinkEvent::Lost => {
                             // Events were dropped: check every link.
                             for ifc in reg.all() {
-                                let w = ifc.place();
-                                let here = ifc
-                                    .in_link_ns(|| crate::sys::netlink::link_state(w.index))
-                                    .ok()
-                                    .and_then(|r| r.ok());
-                                if here.is_some() || ifc.follow_move() != Moved::Gone {
-                                    ifc.sync_link();
+                                if ifc.sync_link() {
+                                    continue;
+                                }
+                                if ifc.follow_move() == Moved::Gone {
+                                    destroy(&reg, &ifc, "link deleted");
                                 } else {
-                                    crate::log::info(format!(
-                                        "{}: link deleted, destroying",
-                                        ifc.name()
-                                    ));
-                                    let _ = reg.destroy_this(&ifc);
+                                    ifc.sync_link();
                                 }
                             }
                         }
@@ -98,4 +77,9 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+fn destroy(reg: &Registry, ifc: &Arc<Interface>, why: &str) {
+    crate::log::info(format!("{}: {why}, destroying", ifc.name()));
+    let _ = reg.destroy_this(ifc);
 }

@@ -4,10 +4,10 @@
 //! numbers, flags as a number and names, and the last handshake as Unix
 //! time and age. Schema in ifconfig-wg(8).
 
+use crate::print::{is_link_local, netmask};
 use proto::flags;
 use proto::{InterfaceStatus, Psk};
 use std::fmt::Write;
-use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Schema version; bumped when a field changes meaning or goes away.
@@ -92,10 +92,6 @@ fn render(o: &mut String, v: &J, pretty: bool, depth: usize) {
     }
 }
 
-fn is_link_local(a: &IpAddr) -> bool {
-    matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
-}
-
 fn interface(st: &InterfaceStatus, now: f64) -> J {
     let mut f: Vec<(&'static str, J)> = vec![
         ("name", s(&st.name)),
@@ -115,11 +111,7 @@ fn interface(st: &InterfaceStatus, now: f64) -> J {
         .iter()
         .filter(|a| a.addr.is_ipv4())
         .map(|a| {
-            let mask = if a.prefix_len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - a.prefix_len as u32)
-            };
+            let mask = netmask(a.prefix_len);
             let mut x = vec![("address", s(a.addr))];
             if let Some(d) = a.dest {
                 x.push(("destination", s(d)));

@@ -6,7 +6,8 @@ use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-fn netmask(plen: u8) -> u32 {
+/// The IPv4 netmask of a prefix length, as a number.
+pub fn netmask(plen: u8) -> u32 {
     if plen == 0 {
         0
     } else {
@@ -14,7 +15,7 @@ fn netmask(plen: u8) -> u32 {
     }
 }
 
-fn is_link_local(a: &IpAddr) -> bool {
+pub fn is_link_local(a: &IpAddr) -> bool {
     matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }
 

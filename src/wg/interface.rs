@@ -13,6 +13,9 @@
 //!   the data plane (crate::plane) serves the TUN device from creation
 //!   and the UDP sockets while up; the clock runs the timers
 //! ```
+//!
+//! Following the link as others change it, and renaming it: `link`;
+//! following it into other network namespaces: `namespaces`.
 
 use crate::plane::{Kind, Plane};
 use crate::sys::netlink::{self, Where};
@@ -76,19 +79,13 @@ pub struct Interface {
     uapi: Mutex<Option<UapiSocket>>,
 }
 
+mod link;
+mod namespaces;
+
+pub use namespaces::Moved;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// What a delete event turned out to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Moved {
-    /// The link is in another namespace now; followed.
-    Moved,
-    /// It is where we already knew it to be: an old event.
-    Stale,
-    /// Deleted.
-    Gone,
 }
 
 /// Undo list for link changes made by a request that then fails.
@@ -189,6 +186,13 @@ impl Interface {
         lock(&self.tun).take();
     }
 
+    /// The TUN device, until the interface is destroyed.
+    fn tun(&self) -> io::Result<Arc<Tun>> {
+        lock(&self.tun)
+            .clone()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENXIO))
+    }
+
     /// The link's index in the namespace it is in now.
     pub fn index(&self) -> u32 {
         lock(&self.place).index
@@ -198,171 +202,12 @@ impl Interface {
         *lock(&self.place)
     }
 
-    /// Run `f`, with its netlink requests going to the namespace the link
-    /// is in now (asked of the TUN device, not remembered). Fails when
-    /// the link is gone.
-    pub fn in_link_ns<T>(&self, f: impl FnOnce() -> T) -> io::Result<T> {
-        let tun = lock(&self.tun)
-            .clone()
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENXIO))?;
-        let ns = tun.netns()?;
-        if netns::id_of(ns.as_fd())? == netns::home()? {
-            Ok(f())
-        } else {
-            Ok(netlink::in_netns(Some(ns.as_fd()), f))
-        }
-    }
-
-    /// The UDP sockets, made in the namespace the interface was born in
-    /// (they stay there wherever the link goes).
-    fn bind_sockets(&self, port: u16, cookie: u32) -> io::Result<Sockets> {
-        match &self.birth {
-            None => Sockets::bind(port, cookie),
-            Some(ns) => netns::run_in(ns.as_fd(), || Sockets::bind(port, cookie)),
-        }
-    }
-
-    /// Whether the link still exists (wherever it is).
-    pub fn link_alive(&self) -> bool {
-        lock(&self.tun).clone().is_some_and(|t| t.netns().is_ok())
-    }
-
-    /// The link's delete event arrived: if the TUN device is still
-    /// there, the link was moved to another namespace; follow it there.
-    pub fn follow_move(&self) -> Moved {
-        let Some(tun) = lock(&self.tun).clone() else {
-            return Moved::Gone;
-        };
-        let found = (|| -> io::Result<Where> {
-            let ns = tun.netns()?;
-            let name = tun.name()?;
-            if netns::id_of(ns.as_fd())? == netns::home()? {
-                return Ok(Where {
-                    nsid: None,
-                    index: netlink::index_of(&name)?,
-                });
-            }
-            let nsid = netlink::nsid_of(ns.as_fd())?;
-            let index = netlink::in_netns(Some(ns.as_fd()), || netlink::index_of(&name))?;
-            Ok(Where {
-                nsid: Some(nsid),
-                index,
-            })
-        })();
-        let Ok(now) = found else {
-            return Moved::Gone;
-        };
-        let mut cfg = lock(&self.config);
-        let mut place = lock(&self.place);
-        if *place == now {
-            // An event from before a move we already followed (`vnet`
-            // follows at once): the link is where we think it is.
-            return Moved::Stale;
-        }
-        *place = now;
-        drop(place);
-        // A move takes the link down and flushes its addresses.
-        cfg.addrs.clear();
-        self.v6_dropped.store(false, Ordering::SeqCst);
-        crate::log::info(format!(
-            "{}: link moved to {}",
-            self.name(),
-            match now.nsid {
-                None => "the home namespace".to_string(),
-                Some(id) => format!("namespace id {id}"),
-            }
-        ));
-        Moved::Moved
-    }
-
-    /// `vnet NAME` (`home` false) moves the link into namespace NAME;
-    /// `-vnet NAME` (`home` true) brings it back from there.
-    pub fn vnet(self: &Arc<Self>, name: &str, home: bool) -> io::Result<()> {
-        let target = netns::open_named(name)?;
-        let tun = lock(&self.tun)
-            .clone()
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENXIO))?;
-        let here = netns::id_of(tun.netns()?.as_fd())?;
-        let named = netns::id_of(target.as_fd())?;
-        let dest = if home {
-            // Only from where it is.
-            if here != named {
-                return Err(io::Error::from_raw_os_error(libc::ENOENT));
-            }
-            netns::open_home()?
-        } else {
-            if here == named {
-                return Ok(());
-            }
-            target
-        };
-        let index = self.index();
-        self.in_link_ns(|| netlink::move_to(index, dest.as_fd()))??;
-        // Follow it now rather than when the event arrives, so that the
-        // next request finds it where it is.
-        if self.follow_move() == Moved::Moved {
-            self.sync_link();
-        }
-        Ok(())
-    }
-
     pub fn name(&self) -> String {
         self.name.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn has_name(&self, n: &str) -> bool {
         *self.name.read().unwrap_or_else(|e| e.into_inner()) == n
-    }
-
-    /// `name NEW`: the link, the UAPI socket and the name in status and
-    /// logs follow; configuration, sessions, counters and addresses stay.
-    /// Linux renames only a link that is down, so an up link goes down
-    /// and up around it (its IPv6 addresses are put back). The caller
-    /// (the registry, under its lock) has checked that `new` is valid
-    /// and free among our interfaces.
-    pub fn rename(self: &Arc<Self>, new: &str) -> io::Result<()> {
-        self.in_link_ns(|| self.rename_here(new))?
-    }
-
-    fn rename_here(self: &Arc<Self>, new: &str) -> io::Result<()> {
-        let cfg = lock(&self.config);
-        if self.destroyed.load(Ordering::SeqCst) {
-            return Err(io::Error::from_raw_os_error(libc::ENXIO));
-        }
-        // The new UAPI path first: refused if a live socket holds it.
-        let listener = uapi::bind(new)?;
-        let idx = self.index();
-        let up = netlink::link_state(idx).map(|l| l.up).unwrap_or(false);
-        let renamed = (|| {
-            if up {
-                netlink::set_flags(idx, Some(false), None)?;
-            }
-            netlink::set_name(idx, new)
-        })();
-        if up {
-            let _ = netlink::set_flags(idx, Some(true), None);
-            let have = netlink::addresses(idx).unwrap_or_default();
-            for a in cfg
-                .addrs_v6()
-                .filter(|a| !have.iter().any(|h| h.addr == a.addr))
-            {
-                let _ = netlink::add_address(idx, a);
-            }
-        }
-        if let Err(e) = renamed {
-            drop(listener);
-            let _ = std::fs::remove_file(uapi::path_of(new));
-            return Err(e);
-        }
-        *self.name.write().unwrap_or_else(|e| e.into_inner()) = new.to_string();
-        if let Some(u) = lock(&self.uapi).take() {
-            u.stop();
-        }
-        match UapiSocket::start(self.clone(), listener, new) {
-            Ok(u) => *lock(&self.uapi) = Some(u),
-            Err(e) => crate::log::error(format!("{new}: cannot serve the UAPI socket: {e}")),
-        }
-        Ok(())
     }
 
     /// The data plane's view, read-locked: held for one batch. A commit
@@ -443,108 +288,6 @@ impl Interface {
             }
         }
         self.apply_locked(&mut cfg, ops)
-    }
-
-    /// Make our address list the kernel's. IPv6 addresses the kernel
-    /// dropped while the link is down or its IPv6 is off are kept, to be
-    /// put back when it returns: a BSD interface never loses them.
-    fn refresh_addrs(&self, cfg: &mut Config, link: &netlink::LinkState) {
-        let Ok(mut now) = netlink::addresses(self.index()) else {
-            return;
-        };
-        let ipv6_live = link.up
-            && cfg.up
-            && matches!(link.ipv6, netlink::Ipv6::On { auto_off: true })
-            && !self.v6_dropped.load(Ordering::SeqCst);
-        if !ipv6_live {
-            for a in cfg.addrs_v6() {
-                if !now.iter().any(|x| x.addr == a.addr) {
-                    now.push(*a);
-                }
-            }
-        }
-        cfg.addrs = now;
-    }
-
-    /// Follow a change someone made to the link behind our back (ip(8),
-    /// as wg-quick does): up/down binds/closes the sockets, the MTU sets
-    /// the padding limit.
-    pub fn sync_link(self: &Arc<Self>) {
-        let _ = self.in_link_ns(|| self.sync_link_here());
-    }
-
-    fn sync_link_here(self: &Arc<Self>) {
-        let mut cfg = lock(&self.config);
-        if self.destroyed.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(link) = netlink::link_state(self.index()) else {
-            return;
-        };
-        let (up, mtu) = (link.up, link.mtu);
-        if let netlink::Ipv6::On { auto_off } = link.ipv6 {
-            self.restore_ipv6(&cfg, auto_off, up && cfg.up);
-        }
-        // After the restore, which may have changed them.
-        if let Ok(link) = netlink::link_state(self.index()) {
-            self.refresh_addrs(&mut cfg, &link);
-        }
-        let mut ops = Vec::new();
-        if up != cfg.up {
-            ops.push(Op::Up(up));
-        }
-        if mtu != cfg.mtu && (proto::request::MIN_MTU..=proto::request::MAX_MTU).contains(&mtu) {
-            ops.push(Op::Mtu(mtu));
-        }
-        if ops.is_empty() {
-            return;
-        }
-        if let Err(e) = self.apply_locked(&mut cfg, &ops) {
-            crate::log::error(format!("{}: cannot follow link change: {e:?}", self.name()));
-        }
-    }
-
-    /// The link was seen down, or its IPv6 restarting: the IPv6
-    /// addresses missing from it now went with that, not with someone's
-    /// delete, and come back once it is up.
-    pub fn ipv6_lost(&self) {
-        self.v6_dropped.store(true, Ordering::SeqCst);
-    }
-
-    /// Linux forgets a link's IPv6 state when its MTU drops below 1280
-    /// or IPv6 is disabled on it, and rebuilds it with defaults: an
-    /// automatic link-local address and none of ours. Put back what a BSD
-    /// interface would still have.
-    fn restore_ipv6(&self, cfg: &Settings, auto_off: bool, up: bool) {
-        let idx = self.index();
-        // Rebuilt, or dropped by a down: ours go back once it is up. Any
-        // other missing address was deleted by someone and stays so.
-        let dropped = !auto_off || self.v6_dropped.load(Ordering::SeqCst);
-        if !auto_off {
-            // Just rebuilt: every link-local address there now is one the
-            // kernel made (anyone else's went with the old state).
-            let _ = netlink::disable_ipv6_autoconf(idx);
-            if let Ok(auto) = netlink::link_locals(idx) {
-                for a in auto
-                    .iter()
-                    .filter(|a| !cfg.addrs.iter().any(|c| c.addr == a.addr))
-                {
-                    let _ = netlink::delete_address(idx, a);
-                }
-            }
-        }
-        if up && dropped {
-            self.v6_dropped.store(false, Ordering::SeqCst);
-            // Only the missing ones: adding one the link has would be a
-            // change notification of its own, and bring us back here.
-            let have = netlink::addresses(idx).unwrap_or_default();
-            for a in cfg
-                .addrs_v6()
-                .filter(|a| !have.iter().any(|h| h.addr == a.addr))
-            {
-                let _ = netlink::add_address(idx, a);
-            }
-        }
     }
 
     fn apply_locked(self: &Arc<Self>, cfg: &mut Config, ops: &[Op]) -> Result<(), SetError> {
