@@ -7,8 +7,9 @@
 //! survive encoding, a rollback that leaves something behind).
 
 use crate::data::inbound::handshake_sender;
-use crate::data::packet::{dst_addr, le32, message_type, padded_len};
+use crate::data::packet::{dst_addr, inner_packet, le32, message_type, padded_len};
 use crate::data::tx::TxQueue;
+use crate::noise::tunnel::Tunnel;
 use crate::sys::tun::TunWrites;
 use crate::wg::config::Config;
 use crate::wg::peer::Peer;
@@ -17,8 +18,9 @@ use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::wire::{read_message, MAX_LINE, MAX_REQUEST};
 use proto::Request;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 /// Control protocol: framing, then request decoding; whatever decodes
 /// must encode back to the same request.
@@ -90,14 +92,7 @@ fn wire() -> &'static Mutex<Wire> {
         let theirs = StaticSecret::from([0x22; 32]);
         let (our_pub, their_pub) = (PublicKey::from(&ours), PublicKey::from(&theirs));
         let id = Arc::new(Identity::new(ours.clone(), 50));
-        let mut local = Tunn::new(
-            ours,
-            their_pub,
-            None,
-            None,
-            7,
-            Some(id.tunn_limiter.clone()),
-        );
+        let mut local = Tunnel::new(ours.clone(), their_pub, None, 7);
         let mut remote = Tunn::new(theirs, our_pub, None, None, 9, None);
         let mut a = vec![0u8; 2048];
         let mut b = vec![0u8; 2048];
@@ -105,16 +100,20 @@ fn wire() -> &'static Mutex<Wire> {
             TunnResult::WriteToNetwork(m) => m.to_vec(),
             _ => unreachable!("initiation"),
         };
-        let resp = match local.decapsulate(None, &init, &mut b) {
-            TunnResult::WriteToNetwork(m) => m.to_vec(),
-            _ => unreachable!("response"),
-        };
-        if let TunnResult::WriteToNetwork(k) = remote.decapsulate(None, &resp, &mut a) {
+        let opened = id.responder.open(&ours, &init).expect("opens");
+        let (n, _) = local
+            .respond(&opened, &mut b, Instant::now())
+            .expect("response");
+        if let TunnResult::WriteToNetwork(k) = remote.decapsulate(None, &b[..n], &mut a) {
             let k = k.to_vec();
-            let _ = local.decapsulate(None, &k, &mut b);
+            let index = le32(&k, 4).unwrap_or(0);
+            if let Some(s) = local.session_for(index).cloned() {
+                let _ = s.open(&k, &mut b);
+                local.confirm(&s);
+            }
         }
         let peer = Arc::new(Peer::new(1, 7));
-        peer.lock().tunn = Some(local);
+        peer.lock().tunnel = Some(local);
         let mut router = Router {
             identity: Some(id),
             mtu: 1420,
@@ -136,7 +135,7 @@ fn wire() -> &'static Mutex<Wire> {
     })
 }
 
-/// The inbound datagram path around boringtun. First byte 0: the rest is
+/// The inbound datagram path. First byte 0: the rest is
 /// a datagram from the network (classification, MACs, cookie, opening an
 /// initiation, finding the peer, decapsulation). First byte 1: the rest
 /// is a packet the peer encrypts in a valid session, so that what comes
@@ -171,13 +170,23 @@ pub fn inbound(data: &[u8]) {
                 return;
             };
             let mut st = peer.lock();
-            let Some(tunn) = st.tunn.as_mut() else { return };
-            let src_ip = match tunn.decapsulate(Some(src.ip()), &msg, w.tx.slot()) {
-                TunnResult::WriteToTunnelV4(p, ip) => Some((IpAddr::V4(ip), p.to_vec())),
-                TunnResult::WriteToTunnelV6(p, ip) => Some((IpAddr::V6(ip), p.to_vec())),
-                _ => None,
+            let Some(tunnel) = st.tunnel.as_mut() else {
+                return;
             };
-            if let Some((ip, p)) = src_ip {
+            if msg[0] == 3 {
+                tunnel.consume_cookie(&msg, Instant::now());
+                return;
+            }
+            let Some(session) = le32(&msg, 4).and_then(|i| tunnel.session_for(i).cloned()) else {
+                return;
+            };
+            let plain = w.tx.slot();
+            let Some(len) = session.open(&msg, plain) else {
+                return;
+            };
+            tunnel.confirm(&session);
+            if let Some((n, ip)) = inner_packet(&plain[..len]) {
+                let p = plain[..n].to_vec();
                 let owner = w.router.allowed_ips.lookup(ip);
                 if owner.is_some_and(|o| Arc::ptr_eq(o, peer)) {
                     if w.tun_out.is_full() {

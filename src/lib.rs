@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod launcher;
 pub mod linkwatch;
 pub mod log;
+pub mod noise;
 pub mod plane;
 pub mod registry;
 pub mod sys;

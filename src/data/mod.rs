@@ -33,6 +33,10 @@ pub struct Buffers {
     pub tun_out: TunWrites,
     pub udp_in: RecvBatch,
     pub tx: TxQueue,
+    /// Packets planned for sealing (outbound), reused per read.
+    pub seals: Vec<outbound::Seal>,
+    /// Datagrams planned for opening (inbound), reused per batch.
+    pub opens: Vec<inbound::Open>,
 }
 
 impl Default for Buffers {
@@ -42,6 +46,8 @@ impl Default for Buffers {
             tun_out: TunWrites::default(),
             udp_in: RecvBatch::default(),
             tx: TxQueue::new(TX_BYTES),
+            seals: Vec::new(),
+            opens: Vec::new(),
         }
     }
 }

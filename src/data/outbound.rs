@@ -1,29 +1,52 @@
 //! TUN → UDP: read packets (a GSO super-packet arrives split into
-//! MTU-sized packets), route each by destination to a peer, pad, encrypt
-//! into the worker's transmit queue, and send it in GSO runs.
+//! MTU-sized packets), route each by destination to a peer, and send
+//! them sealed, in GSO runs.
 //!
-//! Consecutive packets for the same peer (the usual case: the segments of
-//! one super-packet) are encrypted under one hold of the peer's lock.
+//! Two steps per read. Planning, in order, under each peer's lock once
+//! per run of packets to that peer: reserve a counter of the session for
+//! every packet and its message's place in the transmit queue, run the
+//! timer events, stage packets that have no session and start a
+//! handshake. Sealing, without any lock: copy, pad and encrypt every
+//! planned packet into its place; a large batch is shared with idle
+//! workers (`crate::sys::crew`), each sealing whole chunks. The queue is
+//! sent only after both, so every peer's messages leave in the order
+//! their packets were read.
 
-use crate::data::packet::{dst_addr, flush, message_type, padded_len};
+use crate::data::packet::{dst_addr, flush, padded_len};
 use crate::data::tx::TxQueue;
 use crate::data::{Buffers, BUDGET};
+use crate::noise::session::{Session, HEADER_LEN, OVERHEAD};
+use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunPackets};
-use crate::wg::constants::MSG_INITIATION;
 use crate::wg::interface::Interface;
-use crate::wg::messages::Events;
-use crate::wg::peer::{Peer, PeerState};
+use crate::wg::messages::{Events, Message};
+use crate::wg::peer::Peer;
 use crate::wg::router::Router;
 use crate::wg::send;
-use boringtun::noise::TunnResult;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// Seals per chunk a helper takes at a time.
+const CHUNK: usize = 8;
+/// Batches smaller than this are sealed by the worker alone.
+const SHARE_MIN: usize = 2 * CHUNK;
+
+/// A packet planned for sealing: its session and counter, and where its
+/// message goes in the transmit queue.
+pub struct Seal {
+    session: Arc<Session>,
+    counter: u64,
+    packet: usize,
+    padded: usize,
+    at: usize,
+}
 
 /// Drain the TUN device: at most `BUDGET` reads, then flush. Returns
 /// false when the device is gone (its link was deleted: reads fail with
 /// EBADFD until the interface is destroyed), so that it is not re-armed
 /// and no worker spins on it.
-pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers) -> bool {
+pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> bool {
     let router = ifc.router();
     let socks = ifc.sockets();
     let socks = socks.as_deref();
@@ -42,7 +65,12 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers) -> bool {
             if b.tx.is_full() {
                 flush(ifc, socks, &mut b.tx);
             }
-            i = encrypt_run(ifc, &router, &mut b.tun_in, i, n, &mut b.tx);
+            let mark = b.tx.used();
+            while i < n && !b.tx.is_full() {
+                i = plan_run(ifc, &router, &b.tun_in, i, n, &mut b.tx, &mut b.seals);
+            }
+            seal_all(&b.tun_in, b.tx.since_mut(mark), mark, &b.seals, crew);
+            b.seals.clear();
         }
     }
     flush(ifc, socks, &mut b.tx);
@@ -53,71 +81,113 @@ fn route<'r>(router: &'r Router, p: &[u8]) -> Option<&'r Arc<Peer>> {
     router.allowed_ips.lookup(dst_addr(p)?)
 }
 
-/// Encrypt packet `i` and the packets after it that go to the same peer,
+/// Plan packet `i` and the packets after it that go to the same peer,
 /// while the queue has room; returns the index of the first packet left.
-fn encrypt_run(
+fn plan_run(
     ifc: &Interface,
     router: &Router,
-    pk: &mut TunPackets,
+    pk: &TunPackets,
     mut i: usize,
     n: usize,
     tx: &mut TxQueue,
+    seals: &mut Vec<Seal>,
 ) -> usize {
-    let (len, buf) = pk.packet_mut(i);
-    let Some(peer) = route(router, &buf[..len]) else {
+    let Some(peer) = route(router, pk.packet(i)) else {
         return i + 1;
     };
     let now = Instant::now();
     let mut ev = Events::default();
     {
         let mut st = peer.lock();
+        let session = st.tunnel.as_ref().and_then(|t| t.sending()).cloned();
+        let (mut sent, mut staged) = (false, false);
         loop {
-            encrypt(router, peer, &mut st, pk, i, tx, now, &mut ev);
+            let p = pk.packet(i);
+            let padded = padded_len(p.len(), router.mtu);
+            let counter = session.as_ref().and_then(|s| s.reserve(1));
+            match (&session, counter, st.endpoint) {
+                (Some(s), Some(counter), Some(ep)) => {
+                    let len = padded + OVERHEAD;
+                    seals.push(Seal {
+                        session: s.clone(),
+                        counter,
+                        packet: i,
+                        padded,
+                        at: tx.used(),
+                    });
+                    peer.add_tx(len);
+                    tx.commit(len, ep, st.local);
+                    sent = true;
+                }
+                (Some(_), Some(_), None) => ev.push(Message::NoEndpoint(peer.id)),
+                _ => {
+                    // No session (or its counters are spent): keep the
+                    // packet for the next one.
+                    if let Some(t) = st.tunnel.as_mut() {
+                        t.stage_padded(p, padded);
+                        staged = true;
+                    }
+                }
+            }
             i += 1;
             if i >= n || tx.is_full() {
                 break;
             }
-            let (len, buf) = pk.packet_mut(i);
-            match route(router, &buf[..len]) {
-                Some(p) if Arc::ptr_eq(p, peer) => {}
+            match route(router, pk.packet(i)) {
+                Some(q) if Arc::ptr_eq(q, peer) => {}
                 _ => break,
             }
+        }
+        if sent {
+            send::after_sent(peer, &mut st, tx, false, now, &mut ev);
+        }
+        if staged {
+            send::initiate(peer, &mut st, tx, now, false, &mut ev);
         }
     }
     ev.log(ifc);
     i
 }
 
-/// Encrypt packet `i` for the peer into `tx`. Without a session `Tunn`
-/// keeps the packet until a handshake completes (and writes an
-/// initiation if none is in progress; if one is, a new one is sent
-/// only if the last is REKEY_TIMEOUT old).
-#[allow(clippy::too_many_arguments)]
-fn encrypt(
-    router: &Router,
-    peer: &Peer,
-    st: &mut PeerState,
-    pk: &mut TunPackets,
-    i: usize,
-    tx: &mut TxQueue,
-    now: Instant,
-    ev: &mut Events,
-) {
-    let (len, buf) = pk.packet_mut(i);
-    let padded = padded_len(len, router.mtu).min(buf.len());
-    buf[len..padded].fill(0);
-    let Some(tunn) = st.tunn.as_mut() else {
+/// Seal one planned packet into `out`, the queue's bytes from `base`.
+fn seal_one(pk: &TunPackets, s: &Seal, out: &mut [u8], base: usize) {
+    let p = pk.packet(s.packet);
+    let Some(dst) = out.get_mut(s.at - base..s.at - base + s.padded + OVERHEAD) else {
         return;
     };
-    match tunn.encapsulate(&buf[..padded], tx.slot()) {
-        TunnResult::WriteToNetwork(out) => {
-            let out_len = out.len();
-            if message_type(&tx.slot()[..out_len]) == Some(MSG_INITIATION) {
-                send::initiated_by_tunn(peer, st, tx, out_len, ev);
-            } else {
-                send::sent(peer, st, tx, out_len, now, ev);
-            }
+    dst[HEADER_LEN..HEADER_LEN + p.len()].copy_from_slice(p);
+    dst[HEADER_LEN + p.len()..HEADER_LEN + s.padded].fill(0);
+    let _ = s.session.seal(s.counter, dst, s.padded);
+}
+
+/// Seal every planned packet into `out` (the queue from `base` on): by
+/// this worker alone, or in chunks shared with idle workers.
+fn seal_all(pk: &TunPackets, out: &mut [u8], base: usize, seals: &[Seal], crew: &Crew) {
+    if seals.len() < SHARE_MIN || crew.idle.load(Ordering::Relaxed) == 0 {
+        for s in seals {
+            seal_one(pk, s, out, base);
         }
-        _ => send::initiate(peer, st, tx, now, false, ev),
+        return;
     }
+    // Cut the queue where each chunk's first message begins, so that each
+    // chunk owns its bytes.
+    let mut chunks = Vec::with_capacity(seals.len().div_ceil(CHUNK));
+    let mut rest = out;
+    for group in seals.chunks(CHUNK).rev() {
+        let cut = (group[0].at - base).min(rest.len());
+        let (head, tail) = rest.split_at_mut(cut);
+        chunks.push(Mutex::new((group, tail, base + cut)));
+        rest = head;
+    }
+    let next = AtomicUsize::new(0);
+    let job = || loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        let Some(c) = chunks.get(k) else { break };
+        let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
+        let (group, bytes, at) = &mut *c;
+        for s in group.iter() {
+            seal_one(pk, s, bytes, *at);
+        }
+    };
+    crew.share(&job, chunks.len() - 1);
 }

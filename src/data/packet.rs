@@ -36,6 +36,25 @@ pub fn dst_addr(p: &[u8]) -> Option<IpAddr> {
     }
 }
 
+/// A decrypted packet's real length (its padding cut off) and source
+/// address: `None` unless it is an IPv4 or IPv6 packet whose header fits
+/// and whose length field does not exceed what arrived.
+pub fn inner_packet(p: &[u8]) -> Option<(usize, IpAddr)> {
+    match p.first()? >> 4 {
+        4 if p.len() >= 20 => {
+            let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+            let src: [u8; 4] = p[12..16].try_into().ok()?;
+            (total >= 20 && total <= p.len()).then_some((total, IpAddr::from(src)))
+        }
+        6 if p.len() >= 40 => {
+            let total = usize::from(u16::from_be_bytes([p[4], p[5]])) + 40;
+            let src: [u8; 16] = p[8..24].try_into().ok()?;
+            (total <= p.len()).then_some((total, IpAddr::from(src)))
+        }
+        _ => None,
+    }
+}
+
 /// Plaintext length after padding to 16 bytes, never beyond the MTU.
 pub fn padded_len(len: usize, mtu: usize) -> usize {
     let padded = len.div_ceil(PADDING) * PADDING;
@@ -86,5 +105,25 @@ mod tests {
         v6[39] = 1;
         assert_eq!(dst_addr(&v6), Some("::1".parse().unwrap()));
         assert_eq!(le32(&[1, 2, 0, 0], 0), Some(0x201));
+    }
+
+    #[test]
+    fn inner_packets() {
+        let mut v4 = [0u8; 48];
+        v4[0] = 0x45;
+        v4[2..4].copy_from_slice(&36u16.to_be_bytes());
+        v4[12..16].copy_from_slice(&[10, 0, 0, 9]);
+        assert_eq!(inner_packet(&v4), Some((36, "10.0.0.9".parse().unwrap())));
+        assert_eq!(inner_packet(&v4[..35]), None, "shorter than its length");
+        v4[2..4].copy_from_slice(&19u16.to_be_bytes());
+        assert_eq!(inner_packet(&v4), None);
+        let mut v6 = [0u8; 64];
+        v6[0] = 0x60;
+        v6[5] = 8;
+        v6[23] = 1;
+        assert_eq!(inner_packet(&v6), Some((48, "::1".parse().unwrap())));
+        assert_eq!(inner_packet(&v6[..47]), None);
+        assert_eq!(inner_packet(&[0x50; 40]), None);
+        assert_eq!(inner_packet(&[]), None);
     }
 }

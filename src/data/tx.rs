@@ -57,6 +57,17 @@ impl TxQueue {
         self.buf.len() - self.used < SLOT + RESERVE
     }
 
+    /// Bytes committed so far: where the next message goes.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// The messages committed since `used()` was `from`, to be written
+    /// in place (the bytes are sent only at the next flush).
+    pub fn since_mut(&mut self, from: usize) -> &mut [u8] {
+        &mut self.buf[from.min(self.used)..self.used]
+    }
+
     /// Where the next message is written before [`TxQueue::commit`].
     /// Callers flush a full queue first.
     pub fn slot(&mut self) -> &mut [u8] {

@@ -22,6 +22,12 @@
 //! Deregistering (down, destroy, a new port) waits only for a batch in
 //! flight on that descriptor, never for a thread to end.
 //!
+//! One descriptor is served by one worker at a time, but its crypto need
+//! not be: a worker with a large batch lends it to idle workers
+//! (`crate::sys::crew`, woken through an eventfd in the same epoll set),
+//! which seal or open chunks of it while the owner does the same; the
+//! owner alone writes the batch out, in order, once all are done.
+//!
 //! Lock order (the whole of it is in `crate::wg`): `Plane::sources` is
 //! never held while a source is handled; `Interface::config` may be held
 //! while waiting for a source's busy lock (deregistering), so a worker
@@ -30,6 +36,7 @@
 pub mod clock;
 mod worker;
 
+use crate::sys::crew::Crew;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::wg::interface::Interface;
@@ -68,9 +75,14 @@ struct Source {
 
 pub struct Plane {
     epoll: Epoll,
+    /// Idle workers lend a hand with large batches of crypto.
+    pub crew: Crew,
     sources: RwLock<HashMap<u64, Arc<Source>>>,
     next_token: AtomicU64,
 }
+
+/// The token of the crew's eventfd; sources' tokens start at 1.
+const CREW: u64 = 0;
 
 /// Readiness wanted for every source.
 fn interest() -> EpollFlags {
@@ -82,9 +94,14 @@ impl Plane {
     pub fn start(workers: usize) -> io::Result<Arc<Plane>> {
         let plane = Arc::new(Plane {
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            crew: Crew::new()?,
             sources: RwLock::new(HashMap::new()),
             next_token: AtomicU64::new(1),
         });
+        // Token 0, level-triggered: readable while help is wanted.
+        plane
+            .epoll
+            .add(plane.crew.fd(), EpollEvent::new(EpollFlags::EPOLLIN, CREW))?;
         for i in 0..workers.max(1) {
             let p = plane.clone();
             std::thread::Builder::new()

@@ -2,14 +2,18 @@
 //! drain it with this worker's buffers, re-arm it.
 
 use crate::data::{inbound, outbound, Buffers};
-use crate::plane::{Kind, Plane};
+use crate::plane::{Kind, Plane, CREW};
 use nix::sys::epoll::{EpollEvent, EpollTimeout};
+use std::sync::atomic::Ordering;
 
 pub fn run(plane: &Plane) {
     let mut bufs = Buffers::default();
     let mut events = [EpollEvent::empty()];
     loop {
-        match plane.epoll.wait(&mut events, EpollTimeout::NONE) {
+        plane.crew.idle.fetch_add(1, Ordering::Relaxed);
+        let r = plane.epoll.wait(&mut events, EpollTimeout::NONE);
+        plane.crew.idle.fetch_sub(1, Ordering::Relaxed);
+        match r {
             Ok(1) => {}
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => {
@@ -18,17 +22,21 @@ pub fn run(plane: &Plane) {
             }
         }
         let token = events[0].data();
+        if token == CREW {
+            plane.crew.help();
+            continue;
+        }
         let Some(src) = plane.source(token) else {
             continue;
         };
         let busy = src.busy.lock().unwrap_or_else(|e| e.into_inner());
-        if !src.live.load(std::sync::atomic::Ordering::SeqCst) {
+        if !src.live.load(Ordering::SeqCst) {
             continue;
         }
         let alive = match &src.kind {
-            Kind::Tun(ifc, tun) => outbound::drain(ifc, tun, &mut bufs),
+            Kind::Tun(ifc, tun) => outbound::drain(ifc, tun, &mut bufs, &plane.crew),
             Kind::Udp(ifc, socks, i, tun) => {
-                inbound::drain(ifc, socks, *i, tun, &mut bufs);
+                inbound::drain(ifc, socks, *i, tun, &mut bufs, &plane.crew);
                 true
             }
         };

@@ -8,6 +8,7 @@
 //!                receive batches, GSO sends
 //!   netlink.rs   link flags, MTU, addresses (rtnetlink over netlink-sys)
 //!   peercred.rs  SO_PEERCRED on the control socket
+//!   crew.rs      lending a job to idle workers (scoped, without threads)
 //!   caps.rs      dropping every capability but CAP_NET_ADMIN and
 //!                CAP_NET_BIND_SERVICE once started
 //!   daemon.rs    fork/setsid for wgd's detach
@@ -15,6 +16,7 @@
 //! ```
 
 pub mod caps;
+pub mod crew;
 pub mod daemon;
 pub mod netlink;
 pub mod netns;

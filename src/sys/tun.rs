@@ -145,6 +145,11 @@ impl Default for TunPackets {
 }
 
 impl TunPackets {
+    /// Packet `i`.
+    pub fn packet(&self, i: usize) -> &[u8] {
+        &self.bufs[i][PACKET_HEADROOM..PACKET_HEADROOM + self.sizes[i]]
+    }
+
     /// Packet `i` (its length) and the whole buffer behind it, for
     /// padding in place.
     pub fn packet_mut(&mut self, i: usize) -> (usize, &mut [u8]) {

@@ -259,6 +259,16 @@ impl RecvBatch {
         }
     }
 
+    /// The first `n` buffers as filled, each with its stride (the size
+    /// of every datagram in it but the last), to work on in place.
+    pub fn trains_mut(&mut self, n: usize) -> impl Iterator<Item = (&mut [u8], usize)> {
+        self.bufs
+            .iter_mut()
+            .zip(self.meta.iter())
+            .take(n)
+            .map(|(b, m)| (&mut b[..m.len.min(MAX_DATAGRAM)], m.stride.max(1)))
+    }
+
     /// Every datagram of buffer `i`: (payload, sender, our address it
     /// was sent to).
     pub fn datagrams(

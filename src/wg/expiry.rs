@@ -8,7 +8,6 @@ use crate::wg::constants::*;
 use crate::wg::interface::Interface;
 use crate::wg::messages::{Events, Message};
 use crate::wg::peer::{Peer, PeerState};
-use crate::wg::router::Identity;
 use crate::wg::send;
 use crate::wg::timers::{self, MAX_TIMER_HANDSHAKES};
 use std::sync::atomic::Ordering;
@@ -18,9 +17,9 @@ use std::time::{Duration, Instant};
 /// What must be done to a peer once its lock is released.
 enum After {
     Nothing,
-    /// Replace `Tunn`: keys zeroed (REJECT_AFTER_TIME * 3).
+    /// Replace `Tunnel`: keys zeroed (REJECT_AFTER_TIME * 3).
     ZeroKeys,
-    /// Replace `Tunn` to drop the packets that waited for a handshake
+    /// Replace `Tunnel` to drop the packets that waited for a handshake
     /// that gave up (there is no session to lose).
     Flush,
 }
@@ -40,14 +39,12 @@ pub fn tick_interface(
     };
     let now_ms = timers::ms(now);
     let mut next = u64::MAX;
-    let identity;
     due.clear();
     {
         // Only the copy of the due peers holds the router's read lock,
         // so a commit is never held up by timers.
         let router = ifc.router();
-        identity = router.identity.clone();
-        if let Some(id) = &identity {
+        if let Some(id) = &router.identity {
             id.new_second(now);
         }
         for p in router.by_key.values() {
@@ -64,7 +61,7 @@ pub fn tick_interface(
         let mut ev = Events::default();
         let after = {
             let mut st = peer.lock();
-            let after = expire(peer, &mut st, identity.as_deref(), tx, now, &mut ev);
+            let after = expire(peer, &mut st, tx, now, &mut ev);
             let at = st.timers.earliest();
             peer.due.store(at, Ordering::Relaxed);
             next = next.min(at);
@@ -99,22 +96,21 @@ fn forget_source(st: &mut PeerState) {
 fn expire(
     peer: &Peer,
     st: &mut PeerState,
-    identity: Option<&Identity>,
     tx: &mut TxQueue,
     now: Instant,
     ev: &mut Events,
 ) -> After {
     let mut after = After::Nothing;
-    if st.tunn.is_none() {
+    if st.tunnel.is_none() {
         st.timers = timers::Timers::default();
         return after;
     }
     let t = &mut st.timers;
     if expired(t.reject, now) {
-        // Every session is too old to use: `Tunn` drops them when its
-        // key is set again (the handshake in progress, if any, stays).
-        if let (Some(id), Some(tunn)) = (identity, st.tunn.as_mut()) {
-            tunn.set_static_private(id.secret.clone(), id.public, Some(id.tunn_limiter.clone()));
+        // Every session is too old to use (the handshake in progress, if
+        // any, stays).
+        if let Some(t) = st.tunnel.as_mut() {
+            t.drop_sessions();
         }
         timers::sessions_expired(st);
     }

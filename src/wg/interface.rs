@@ -17,6 +17,7 @@
 //! Following the link as others change it, and renaming it: `link`;
 //! following it into other network namespaces: `namespaces`.
 
+use crate::noise::tunnel::Tunnel;
 use crate::plane::{Kind, Plane};
 use crate::sys::netlink::{self, Where};
 use crate::sys::netns;
@@ -29,7 +30,6 @@ use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
 use crate::wg::timers;
-use boringtun::noise::Tunn;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
 use proto::{IfAddr, InterfaceStatus, Op, PeerStatus, Psk};
@@ -235,10 +235,10 @@ impl Interface {
     }
 
     /// No new session for REJECT_AFTER_TIME * 3: replace the peer's
-    /// `Tunn` by a fresh one, which drops every session key, the
+    /// `Tunnel` by a fresh one, which drops every session key, the
     /// handshake state and the packets waiting for a session. The other
     /// deadlines run on (a persistent keepalive still starts a handshake).
-    /// With `zeroed` false, only the `Tunn` is replaced (the packets that
+    /// With `zeroed` false, only the `Tunnel` is replaced (the packets that
     /// waited for a handshake that gave up are dropped, as the reference
     /// does); the deadlines stay.
     pub fn zero_keys(&self, peer: &Arc<Peer>, zeroed: bool) {
@@ -252,8 +252,8 @@ impl Interface {
             return;
         };
         let mut st = peer.lock();
-        if st.tunn.is_some() {
-            st.tunn = new_tunn(identity.as_deref(), pc, peer.index);
+        if st.tunnel.is_some() {
+            st.tunnel = new_tunnel(identity.as_deref(), pc, peer.index);
         }
         if zeroed {
             timers::keys_zeroed(&mut st);
@@ -436,7 +436,7 @@ impl Interface {
                 };
                 let mut st = peer.lock();
                 if (is_new || pc.rekey) && !key_changed && !went_down {
-                    peer.reset_sessions(&mut st, new_tunn(identity.as_deref(), pc, peer.index));
+                    peer.reset_sessions(&mut st, new_tunnel(identity.as_deref(), pc, peer.index));
                 }
                 if let Some(ep) = pc.new_endpoint {
                     st.endpoint = Some(ep);
@@ -455,7 +455,7 @@ impl Interface {
                     if let Some(peer) = &pc.live {
                         peer.reset_sessions(
                             &mut peer.lock(),
-                            new_tunn(identity.as_deref(), pc, peer.index),
+                            new_tunnel(identity.as_deref(), pc, peer.index),
                         );
                     }
                 }
@@ -579,15 +579,13 @@ impl Interface {
     }
 }
 
-fn new_tunn(identity: Option<&Identity>, pc: &PeerConfig, index: u32) -> Option<Tunn> {
+fn new_tunnel(identity: Option<&Identity>, pc: &PeerConfig, index: u32) -> Option<Tunnel> {
     let id = identity?;
-    Some(Tunn::new(
+    Some(Tunnel::new(
         id.secret.clone(),
         PublicKey::from(*pc.public_key.as_bytes()),
         pc.psk.as_ref().map(|k| *k.as_bytes()),
-        None,
         index,
-        Some(id.tunn_limiter.clone()),
     ))
 }
 

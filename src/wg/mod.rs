@@ -1,6 +1,6 @@
 //! The driver core: interface and peer state, the allowed-IP trie, the
 //! configuration model and timers policy. No syscalls here except through
-//! `crate::sys`; the crypto (boringtun's `Tunn`) knows nothing of
+//! `crate::sys`; the crypto (`crate::noise`) knows nothing of
 //! interfaces.
 //!
 //! Lock order, written once: `Interface::config` → a data-plane source's
@@ -15,7 +15,6 @@ pub mod allowed_ips;
 pub mod config;
 pub mod constants;
 pub mod expiry;
-pub mod initiation;
 pub mod interface;
 pub mod keys;
 pub mod messages;

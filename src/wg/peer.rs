@@ -1,9 +1,9 @@
-//! A peer at run time: its Noise state (`Tunn`), endpoint, counters and
+//! A peer at run time: its Noise state (`Tunnel`), endpoint, counters and
 //! the bookkeeping behind the debug messages. One mutex per peer.
 
-use crate::wg::initiation::Timestamp;
+use crate::noise::handshake::Timestamp;
+use crate::noise::tunnel::Tunnel;
 use crate::wg::timers::{self, Timers};
-use boringtun::noise::Tunn;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -32,7 +32,7 @@ pub struct Peer {
 #[derive(Default)]
 pub struct PeerState {
     /// `None` while the interface has no private key.
-    pub tunn: Option<Tunn>,
+    pub tunnel: Option<Tunnel>,
     pub endpoint: Option<SocketAddr>,
     /// Our address the peer last reached us at, when it is not the one
     /// the kernel would pick anyway: replies and later traffic leave from
@@ -48,7 +48,7 @@ pub struct PeerState {
     /// The protocol's deadlines and what they depend on.
     pub timers: Timers,
     /// The newest initiation timestamp accepted from this peer. Kept for
-    /// the peer's whole life (down/up and key changes rebuild `tunn`, but
+    /// the peer's whole life (down/up and key changes rebuild `tunnel`, but
     /// not this), so a recorded initiation is never answered twice.
     pub newest_timestamp: Option<Timestamp>,
 }
@@ -82,9 +82,9 @@ impl Peer {
 
 impl Peer {
     /// Forget sessions, handshake progress and deadlines (down, key
-    /// change, a new peer) and use `tunn` from now on.
-    pub fn reset_sessions(&self, st: &mut PeerState, tunn: Option<Tunn>) {
-        st.tunn = tunn;
+    /// change, a new peer) and use `tunnel` from now on.
+    pub fn reset_sessions(&self, st: &mut PeerState, tunnel: Option<Tunnel>) {
+        st.tunnel = tunnel;
         timers::reset(self, st, Instant::now());
     }
 }

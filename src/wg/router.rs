@@ -3,8 +3,8 @@
 //! changed, under the write lock, so the packet path (which holds the
 //! read lock for a batch) never sees a half-applied request.
 
+use crate::noise::handshake::Responder;
 use crate::wg::allowed_ips::AllowedIps;
-use crate::wg::initiation::Responder;
 use crate::wg::peer::Peer;
 use crate::wg::ratelimit::PerSource;
 use boringtun::noise::rate_limiter::RateLimiter;
@@ -22,9 +22,6 @@ pub struct Identity {
     /// Counts every handshake message once, at the interface, and
     /// answers with cookie replies when under load.
     pub rate_limiter: Arc<RateLimiter>,
-    /// Given to every peer's `Tunn`, which checks MAC1 again but must not
-    /// count the message a second time: its limit is never reached.
-    pub tunn_limiter: Arc<RateLimiter>,
     /// Initiations per source while under load.
     pub per_source: PerSource,
     /// Handshake messages this second, and when the second began: the
@@ -41,7 +38,6 @@ impl Identity {
         Identity {
             responder: Responder::new(&public),
             rate_limiter: Arc::new(RateLimiter::new(&public, limit)),
-            tunn_limiter: Arc::new(RateLimiter::new(&public, u64::MAX)),
             per_source: PerSource::default(),
             load: AtomicU64::new(0),
             load_since: Mutex::new(Instant::now()),

@@ -4,14 +4,13 @@
 //! Each writes into the caller's `TxQueue` under the peer's lock and
 //! runs the timer events for what went out.
 
-use crate::data::packet::message_type;
 use crate::data::tx::TxQueue;
+use crate::noise::session::REKEY_AFTER_MESSAGES;
 use crate::wg::constants::*;
 use crate::wg::messages::{Events, Message};
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::timers;
-use boringtun::noise::TunnResult;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The first `len` bytes of `tx`'s slot go to the peer's endpoint.
 pub fn commit(peer: &Peer, st: &PeerState, tx: &mut TxQueue, len: usize, ev: &mut Events) {
@@ -45,18 +44,12 @@ pub fn initiate(
     if recent {
         return;
     }
-    let Some(tunn) = st.tunn.as_mut() else {
+    let Some(tunnel) = st.tunnel.as_mut() else {
         return;
     };
-    let len = match tunn.format_handshake_initiation(tx.slot(), true) {
-        TunnResult::WriteToNetwork(p) => p.len(),
-        _ => return,
+    let Some(len) = tunnel.initiation(tx.slot(), now, SystemTime::now()) else {
+        return;
     };
-    initiation_out(peer, st, tx, len, ev);
-}
-
-/// An initiation of `len` bytes is in the slot: send it.
-fn initiation_out(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, len: usize, ev: &mut Events) {
     ev.push(Message::SendInitiation(peer.id));
     commit(peer, st, tx, len, ev);
     // The retry counts from now, not from when the batch began: a retry
@@ -64,17 +57,35 @@ fn initiation_out(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, len: usize,
     timers::initiation_sent(peer, st, Instant::now());
 }
 
-/// `Tunn` had no session for a packet: it queued the packet and wrote an
-/// initiation (`len` bytes in the slot) because none was in progress.
-pub fn initiated_by_tunn(
+/// Whether the session we send with has sent so many messages that it
+/// must be renewed (REKEY_AFTER_MESSAGES, either side).
+fn worn_out(st: &PeerState) -> bool {
+    st.tunnel
+        .as_ref()
+        .and_then(|t| t.sending())
+        .is_some_and(|s| s.sent() >= REKEY_AFTER_MESSAGES)
+}
+
+/// `count` data messages (or one keepalive, `len` KEEPALIVE_LEN) were
+/// committed: run their timer events, and start a handshake if they
+/// went out on an old session.
+pub fn after_sent(
     peer: &Peer,
     st: &mut PeerState,
     tx: &mut TxQueue,
-    len: usize,
+    keepalive: bool,
+    now: Instant,
     ev: &mut Events,
 ) {
-    st.timers.attempts = 0;
-    initiation_out(peer, st, tx, len, ev);
+    let rekey = if keepalive {
+        ev.push(Message::SendKeepalive(peer.id));
+        timers::keepalive_sent(peer, st, now)
+    } else {
+        timers::data_sent(peer, st, now)
+    };
+    if rekey || worn_out(st) {
+        initiate(peer, st, tx, now, false, ev);
+    }
 }
 
 /// A data message or keepalive of `len` bytes is in the slot: send it,
@@ -88,15 +99,7 @@ pub fn sent(
     ev: &mut Events,
 ) {
     commit(peer, st, tx, len, ev);
-    let rekey = if len == KEEPALIVE_LEN {
-        ev.push(Message::SendKeepalive(peer.id));
-        timers::keepalive_sent(peer, st, now)
-    } else {
-        timers::data_sent(peer, st, now)
-    };
-    if rekey {
-        initiate(peer, st, tx, now, false, ev);
-    }
+    after_sent(peer, st, tx, len == KEEPALIVE_LEN, now, ev);
 }
 
 /// Send an empty data message; without a session, start a handshake
@@ -105,19 +108,12 @@ pub fn keepalive(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, now: Instant
     if st.timers.session.is_none() {
         return initiate(peer, st, tx, now, false, ev);
     }
-    let Some(tunn) = st.tunn.as_mut() else {
+    let Some(tunnel) = st.tunnel.as_mut() else {
         return;
     };
-    match tunn.encapsulate(&[], tx.slot()) {
-        TunnResult::WriteToNetwork(p) => {
-            let len = p.len();
-            if message_type(&tx.slot()[..len]) == Some(MSG_INITIATION) {
-                initiated_by_tunn(peer, st, tx, len, ev);
-            } else {
-                sent(peer, st, tx, len, now, ev);
-            }
-        }
-        _ => initiate(peer, st, tx, now, false, ev),
+    match tunnel.encapsulate(&[], tx.slot()) {
+        Some(len) => sent(peer, st, tx, len, now, ev),
+        None => initiate(peer, st, tx, now, false, ev),
     }
 }
 
@@ -136,12 +132,17 @@ pub fn staged(
         if tx.is_full() {
             flush(tx);
         }
-        let Some(tunn) = st.tunn.as_mut() else {
+        let Some(tunnel) = st.tunnel.as_mut() else {
             return n;
         };
-        let len = match tunn.decapsulate(None, &[], tx.slot()) {
-            TunnResult::WriteToNetwork(p) => p.len(),
-            _ => return n,
+        if tunnel.sending().is_none() {
+            return n;
+        }
+        let Some(p) = tunnel.take_staged() else {
+            return n;
+        };
+        let Some(len) = tunnel.encapsulate(&p, tx.slot()) else {
+            return n;
         };
         sent(peer, st, tx, len, now, ev);
         n += 1;

@@ -1,0 +1,186 @@
+//! A session: the two transport keys a handshake derived, our send
+//! counter and the receive window. Everything takes `&self`, so one
+//! session encrypts and decrypts on several cores at once: counters are
+//! reserved with one atomic add per batch, the window is a short lock.
+
+use crate::noise::crypto::{nonce, TAG_LEN};
+use crate::noise::replay::{Replay, REJECT_AFTER_MESSAGES};
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use zeroize::Zeroize;
+
+/// A data message's header: type, receiver index, counter.
+pub const HEADER_LEN: usize = 16;
+/// Header and tag: a data message carrying nothing (a keepalive).
+pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
+/// Sending this many messages calls for a new handshake (2^60).
+pub const REKEY_AFTER_MESSAGES: u64 = 1 << 60;
+
+pub struct Session {
+    /// Our index: data messages to us carry it.
+    pub local: u32,
+    /// The peer's index, written into what we send.
+    pub remote: u32,
+    pub created: Instant,
+    /// Whether we sent the initiation that made it.
+    pub initiator: bool,
+    send: ChaCha20Poly1305,
+    recv: ChaCha20Poly1305,
+    next_counter: AtomicU64,
+    replay: Mutex<Replay>,
+}
+
+impl Session {
+    /// A session from the transport keys (zeroized here once taken).
+    pub fn new(
+        local: u32,
+        remote: u32,
+        mut send: [u8; 32],
+        mut recv: [u8; 32],
+        initiator: bool,
+        created: Instant,
+    ) -> Session {
+        let s = Session {
+            local,
+            remote,
+            created,
+            initiator,
+            send: ChaCha20Poly1305::new((&send).into()),
+            recv: ChaCha20Poly1305::new((&recv).into()),
+            next_counter: AtomicU64::new(0),
+            replay: Mutex::new(Replay::default()),
+        };
+        send.zeroize();
+        recv.zeroize();
+        s
+    }
+
+    /// Reserve `n` consecutive counters; `None` once the session has
+    /// sent all it may.
+    pub fn reserve(&self, n: u64) -> Option<u64> {
+        // Never wraps: a counter is never used twice.
+        self.next_counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                c.checked_add(n).filter(|end| *end <= REJECT_AFTER_MESSAGES)
+            })
+            .ok()
+    }
+
+    /// Messages sent (counters reserved) so far.
+    pub fn sent(&self) -> u64 {
+        self.next_counter.load(Ordering::Relaxed)
+    }
+
+    /// Seal the `len` bytes of plaintext at `buf[HEADER_LEN..]` in place
+    /// with `counter`: header before, tag after. Returns the message
+    /// length, or `None` if `buf` is too short.
+    pub fn seal(&self, counter: u64, buf: &mut [u8], len: usize) -> Option<usize> {
+        let total = len + OVERHEAD;
+        let msg = buf.get_mut(..total)?;
+        msg[..4].copy_from_slice(&[4, 0, 0, 0]);
+        msg[4..8].copy_from_slice(&self.remote.to_le_bytes());
+        msg[8..16].copy_from_slice(&counter.to_le_bytes());
+        let (body, tag) = msg[HEADER_LEN..].split_at_mut(len);
+        let t = self
+            .send
+            .encrypt_in_place_detached(&nonce(counter), &[], body)
+            .ok()?;
+        tag.copy_from_slice(&t);
+        Some(total)
+    }
+
+    /// Open data message `msg` into `out`: its plaintext length, if it
+    /// authenticates and its counter was never accepted before.
+    pub fn open(&self, msg: &[u8], out: &mut [u8]) -> Option<usize> {
+        let counter = u64::from_le_bytes(msg.get(8..16)?.try_into().ok()?);
+        let sealed = msg.get(HEADER_LEN..)?;
+        let len = sealed.len().checked_sub(TAG_LEN)?;
+        if !self.window().fresh(counter) {
+            return None;
+        }
+        let out = out.get_mut(..len)?;
+        out.copy_from_slice(&sealed[..len]);
+        self.recv
+            .decrypt_in_place_detached(&nonce(counter), &[], out, Tag::from_slice(&sealed[len..]))
+            .ok()?;
+        // Two copies of one message may both decrypt: only one counts.
+        self.window().accept(counter).then_some(len)
+    }
+
+    /// Open data message `msg` in place: the plaintext ends up at
+    /// `msg[HEADER_LEN..]`; its length, as `open`.
+    pub fn open_in_place(&self, msg: &mut [u8]) -> Option<usize> {
+        let counter = u64::from_le_bytes(msg.get(8..16)?.try_into().ok()?);
+        let len = msg.len().checked_sub(OVERHEAD)?;
+        if !self.window().fresh(counter) {
+            return None;
+        }
+        let (body, tag) = msg[HEADER_LEN..].split_at_mut(len);
+        self.recv
+            .decrypt_in_place_detached(&nonce(counter), &[], body, Tag::from_slice(tag))
+            .ok()?;
+        self.window().accept(counter).then_some(len)
+    }
+
+    fn window(&self) -> std::sync::MutexGuard<'_, Replay> {
+        self.replay.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Session, Session) {
+        let now = Instant::now();
+        let a = Session::new(1, 2, [1; 32], [2; 32], true, now);
+        let b = Session::new(2, 1, [2; 32], [1; 32], false, now);
+        (a, b)
+    }
+
+    #[test]
+    fn sealed_opens_once_on_the_other_side() {
+        let (a, b) = pair();
+        let mut buf = [0u8; 64];
+        buf[HEADER_LEN..HEADER_LEN + 16].copy_from_slice(b"sixteen bytes!!!");
+        let c = a.reserve(1).unwrap();
+        let n = a.seal(c, &mut buf, 16).unwrap();
+        assert_eq!(n, 48);
+        assert_eq!(&buf[4..8], &2u32.to_le_bytes()[..], "the receiver's index");
+        let mut out = [0u8; 64];
+        assert_eq!(b.open(&buf[..n], &mut out), Some(16));
+        assert_eq!(&out[..16], b"sixteen bytes!!!");
+        assert_eq!(b.open(&buf[..n], &mut out), None, "replay");
+        let c = a.reserve(1).unwrap();
+        buf[HEADER_LEN..HEADER_LEN + 16].copy_from_slice(b"in place, please");
+        let n = a.seal(c, &mut buf, 16).unwrap();
+        let mut msg = buf;
+        assert_eq!(b.open_in_place(&mut msg[..n]), Some(16));
+        assert_eq!(&msg[HEADER_LEN..HEADER_LEN + 16], b"in place, please");
+        assert_eq!(b.open_in_place(&mut buf[..n]), None, "replay");
+        let mut bad = buf;
+        bad[20] ^= 1;
+        bad[8] = 9;
+        assert_eq!(b.open(&bad[..n], &mut out), None);
+        // A keepalive is the header and the tag.
+        let c = a.reserve(1).unwrap();
+        assert_eq!(a.seal(c, &mut buf, 0), Some(OVERHEAD));
+        assert_eq!(b.open(&buf[..OVERHEAD], &mut out), Some(0));
+        assert_eq!(a.open(&buf[..OVERHEAD], &mut out), None, "wrong direction");
+    }
+
+    #[test]
+    fn counters_run_out() {
+        let (a, _) = pair();
+        assert_eq!(a.reserve(3), Some(0));
+        assert_eq!(a.reserve(1), Some(3));
+        a.next_counter
+            .store(REJECT_AFTER_MESSAGES - 1, Ordering::Relaxed);
+        assert_eq!(a.reserve(1), Some(REJECT_AFTER_MESSAGES - 1));
+        assert_eq!(a.reserve(1), None);
+        assert_eq!(a.reserve(1), None);
+    }
+}
