@@ -21,7 +21,8 @@ struct Args {
     #[arg(short = 'S', value_name = "socket")]
     socket: Option<String>,
     /// Data-plane worker threads shared by all interfaces [default: one
-    /// per CPU].
+    /// per CPU]; from 3, idle workers also help with large batches of one
+    /// tunnel's crypto.
     #[arg(short = 'w', value_name = "workers", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
     /// Launcher mode for wg-quick(8): make sure a daemon runs, create this

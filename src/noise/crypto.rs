@@ -64,14 +64,6 @@ pub fn kdf1(chaining_key: &[u8; 32], input: &[u8]) -> [u8; 32] {
     t1
 }
 
-/// The 96-bit nonce of a counter: 32 zero bits, then the counter
-/// little-endian.
-pub fn nonce(counter: u64) -> Nonce {
-    let mut n = Nonce::default();
-    n[4..].copy_from_slice(&counter.to_le_bytes());
-    n
-}
-
 /// AEAD with nonce 0 (handshake fields): `out` is `plain.len() + 16`.
 pub fn seal(key: &[u8; 32], plain: &[u8], aad: &[u8], out: &mut [u8]) {
     let (ct, tag) = out.split_at_mut(plain.len());

@@ -3,10 +3,9 @@
 //! session encrypts and decrypts on several cores at once: counters are
 //! reserved with one atomic add per batch, the window is a short lock.
 
-use crate::noise::crypto::{nonce, TAG_LEN};
+use crate::noise::crypto::TAG_LEN;
 use crate::noise::replay::{Replay, REJECT_AFTER_MESSAGES};
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -27,8 +26,8 @@ pub struct Session {
     pub created: Instant,
     /// Whether we sent the initiation that made it.
     pub initiator: bool,
-    send: ChaCha20Poly1305,
-    recv: ChaCha20Poly1305,
+    send: LessSafeKey,
+    recv: LessSafeKey,
     next_counter: AtomicU64,
     replay: Mutex<Replay>,
 }
@@ -48,8 +47,8 @@ impl Session {
             remote,
             created,
             initiator,
-            send: ChaCha20Poly1305::new((&send).into()),
-            recv: ChaCha20Poly1305::new((&recv).into()),
+            send: key(&send),
+            recv: key(&recv),
             next_counter: AtomicU64::new(0),
             replay: Mutex::new(Replay::default()),
         };
@@ -86,9 +85,9 @@ impl Session {
         let (body, tag) = msg[HEADER_LEN..].split_at_mut(len);
         let t = self
             .send
-            .encrypt_in_place_detached(&nonce(counter), &[], body)
+            .seal_in_place_separate_tag(nonce(counter), Aad::empty(), body)
             .ok()?;
-        tag.copy_from_slice(&t);
+        tag.copy_from_slice(t.as_ref());
         Some(total)
     }
 
@@ -103,8 +102,9 @@ impl Session {
         }
         let out = out.get_mut(..len)?;
         out.copy_from_slice(&sealed[..len]);
+        let tag = Tag::try_from(&sealed[len..]).ok()?;
         self.recv
-            .decrypt_in_place_detached(&nonce(counter), &[], out, Tag::from_slice(&sealed[len..]))
+            .open_in_place_separate_tag(nonce(counter), Aad::empty(), tag, out, 0..)
             .ok()?;
         // Two copies of one message may both decrypt: only one counts.
         self.window().accept(counter).then_some(len)
@@ -119,8 +119,9 @@ impl Session {
             return None;
         }
         let (body, tag) = msg[HEADER_LEN..].split_at_mut(len);
+        let tag = Tag::try_from(&tag[..]).ok()?;
         self.recv
-            .decrypt_in_place_detached(&nonce(counter), &[], body, Tag::from_slice(tag))
+            .open_in_place_separate_tag(nonce(counter), Aad::empty(), tag, body, 0..)
             .ok()?;
         self.window().accept(counter).then_some(len)
     }
@@ -128,6 +129,23 @@ impl Session {
     fn window(&self) -> std::sync::MutexGuard<'_, Replay> {
         self.replay.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// ring's ChaCha20-Poly1305 key. (ring keeps the key schedule where it
+/// cannot be zeroized on drop; our copies of the bytes are.)
+fn key(bytes: &[u8; 32]) -> LessSafeKey {
+    match UnboundKey::new(&CHACHA20_POLY1305, bytes) {
+        Ok(k) => LessSafeKey::new(k),
+        Err(_) => unreachable!("a 32-byte key is the right length"),
+    }
+}
+
+/// The 96-bit nonce of a counter: 32 zero bits, then the counter
+/// little-endian.
+fn nonce(counter: u64) -> Nonce {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&counter.to_le_bytes());
+    Nonce::assume_unique_for_key(n)
 }
 
 #[cfg(test)]

@@ -34,15 +34,18 @@ pub struct Crew {
     wake: EventFd,
     /// Workers waiting for readiness (kept by the workers).
     pub idle: AtomicUsize,
+    enabled: bool,
 }
 
 impl Crew {
-    pub fn new() -> std::io::Result<Crew> {
+    /// A crew; when not `enabled`, every job runs on its owner alone.
+    pub fn new(enabled: bool) -> std::io::Result<Crew> {
         let flags = EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_SEMAPHORE;
         Ok(Crew {
             jobs: Mutex::new(Vec::new()),
             wake: EventFd::from_value_and_flags(0, flags)?,
             idle: AtomicUsize::new(0),
+            enabled,
         })
     }
 
@@ -54,6 +57,9 @@ impl Crew {
     /// Run `job` here and on up to `helpers` idle workers at once;
     /// returns when it has finished everywhere.
     pub fn share<'a>(&self, job: &'a (dyn Fn() + Sync + 'a), helpers: usize) {
+        if !self.enabled {
+            return job();
+        }
         let helpers = helpers.min(self.idle.load(Ordering::Relaxed));
         if helpers == 0 {
             return job();
@@ -137,7 +143,7 @@ mod tests {
     /// have left, and a job withdrawn is never started.
     #[test]
     fn helpers_join_and_leave_before_share_returns() {
-        let crew = Arc::new(Crew::new().unwrap());
+        let crew = Arc::new(Crew::new(true).unwrap());
         crew.idle.store(2, Ordering::Relaxed);
         let stop = Arc::new(AtomicBool::new(false));
         let helpers: Vec<_> = (0..2)

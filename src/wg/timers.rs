@@ -1,11 +1,8 @@
-//! The protocol's timers, kept here rather than in boringtun's `Tunn`
-//! (which is used only for the cryptography: handshake messages and
-//! sessions). `Tunn::update_timers` decides everything at once on a
-//! polling tick and measures from the wrong events (a new handshake 15 s
-//! after the last packet *received*, a rekey of an idle session, retries
-//! without jitter); the reference implementations (wireguard-go, and the
-//! Linux driver's timers.c, which agree) arm one deadline per purpose
-//! from the packet events below, and so do we.
+//! The protocol's timers, apart from the cryptography (`crate::noise`,
+//! which only makes and consumes messages). As in the reference
+//! implementations (wireguard-go, and the Linux driver's timers.c, which
+//! agree), each purpose has its own deadline, armed by the packet events
+//! below.
 //!
 //! | deadline        | armed by                                   | runs out → |
 //! |-----------------|--------------------------------------------|------------|
@@ -273,7 +270,7 @@ pub fn data_received(
     Received { confirmed, rekey }
 }
 
-/// A handshake message from the peer that got as far as `Tunn`
+/// A handshake message from the peer that got as far as its tunnel
 /// (authenticated): it stops the new-handshake deadline and counts for
 /// the persistent keepalive.
 pub fn handshake_received(peer: &Peer, st: &mut PeerState, now: Instant) {

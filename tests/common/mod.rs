@@ -193,6 +193,11 @@ pub struct Wgd {
 
 impl Wgd {
     pub fn start(ns: &Ns) -> Wgd {
+        Wgd::start_with(ns, &[])
+    }
+
+    /// A daemon with extra command-line arguments.
+    pub fn start_with(ns: &Ns, args: &[&str]) -> Wgd {
         let n = unique();
         let sock = format!("/tmp/wgt-{n}.sock");
         let log = PathBuf::from(format!("/tmp/wgt-{n}.log"));
@@ -200,6 +205,7 @@ impl Wgd {
             .args(["netns", "exec", &ns.name])
             .arg(bin("wgd"))
             .args(["-f", "-S", &sock])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).expect("log file"))
             .spawn()
@@ -317,9 +323,14 @@ pub struct Tunnel {
 
 impl Tunnel {
     pub fn new(outer_v6: bool) -> Tunnel {
+        Tunnel::with_args(outer_v6, &[])
+    }
+
+    /// Both daemons started with extra arguments.
+    pub fn with_args(outer_v6: bool, args: &[&str]) -> Tunnel {
         let u = Underlay::new();
-        let da = Wgd::start(&u.a);
-        let db = Wgd::start(&u.b);
+        let da = Wgd::start_with(&u.a, args);
+        let db = Wgd::start_with(&u.b, args);
         let n = unique();
         let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
         let x = n % 250 + 1;
