@@ -9,6 +9,7 @@
 use crate::data::inbound::handshake_sender;
 use crate::data::packet::{dst_addr, inner_packet, le32, message_type, padded_len};
 use crate::data::tx::TxQueue;
+use crate::noise::session::HEADER_LEN;
 use crate::noise::tunnel::Tunnel;
 use crate::sys::tun::TunWrites;
 use crate::wg::config::Config;
@@ -108,7 +109,8 @@ fn wire() -> &'static Mutex<Wire> {
             let k = k.to_vec();
             let index = le32(&k, 4).unwrap_or(0);
             if let Some(s) = local.session_for(index).cloned() {
-                let _ = s.open(&k, &mut b);
+                let mut k = k;
+                let _ = s.open(&mut k);
                 local.confirm(&s);
             }
         }
@@ -180,12 +182,13 @@ pub fn inbound(data: &[u8]) {
             let Some(session) = le32(&msg, 4).and_then(|i| tunnel.session_for(i).cloned()) else {
                 return;
             };
-            let plain = w.tx.slot();
-            let Some(len) = session.open(&msg, plain) else {
+            let mut msg = msg;
+            let Some(len) = session.open(&mut msg) else {
                 return;
             };
             tunnel.confirm(&session);
-            if let Some((n, ip)) = inner_packet(&plain[..len]) {
+            let plain = &msg[HEADER_LEN..HEADER_LEN + len];
+            if let Some((n, ip)) = inner_packet(plain) {
                 let p = plain[..n].to_vec();
                 let owner = w.router.allowed_ips.lookup(ip);
                 if owner.is_some_and(|o| Arc::ptr_eq(o, peer)) {

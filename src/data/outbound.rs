@@ -15,7 +15,7 @@
 use crate::data::packet::{dst_addr, flush, padded_len};
 use crate::data::tx::TxQueue;
 use crate::data::{Buffers, BUDGET};
-use crate::noise::session::{Session, HEADER_LEN, OVERHEAD};
+use crate::noise::session::{Session, OVERHEAD};
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunPackets};
 use crate::wg::interface::Interface;
@@ -151,13 +151,11 @@ fn plan_run(
 
 /// Seal one planned packet into `out`, the queue's bytes from `base`.
 fn seal_one(pk: &TunPackets, s: &Seal, out: &mut [u8], base: usize) {
-    let p = pk.packet(s.packet);
-    let Some(dst) = out.get_mut(s.at - base..s.at - base + s.padded + OVERHEAD) else {
-        return;
-    };
-    dst[HEADER_LEN..HEADER_LEN + p.len()].copy_from_slice(p);
-    dst[HEADER_LEN + p.len()..HEADER_LEN + s.padded].fill(0);
-    let _ = s.session.seal(s.counter, dst, s.padded);
+    if let Some(dst) = out.get_mut(s.at - base..) {
+        let _ = s
+            .session
+            .seal(s.counter, pk.packet(s.packet), s.padded, dst);
+    }
 }
 
 /// Seal every planned packet into `out` (the queue from `base` on): by

@@ -305,11 +305,12 @@ pub fn respond(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use boringtun::noise::{Tunn, TunnResult};
 
-    fn keys() -> (StaticSecret, PublicKey) {
+    /// A fresh static key pair.
+    pub(crate) fn keys() -> (StaticSecret, PublicKey) {
         let s = StaticSecret::random_from_rng(OsRng);
         let p = PublicKey::from(&s);
         (s, p)

@@ -73,16 +73,19 @@ impl Session {
         self.next_counter.load(Ordering::Relaxed)
     }
 
-    /// Seal the `len` bytes of plaintext at `buf[HEADER_LEN..]` in place
-    /// with `counter`: header before, tag after. Returns the message
-    /// length, or `None` if `buf` is too short.
-    pub fn seal(&self, counter: u64, buf: &mut [u8], len: usize) -> Option<usize> {
-        let total = len + OVERHEAD;
-        let msg = buf.get_mut(..total)?;
+    /// Seal `plain`, zero-padded to `padded` bytes, into `dst` with
+    /// `counter`: header, ciphertext, tag. Returns the message length, or
+    /// `None` if `dst` is too short.
+    pub fn seal(&self, counter: u64, plain: &[u8], padded: usize, dst: &mut [u8]) -> Option<usize> {
+        let padded = padded.max(plain.len());
+        let total = padded + OVERHEAD;
+        let msg = dst.get_mut(..total)?;
         msg[..4].copy_from_slice(&[4, 0, 0, 0]);
         msg[4..8].copy_from_slice(&self.remote.to_le_bytes());
         msg[8..16].copy_from_slice(&counter.to_le_bytes());
-        let (body, tag) = msg[HEADER_LEN..].split_at_mut(len);
+        let (body, tag) = msg[HEADER_LEN..].split_at_mut(padded);
+        body[..plain.len()].copy_from_slice(plain);
+        body[plain.len()..].fill(0);
         let t = self
             .send
             .seal_in_place_separate_tag(nonce(counter), Aad::empty(), body)
@@ -91,28 +94,10 @@ impl Session {
         Some(total)
     }
 
-    /// Open data message `msg` into `out`: its plaintext length, if it
-    /// authenticates and its counter was never accepted before.
-    pub fn open(&self, msg: &[u8], out: &mut [u8]) -> Option<usize> {
-        let counter = u64::from_le_bytes(msg.get(8..16)?.try_into().ok()?);
-        let sealed = msg.get(HEADER_LEN..)?;
-        let len = sealed.len().checked_sub(TAG_LEN)?;
-        if !self.window().fresh(counter) {
-            return None;
-        }
-        let out = out.get_mut(..len)?;
-        out.copy_from_slice(&sealed[..len]);
-        let tag = Tag::try_from(&sealed[len..]).ok()?;
-        self.recv
-            .open_in_place_separate_tag(nonce(counter), Aad::empty(), tag, out, 0..)
-            .ok()?;
-        // Two copies of one message may both decrypt: only one counts.
-        self.window().accept(counter).then_some(len)
-    }
-
     /// Open data message `msg` in place: the plaintext ends up at
-    /// `msg[HEADER_LEN..]`; its length, as `open`.
-    pub fn open_in_place(&self, msg: &mut [u8]) -> Option<usize> {
+    /// `msg[HEADER_LEN..]`. Its length, if it authenticates and its
+    /// counter was never accepted before.
+    pub fn open(&self, msg: &mut [u8]) -> Option<usize> {
         let counter = u64::from_le_bytes(msg.get(8..16)?.try_into().ok()?);
         let len = msg.len().checked_sub(OVERHEAD)?;
         if !self.window().fresh(counter) {
@@ -123,7 +108,16 @@ impl Session {
         self.recv
             .open_in_place_separate_tag(nonce(counter), Aad::empty(), tag, body, 0..)
             .ok()?;
+        // Two copies of one message may both decrypt: only one counts.
         self.window().accept(counter).then_some(len)
+    }
+
+    /// `open` on a copy of `msg`: the plaintext.
+    #[cfg(test)]
+    pub fn open_copy(&self, msg: &[u8]) -> Option<Vec<u8>> {
+        let mut m = msg.to_vec();
+        let len = self.open(&mut m)?;
+        Some(m[HEADER_LEN..HEADER_LEN + len].to_vec())
     }
 
     fn window(&self) -> std::sync::MutexGuard<'_, Replay> {
@@ -163,31 +157,28 @@ mod tests {
     fn sealed_opens_once_on_the_other_side() {
         let (a, b) = pair();
         let mut buf = [0u8; 64];
-        buf[HEADER_LEN..HEADER_LEN + 16].copy_from_slice(b"sixteen bytes!!!");
         let c = a.reserve(1).unwrap();
-        let n = a.seal(c, &mut buf, 16).unwrap();
+        let n = a.seal(c, b"fifteen bytes!!", 16, &mut buf).unwrap();
         assert_eq!(n, 48);
         assert_eq!(&buf[4..8], &2u32.to_le_bytes()[..], "the receiver's index");
-        let mut out = [0u8; 64];
-        assert_eq!(b.open(&buf[..n], &mut out), Some(16));
-        assert_eq!(&out[..16], b"sixteen bytes!!!");
-        assert_eq!(b.open(&buf[..n], &mut out), None, "replay");
+        assert_eq!(b.open_copy(&buf[..n]).unwrap(), b"fifteen bytes!!\0");
+        assert_eq!(b.open_copy(&buf[..n]), None, "replay");
         let c = a.reserve(1).unwrap();
-        buf[HEADER_LEN..HEADER_LEN + 16].copy_from_slice(b"in place, please");
-        let n = a.seal(c, &mut buf, 16).unwrap();
+        let n = a.seal(c, b"in place, please", 16, &mut buf).unwrap();
         let mut msg = buf;
-        assert_eq!(b.open_in_place(&mut msg[..n]), Some(16));
+        assert_eq!(b.open(&mut msg[..n]), Some(16));
         assert_eq!(&msg[HEADER_LEN..HEADER_LEN + 16], b"in place, please");
-        assert_eq!(b.open_in_place(&mut buf[..n]), None, "replay");
+        assert_eq!(b.open(&mut buf[..n]), None, "replay");
         let mut bad = buf;
         bad[20] ^= 1;
         bad[8] = 9;
-        assert_eq!(b.open(&bad[..n], &mut out), None);
+        assert_eq!(b.open(&mut bad[..n]), None);
         // A keepalive is the header and the tag.
         let c = a.reserve(1).unwrap();
-        assert_eq!(a.seal(c, &mut buf, 0), Some(OVERHEAD));
-        assert_eq!(b.open(&buf[..OVERHEAD], &mut out), Some(0));
-        assert_eq!(a.open(&buf[..OVERHEAD], &mut out), None, "wrong direction");
+        assert_eq!(a.seal(c, &[], 0, &mut buf), Some(OVERHEAD));
+        assert_eq!(a.open_copy(&buf[..OVERHEAD]), None, "wrong direction");
+        assert_eq!(b.open_copy(&buf[..OVERHEAD]), Some(vec![]));
+        assert_eq!(a.seal(c, &[1; 40], 16, &mut buf), None, "too short");
     }
 
     #[test]
