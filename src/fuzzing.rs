@@ -6,20 +6,26 @@
 //! panics only on a broken promise (a decoded request that does not
 //! survive encoding, a rollback that leaves something behind).
 
-use crate::data::inbound::handshake_sender;
-use crate::data::packet::{dst_addr, inner_packet, le32, message_type, padded_len};
+use crate::data::backlog::{Queue, Ready, QUEUE_MAX};
+use crate::data::handshake::consume;
+use crate::data::inbound::{batch, Received, Step};
+use crate::data::packet::{dst_addr, le32, padded_len};
 use crate::data::tx::TxQueue;
-use crate::noise::session::HEADER_LEN;
+use crate::data::Outlet;
+use crate::noise::cookie::Macs;
+use crate::noise::handshake::{add_macs, mac1_key};
 use crate::noise::tunnel::Tunnel;
+use crate::sys::crew::Crew;
 use crate::sys::tun::TunWrites;
 use crate::wg::config::Config;
+use crate::wg::messages::Message;
 use crate::wg::peer::Peer;
 use crate::wg::router::{Identity, Router};
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::wire::{read_message, MAX_LINE, MAX_REQUEST};
 use proto::Request;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -77,70 +83,192 @@ pub fn uapi_set(data: &[u8]) {
     }
 }
 
-/// An interface with one peer and a live session, for the datagram path.
+/// The interface's peers, each with a live session; their own sides are
+/// boringtun's, to make valid data messages and initiations.
+const PEERS: usize = 3;
+
+/// An interface with `PEERS` peers and live sessions, for the datagram
+/// path; its handshake queue is served by the harness, not a thread.
 struct Wire {
     router: Router,
-    /// The peer's side of the session, to make valid data messages.
-    remote: Tunn,
+    queue: Arc<Queue>,
+    remotes: Vec<Tunn>,
     tx: TxQueue,
     tun_out: TunWrites,
+    crew: Crew,
+}
+
+/// Side effects go nowhere.
+struct Nowhere;
+
+impl Outlet for Nowhere {
+    fn log(&self, _: Message<'static>) {}
+    fn flush(&self, tx: &mut TxQueue) {
+        tx.clear();
+    }
+}
+
+/// Datagrams from the script: one train each.
+struct Script(Vec<(Vec<u8>, SocketAddr)>);
+
+impl Received for Script {
+    fn datagrams(&self, i: usize) -> impl Iterator<Item = (&[u8], SocketAddr, Option<IpAddr>)> {
+        self.0
+            .get(i)
+            .map(|(d, src)| (&d[..], *src, None))
+            .into_iter()
+    }
+
+    fn trains_mut(&mut self, n: usize) -> impl Iterator<Item = (&mut [u8], usize)> {
+        self.0.iter_mut().take(n).map(|(d, _)| {
+            let stride = d.len().max(1);
+            (&mut d[..], stride)
+        })
+    }
 }
 
 fn wire() -> &'static Mutex<Wire> {
     static W: OnceLock<Mutex<Wire>> = OnceLock::new();
     W.get_or_init(|| {
         let ours = StaticSecret::from([0x11; 32]);
-        let theirs = StaticSecret::from([0x22; 32]);
-        let (our_pub, their_pub) = (PublicKey::from(&ours), PublicKey::from(&theirs));
-        let id = Arc::new(Identity::new(ours.clone(), 50));
-        let mut local = Tunnel::new(ours.clone(), their_pub, None, 7);
-        let mut remote = Tunn::new(theirs, our_pub, None, None, 9, None);
-        let mut a = vec![0u8; 2048];
-        let mut b = vec![0u8; 2048];
-        let init = match remote.format_handshake_initiation(&mut a, false) {
-            TunnResult::WriteToNetwork(m) => m.to_vec(),
-            _ => unreachable!("initiation"),
-        };
-        let opened = id.responder.open(&ours, &init).expect("opens");
-        let (n, _) = local
-            .respond(&opened, &mut b, Instant::now())
-            .expect("response");
-        if let TunnResult::WriteToNetwork(k) = remote.decapsulate(None, &b[..n], &mut a) {
-            let k = k.to_vec();
-            let index = le32(&k, 4).unwrap_or(0);
-            if let Some(s) = local.session_for(index).cloned() {
-                let mut k = k;
-                let _ = s.open(&mut k);
-                local.confirm(&s);
-            }
-        }
-        let peer = Arc::new(Peer::new(1, 7));
-        peer.lock().tunnel = Some(local);
+        let our_pub = PublicKey::from(&ours);
+        let id = Arc::new(Identity::new(ours.clone()));
         let mut router = Router {
-            identity: Some(id),
+            identity: Some(id.clone()),
             mtu: 1420,
             ..Router::default()
         };
-        router.by_key.insert(*their_pub.as_bytes(), peer.clone());
-        router.by_index.insert(7, peer.clone());
-        for p in ["10.0.0.0/8", "fd00::/8"] {
-            router
-                .allowed_ips
-                .insert(&p.parse().expect("prefix"), peer.clone());
+        let mut remotes = Vec::new();
+        for k in 0..PEERS {
+            let theirs = StaticSecret::from([0x22 + k as u8; 32]);
+            let their_pub = PublicKey::from(&theirs);
+            let peer = Arc::new(Peer::new(k as u64 + 1));
+            let leases = router.indices.allocator(Arc::downgrade(&peer));
+            let mut local = Tunnel::new(ours.clone(), their_pub, None, leases);
+            let mut remote = Tunn::new(theirs, our_pub, None, None, 9 + k as u32, None);
+            let mut a = vec![0u8; 2048];
+            let mut b = vec![0u8; 2048];
+            let init = match remote.format_handshake_initiation(&mut a, false) {
+                TunnResult::WriteToNetwork(m) => m.to_vec(),
+                _ => unreachable!("initiation"),
+            };
+            let now = Instant::now();
+            let opened = id
+                .responder
+                .open(&ours, &init)
+                .and_then(|c| c.finish(local.static_static()?))
+                .expect("opens");
+            let (n, _) = local.respond(&opened, &mut b, now).expect("response");
+            if let TunnResult::WriteToNetwork(k) = remote.decapsulate(None, &b[..n], &mut a) {
+                let mut k = k.to_vec();
+                let index = le32(&k, 4).unwrap_or(0);
+                if let Some(s) = local.session_for(index, now).cloned() {
+                    let _ = s.open(&mut k);
+                    local.confirm(&s);
+                }
+            }
+            peer.lock().tunnel = Some(local);
+            router.by_key.insert(*their_pub.as_bytes(), peer.clone());
+            for p in [format!("10.{k}.0.0/16"), format!("fd0{k}::/16")] {
+                router
+                    .allowed_ips
+                    .insert(&p.parse().expect("prefix"), peer.clone());
+            }
+            remotes.push(remote);
         }
         Mutex::new(Wire {
             router,
-            remote,
+            queue: Queue::new(Arc::new(Ready::default()), std::sync::Weak::new()),
+            remotes,
             tx: TxQueue::new(64 << 10),
             tun_out: TunWrites::default(),
+            crew: Crew::new(false).expect("eventfd"),
         })
     })
 }
 
-/// The inbound datagram path. First byte 0: the rest is
-/// a datagram from the network (classification, MACs, cookie, opening an
+/// One datagram of a script: what the record's first byte asks for,
+/// made from the rest.
+fn datagram(w: &mut Wire, what: u8, body: &[u8]) -> Option<Vec<u8>> {
+    let k = usize::from(what >> 2) % PEERS;
+    match what & 3 {
+        // Anything at all from the network.
+        0 => Some(body.to_vec()),
+        // A packet peer k encrypts on its session.
+        1 => {
+            let mut out = vec![0u8; body.len() + 64];
+            let padded = padded_len(body.len(), 1420).max(body.len());
+            let mut plain = body.to_vec();
+            plain.resize(padded, 0);
+            match w.remotes[k].encapsulate(&plain, &mut out) {
+                TunnResult::WriteToNetwork(m) => Some(m.to_vec()),
+                _ => None,
+            }
+        }
+        // A fresh initiation from peer k.
+        2 => {
+            let mut out = vec![0u8; 256];
+            match w.remotes[k].format_handshake_initiation(&mut out, true) {
+                TunnResult::WriteToNetwork(m) => Some(m.to_vec()),
+                _ => None,
+            }
+        }
+        // A handshake-sized message with its bytes from the input and a
+        // valid MAC1 (so it is queued and opened), or a cookie reply.
+        _ => {
+            let len = if body.first().is_some_and(|b| b & 1 == 1) {
+                148
+            } else {
+                92
+            };
+            let mut m = body.to_vec();
+            m.resize(len, 0);
+            m[..4].copy_from_slice(&[if len == 148 { 1 } else { 2 }, 0, 0, 0]);
+            let ours = PublicKey::from(&StaticSecret::from([0x11; 32]));
+            add_macs(&mut m, &mac1_key(&ours), None);
+            Some(m)
+        }
+    }
+}
+
+/// Run `script` (datagram, source) through one receive batch, then the
+/// handshake service's share, as the daemon would.
+fn run(w: &mut Wire, script: Vec<(Vec<u8>, SocketAddr)>) {
+    let n = script.len();
+    let mut r = Script(script);
+    let mut opens = Vec::new();
+    let mut tun_full = |t: &mut TunWrites| t.clear();
+    let mut step = Step {
+        out: &Nowhere,
+        router: &w.router,
+        queue: &w.queue,
+        tx: &mut w.tx,
+        tun_out: &mut w.tun_out,
+        tun_full: &mut tun_full,
+    };
+    batch(&mut step, &mut r, n, &mut opens, &w.crew);
+    assert!(w.queue.depth() <= QUEUE_MAX, "the queue is bounded");
+    let mut jobs = Vec::new();
+    while w.queue.depth() > 0 {
+        w.queue.take(16, &mut jobs);
+        for j in jobs.drain(..) {
+            let id = w.router.identity.as_ref().expect("identity");
+            assert_ne!(
+                id.cookies.check(j.bytes(), j.src, false, Instant::now()),
+                Macs::Invalid,
+                "only messages with a valid MAC1 are queued"
+            );
+            consume(&Nowhere, &w.router, &j, &mut w.tx);
+        }
+    }
+    w.tx.clear();
+    w.tun_out.clear();
+}
+
+/// The inbound datagram path, one datagram. First byte 0: the rest is a
+/// datagram from the network (classification, MACs, cookie, opening an
 /// initiation, finding the peer, decapsulation). First byte 1: the rest
-/// is a packet the peer encrypts in a valid session, so that what comes
+/// is a packet a peer encrypts in a valid session, so that what comes
 /// out of decryption (any bytes at all) meets the length checks, the
 /// allowed-IP source check and the TUN write queue.
 pub fn inbound(data: &[u8]) {
@@ -149,57 +277,68 @@ pub fn inbound(data: &[u8]) {
     };
     let mut w = wire().lock().unwrap_or_else(|e| e.into_inner());
     let w = &mut *w;
-    let src = SocketAddr::from(([192, 0, 2, 1], 51820));
-    let msg: Vec<u8> = if mode & 1 == 0 {
-        d.to_vec()
-    } else {
-        let mut out = vec![0u8; d.len() + 64];
-        let padded = padded_len(d.len(), 1420).max(d.len());
-        let mut plain = d.to_vec();
-        plain.resize(padded, 0);
-        match w.remote.encapsulate(&plain, &mut out) {
-            TunnResult::WriteToNetwork(m) => m.to_vec(),
-            _ => return,
-        }
+    let Some(msg) = datagram(w, mode & 1, d) else {
+        return;
     };
     let _ = dst_addr(&msg);
-    match message_type(&msg) {
-        Some(1) | Some(2) => {
-            let _ = handshake_sender(&w.router, &msg, src, &mut w.tx);
-        }
-        Some(3) | Some(4) => {
-            let Some(peer) = le32(&msg, 4).and_then(|i| w.router.peer_by_receiver(i)) else {
-                return;
-            };
-            let mut st = peer.lock();
-            let Some(tunnel) = st.tunnel.as_mut() else {
-                return;
-            };
-            if msg[0] == 3 {
-                tunnel.consume_cookie(&msg, Instant::now());
-                return;
+    run(w, vec![(msg, SocketAddr::from(([192, 0, 2, 1], 51820)))]);
+}
+
+/// The phased drain on a whole batch: the input is records (a byte of
+/// kind, a byte of length, that many bytes) making data from several
+/// peers, fresh initiations, handshake-sized messages with a valid MAC1,
+/// cookie replies and junk, from a few sources, each optionally sent
+/// twice. Planned, opened and delivered in one batch, then the
+/// handshake queue consumed. Promises: nothing panics, the queue stays
+/// bounded and holds only MAC1-valid messages, and a data message sent
+/// twice in one batch reaches the TUN queue once.
+pub fn drain(data: &[u8]) {
+    let mut w = wire().lock().unwrap_or_else(|e| e.into_inner());
+    let w = &mut *w;
+    let mut script = Vec::new();
+    let mut rest = data;
+    let mut twice = 0usize;
+    while let [kind, len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let (body, after) = tail.split_at(n);
+        rest = after;
+        let src = SocketAddr::from(([192, 0, 2, 1 + (kind >> 5)], 51820 + u16::from(kind >> 5)));
+        if let Some(d) = datagram(w, kind & 0x0f, body) {
+            if kind & 0x10 != 0 {
+                script.push((d.clone(), src));
+                twice += 1;
             }
-            let Some(session) = le32(&msg, 4).and_then(|i| tunnel.session_for(i).cloned()) else {
-                return;
-            };
-            let mut msg = msg;
-            let Some(len) = session.open(&mut msg) else {
-                return;
-            };
-            tunnel.confirm(&session);
-            let plain = &msg[HEADER_LEN..HEADER_LEN + len];
-            if let Some((n, ip)) = inner_packet(plain) {
-                let p = plain[..n].to_vec();
-                let owner = w.router.allowed_ips.lookup(ip);
-                if owner.is_some_and(|o| Arc::ptr_eq(o, peer)) {
-                    if w.tun_out.is_full() {
-                        w.tun_out = TunWrites::default();
-                    }
-                    w.tun_out.push(&p);
-                }
-            }
+            script.push((d, src));
         }
-        _ => {}
+        if script.len() >= 64 {
+            break;
+        }
     }
-    w.tx.clear();
+    let valid = script.len() - twice;
+    let n = script.len();
+    let mut r = Script(script);
+    let mut opens = Vec::new();
+    let mut delivered = 0usize;
+    {
+        let mut tun_full = |t: &mut TunWrites| {
+            delivered += t.len();
+            t.clear()
+        };
+        let mut step = Step {
+            out: &Nowhere,
+            router: &w.router,
+            queue: &w.queue,
+            tx: &mut w.tx,
+            tun_out: &mut w.tun_out,
+            tun_full: &mut tun_full,
+        };
+        batch(&mut step, &mut r, n, &mut opens, &w.crew);
+    }
+    delivered += w.tun_out.len();
+    assert!(
+        delivered <= valid,
+        "{delivered} delivered of {valid} distinct"
+    );
+    w.tun_out.clear();
+    run(w, Vec::new());
 }

@@ -44,6 +44,11 @@ fn inbound_corpus() {
 }
 
 #[test]
+fn drain_corpus() {
+    replay("drain", wgd::fuzzing::drain);
+}
+
+#[test]
 fn grammar_corpus() {
     // A thread of its own in a new, empty network namespace: a name in an
     // input is looked up nowhere.

@@ -11,27 +11,27 @@
 //! the peer's lock, then the TUN write queue; handshake messages and
 //! cookies are handled here too, each where it came.
 //!
-//! Handshake initiations are checked at the interface first (MAC1, and a
-//! cookie reply when under load, keyed by the sender's address) before
-//! any Diffie-Hellman is spent on finding the sender.
+//! Handshake messages are screened here (`crate::data::handshake`:
+//! MACs, cookie replies, the per-source budget) and what needs a
+//! Diffie-Hellman goes to the interface's queue, consumed apart by the
+//! handshake service: no handshake stalls the data of any peer.
 
-use crate::data::packet::{flush, inner_packet, le32, message_type};
+use crate::data::backlog::{job, Queue};
+use crate::data::handshake::{self, heard_from, Screened};
+use crate::data::packet::{inner_packet, le32, message_type};
 use crate::data::tx::TxQueue;
-use crate::data::{Buffers, BUDGET};
-use crate::noise::handshake::Opened;
+use crate::data::{Buffers, Live, Outlet, BUDGET};
 use crate::noise::session::{Session, HEADER_LEN, OVERHEAD};
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunWrites};
-use crate::sys::udp::Sockets;
+use crate::sys::udp::{RecvBatch, Sockets};
 use crate::wg::constants::*;
 use crate::wg::interface::Interface;
 use crate::wg::messages::{Events, Message};
-use crate::wg::peer::{Peer, PeerState};
+use crate::wg::peer::Peer;
 use crate::wg::router::Router;
 use crate::wg::send;
 use crate::wg::timers;
-use boringtun::noise::errors::WireGuardError;
-use boringtun::noise::{Packet, TunnResult};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -51,6 +51,26 @@ pub struct Open {
     plain: Option<usize>,
 }
 
+/// Received datagrams, as trains of equal-stride datagrams (GRO): a
+/// receive batch, or the fuzz harness's script.
+pub trait Received {
+    /// The datagrams of train `i`: bytes, sender, our address they were
+    /// sent to.
+    fn datagrams(&self, i: usize) -> impl Iterator<Item = (&[u8], SocketAddr, Option<IpAddr>)>;
+    /// The first `n` trains, each with its stride, to open in place.
+    fn trains_mut(&mut self, n: usize) -> impl Iterator<Item = (&mut [u8], usize)>;
+}
+
+impl Received for RecvBatch {
+    fn datagrams(&self, i: usize) -> impl Iterator<Item = (&[u8], SocketAddr, Option<IpAddr>)> {
+        RecvBatch::datagrams(self, i)
+    }
+
+    fn trains_mut(&mut self, n: usize) -> impl Iterator<Item = (&mut [u8], usize)> {
+        RecvBatch::trains_mut(self, n)
+    }
+}
+
 /// Drain socket `which` of `socks`: at most `BUDGET` receive batches,
 /// then write what was decrypted to the TUN device and send the answers.
 pub fn drain(
@@ -65,6 +85,11 @@ pub fn drain(
         return;
     };
     let router = ifc.router();
+    let out = Live {
+        ifc,
+        socks: Some(socks),
+    };
+    let queue = ifc.handshakes();
     let Buffers {
         udp_in,
         tun_out,
@@ -77,47 +102,80 @@ pub fn drain(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let mut last = None;
-        for i in 0..n {
-            for (d, _, _) in udp_in.datagrams(i) {
-                opens.push(plan(&router, d, &mut last));
-            }
-        }
-        drop(last);
-        open_all(udp_in.trains_mut(n), opens, crew);
-        let mut planned = opens.drain(..);
-        for i in 0..n {
-            for (d, src, to) in udp_in.datagrams(i) {
-                let Some(o) = planned.next() else { break };
-                // Answers and the packets a handshake releases need room.
-                if tx.is_full() {
-                    flush(ifc, Some(socks), tx);
-                }
-                if tun_out.is_full() {
-                    let _ = tun_out.flush(tun);
-                }
-                match (o.target, o.plain) {
-                    (Some((peer, session)), Some(len)) => {
-                        let plain = &d[HEADER_LEN..HEADER_LEN + len];
-                        let from = (src, to);
-                        deliver(
-                            ifc, &router, socks, &peer, &session, plain, d, from, tx, tun_out,
-                        );
-                    }
-                    (Some(_), None) => {}
-                    (None, _) => receive(ifc, &router, socks, d, (src, to), tx),
-                }
-            }
-        }
+        let mut tun_full = |w: &mut TunWrites| {
+            let _ = w.flush(tun);
+        };
+        let mut step = Step {
+            out: &out,
+            router: &router,
+            queue,
+            tx,
+            tun_out,
+            tun_full: &mut tun_full,
+        };
+        batch(&mut step, udp_in, n, opens, crew);
     }
     opens.clear();
     let _ = tun_out.flush(tun);
-    flush(ifc, Some(socks), tx);
+    out.flush(tx);
+}
+
+/// What one batch works with: where its side effects go, the
+/// interface's view, its handshake queue and the worker's write queues.
+pub struct Step<'a> {
+    pub out: &'a dyn Outlet,
+    pub router: &'a Router,
+    pub queue: &'a Queue,
+    pub tx: &'a mut TxQueue,
+    pub tun_out: &'a mut TunWrites,
+    /// Called when `tun_out` is full.
+    pub tun_full: &'a mut dyn FnMut(&mut TunWrites),
+}
+
+/// One receive batch of `n` trains, in three steps: plan every data
+/// message's session, open them all (shared with idle workers when
+/// large), then deliver everything in arrival order. `opens` is scratch.
+pub fn batch<R: Received>(s: &mut Step, r: &mut R, n: usize, opens: &mut Vec<Open>, crew: &Crew) {
+    let now = Instant::now();
+    let mut last = None;
+    for i in 0..n {
+        for (d, _, _) in r.datagrams(i) {
+            opens.push(plan(s.router, d, &mut last, now));
+        }
+    }
+    drop(last);
+    open_all(r.trains_mut(n), opens, crew);
+    let mut planned = opens.drain(..);
+    for i in 0..n {
+        for (d, src, to) in r.datagrams(i) {
+            let Some(o) = planned.next() else { break };
+            // Answers and the packets a handshake releases need room.
+            if s.tx.is_full() {
+                s.out.flush(s.tx);
+            }
+            if s.tun_out.is_full() {
+                (s.tun_full)(s.tun_out);
+            }
+            match (o.target, o.plain) {
+                (Some((peer, session)), Some(len)) => {
+                    let plain = &d[HEADER_LEN..HEADER_LEN + len];
+                    deliver(s, &peer, &session, plain, d, (src, to));
+                }
+                (Some(_), None) => {}
+                (None, _) => receive(s, d, (src, to)),
+            }
+        }
+    }
 }
 
 /// The session a data message is for; `last` keeps the previous answer
 /// (the datagrams of a batch mostly share one).
-fn plan(router: &Router, d: &[u8], last: &mut Option<(u32, Arc<Peer>, Arc<Session>)>) -> Open {
+fn plan(
+    router: &Router,
+    d: &[u8],
+    last: &mut Option<(u32, Arc<Peer>, Arc<Session>)>,
+    now: Instant,
+) -> Open {
     let none = Open {
         target: None,
         plain: None,
@@ -143,13 +201,13 @@ fn plan(router: &Router, d: &[u8], last: &mut Option<(u32, Arc<Peer>, Arc<Sessio
         .lock()
         .tunnel
         .as_ref()
-        .and_then(|t| t.session_for(index).cloned());
+        .and_then(|t| t.session_for(index, now).cloned());
     let Some(session) = session else {
         return none;
     };
     *last = Some((index, peer.clone(), session.clone()));
     Open {
-        target: Some((peer.clone(), session)),
+        target: Some((peer, session)),
         plain: None,
     }
 }
@@ -202,216 +260,45 @@ fn open_all<'b>(
     crew.share(&job, chunks.len() - 1);
 }
 
-/// Why a handshake message goes no further: the debug message to log,
-/// and the length of a cookie reply written into `tx`'s next slot, if one
-/// should be sent.
-pub struct Refused {
-    pub log: Option<Message<'static>>,
-    pub cookie: Option<usize>,
-}
-
-fn refused(log: Option<Message<'static>>) -> Refused {
-    Refused { log, cookie: None }
-}
-
-/// Which peer sent this handshake message, after the MAC (and, under
-/// load, cookie and per-source) checks; for an initiation, also what
-/// opening it showed (the timestamp, so the sender is authenticated up
-/// to replay, and the state to answer with). No I/O: the caller logs and
-/// sends.
-pub fn handshake_sender<'r>(
-    router: &'r Router,
-    d: &[u8],
-    src: SocketAddr,
-    tx: &mut TxQueue,
-) -> Result<(&'r Arc<Peer>, Option<Opened>), Refused> {
-    let t = message_type(d).unwrap_or(0);
-    let id = router.identity.as_ref().ok_or(refused(None))?;
-    // The only place a handshake message is counted against the limit.
-    let under_load = id.count_handshake();
-    let verified = id.rate_limiter.verify_packet(Some(src.ip()), d, tx.slot());
-    // Under load, a message that got this far carried a valid cookie, so
-    // its source address is real: now each source gets its own budget.
-    if verified.is_ok() && under_load && !id.per_source.allow(src.ip(), Instant::now()) {
-        return Err(refused(Some(Message::RateLimited)));
+/// A datagram that is not a data message of a live session: a handshake
+/// message is screened and queued, a cookie reply consumed.
+fn receive(s: &mut Step, d: &[u8], (src, to): (SocketAddr, Option<IpAddr>)) {
+    match message_type(d) {
+        Some(MSG_INITIATION | MSG_RESPONSE) => {
+            match handshake::screen(s.router, s.queue, d, src, s.tx) {
+                Screened::Dropped(m) => {
+                    if let Some(m) = m {
+                        s.out.log(m);
+                    }
+                }
+                Screened::Cookie(len) => {
+                    s.out.log(Message::SendCookie);
+                    s.tx.commit(len, src, to);
+                }
+                Screened::Queue => {
+                    let queued = job(d, src, to).is_some_and(|j| s.queue.push(j));
+                    if !queued {
+                        s.out.log(Message::RateLimited);
+                    }
+                }
+            }
+        }
+        Some(MSG_COOKIE) => handshake::cookie(s.out, s.router, d),
+        _ => {}
     }
-    let invalid = if t == MSG_INITIATION {
-        Message::InvalidInitiation
-    } else {
-        Message::InvalidResponse
-    };
-    match verified {
-        Ok(Packet::HandshakeInit(_)) => id
-            .responder
-            .open(&id.secret, d)
-            .and_then(|o| Some((router.by_key.get(&o.peer_static)?, Some(o))))
-            .ok_or(refused(Some(invalid))),
-        Ok(Packet::HandshakeResponse(p)) => router
-            .peer_by_receiver(p.receiver_idx)
-            .map(|p| (p, None))
-            .ok_or(refused(Some(invalid))),
-        Ok(_) => Err(refused(None)),
-        Err(TunnResult::WriteToNetwork(c)) => Err(Refused {
-            log: Some(Message::SendCookie),
-            cookie: Some(c.len()),
-        }),
-        Err(TunnResult::Err(WireGuardError::InvalidMac)) => {
-            Err(refused(Some(if t == MSG_INITIATION {
-                Message::InvalidInitiationMac
-            } else {
-                Message::InvalidResponseMac
-            })))
-        }
-        Err(TunnResult::Err(WireGuardError::UnderLoad)) => Err(refused(Some(Message::RateLimited))),
-        Err(_) => Err(refused(None)),
-    }
-}
-
-/// `(src, to)`: who sent the datagram, and our address it was sent to.
-fn receive(
-    ifc: &Interface,
-    router: &Router,
-    socks: &Sockets,
-    d: &[u8],
-    (src, to): (SocketAddr, Option<IpAddr>),
-    tx: &mut TxQueue,
-) {
-    let Some(t) = message_type(d) else {
-        return;
-    };
-    let mut opened = None;
-    let peer = match t {
-        MSG_INITIATION | MSG_RESPONSE => match handshake_sender(router, d, src, tx) {
-            Ok((p, o)) => {
-                opened = o;
-                p
-            }
-            Err(r) => {
-                if let Some(m) = r.log {
-                    ifc.log(m);
-                }
-                if let Some(len) = r.cookie {
-                    tx.commit(len, src, to);
-                }
-                return;
-            }
-        },
-        MSG_COOKIE => {
-            let Some(p) = le32(d, 4).and_then(|i| router.peer_by_receiver(i)) else {
-                return;
-            };
-            ifc.log(Message::RecvCookie);
-            p
-        }
-        _ => return,
-    };
-
-    let mut ev = Events::default();
-    {
-        let mut st = peer.lock();
-        let timestamp = opened.as_ref().map(|o| o.timestamp);
-        // A replayed initiation (not newer than one already accepted,
-        // even before a down/up rebuilt the tunnel) is refused here.
-        if timestamp.is_some() && timestamp <= st.newest_timestamp {
-            drop(st);
-            ifc.log(Message::InvalidInitiation);
-            return;
-        }
-        let Some(tunnel) = st.tunnel.as_mut() else {
-            return;
-        };
-        let now = Instant::now();
-        // What authenticates: an initiation we could answer, a response
-        // to our initiation. A cookie reply proves nothing about the
-        // sender. (Data messages go through `deliver`.)
-        let got = match t {
-            MSG_INITIATION => match opened
-                .as_ref()
-                .and_then(|o| tunnel.respond(o, tx.slot(), now))
-            {
-                Some((len, index)) => Got::Response(len, index),
-                None => {
-                    ev.push(Message::InvalidInitiation);
-                    Got::Nothing
-                }
-            },
-            MSG_RESPONSE => {
-                if tunnel.consume_response(d, now) {
-                    Got::Session
-                } else {
-                    ev.push(Message::InvalidResponse);
-                    Got::Nothing
-                }
-            }
-            MSG_COOKIE => {
-                if tunnel.consume_cookie(d, now) {
-                    Got::Cookie
-                } else {
-                    Got::Nothing
-                }
-            }
-            _ => Got::Nothing,
-        };
-        if matches!(got, Got::Nothing) {
-            drop(st);
-            ev.log(ifc);
-            return;
-        }
-        peer.add_rx(d.len());
-        if !matches!(got, Got::Cookie) {
-            heard_from(&mut st, src, to);
-        }
-        let mut flush_tx = |tx: &mut TxQueue| flush(ifc, Some(socks), tx);
-        match got {
-            Got::Response(len, index) => {
-                st.newest_timestamp = timestamp;
-                ev.push(Message::RecvInitiation(peer.id));
-                ev.push(Message::SendResponse(peer.id));
-                send::commit(peer, &st, tx, len, &mut ev);
-                timers::response_sent(peer, &mut st, now, index);
-            }
-            Got::Session => {
-                // A keepalive confirms the session to the responder; it
-                // goes only if no packet was waiting to do that.
-                ev.push(Message::RecvResponse(peer.id));
-                timers::response_received(peer, &mut st, now);
-                if send::staged(peer, &mut st, tx, now, &mut ev, &mut flush_tx) == 0 {
-                    send::keepalive(peer, &mut st, tx, now, &mut ev);
-                }
-            }
-            Got::Cookie | Got::Nothing => {}
-        }
-    }
-    ev.log(ifc);
-}
-
-/// Roaming: only an authenticated message moves the endpoint, and sets
-/// the address we answer from. Asking the kernel which source it would
-/// pick happens only on a change.
-fn heard_from(st: &mut PeerState, src: SocketAddr, to: Option<IpAddr>) {
-    if st.endpoint != Some(src) || st.contacted != to {
-        st.contacted = to;
-        st.local = to.filter(|a| crate::sys::udp::kernel_source(src) != Some(*a));
-    }
-    st.endpoint = Some(src);
 }
 
 /// A data message `d` that opened on `session` (its plaintext `plain`):
 /// the session may be confirmed, the timers and the endpoint learn of
 /// it, and an IP packet from one of the peer's allowed IPs goes to the
 /// TUN write queue.
-#[allow(clippy::too_many_arguments)]
 fn deliver(
-    ifc: &Interface,
-    router: &Router,
-    socks: &Sockets,
+    s: &mut Step,
     peer: &Arc<Peer>,
     session: &Arc<Session>,
     plain: &[u8],
     d: &[u8],
     (src, to): (SocketAddr, Option<IpAddr>),
-    tx: &mut TxQueue,
-    tun_out: &mut TunWrites,
 ) {
     let mut ev = Events::default();
     let now = Instant::now();
@@ -425,36 +312,26 @@ fn deliver(
         if keepalive {
             ev.push(Message::RecvKeepalive(peer.id));
         } else if let Some((n, from)) = inner_packet(plain) {
-            inner(router, peer, &plain[..n], from, tun_out, &mut ev);
+            inner(s.router, peer, &plain[..n], from, s.tun_out, &mut ev);
         }
         // (Not an IP packet: authenticated, so the peer was heard from,
         // but it goes nowhere.)
         peer.add_rx(d.len());
         heard_from(&mut st, src, to);
-        let mut flush_tx = |tx: &mut TxQueue| flush(ifc, Some(socks), tx);
+        let out = s.out;
+        let mut flush_tx = |tx: &mut TxQueue| out.flush(tx);
         let r = timers::data_received(peer, &mut st, now, session.local, keepalive);
         if r.confirmed {
-            send::staged(peer, &mut st, tx, now, &mut ev, &mut flush_tx);
+            send::staged(peer, &mut st, s.tx, now, &mut ev, &mut flush_tx);
         }
         if r.rekey {
-            if tx.is_full() {
-                flush_tx(tx);
+            if s.tx.is_full() {
+                flush_tx(s.tx);
             }
-            send::initiate(peer, &mut st, tx, now, false, &mut ev);
+            send::initiate(peer, &mut st, s.tx, now, false, &mut ev);
         }
     }
-    ev.log(ifc);
-}
-
-/// What a datagram turned out to be once the tunnel had it.
-enum Got {
-    /// An initiation we answered: the response (length, our index on the
-    /// new session) is in the slot.
-    Response(usize, u32),
-    /// A response to our initiation: a new session.
-    Session,
-    Cookie,
-    Nothing,
+    ev.each(|m| s.out.log(m));
 }
 
 /// A decrypted packet from `src` goes to the TUN device if `src` is one

@@ -6,19 +6,50 @@
 //!                                                   ─> TunWrites ─GRO coalesce─> TUN
 //! ```
 //!
+//! Handshake messages are only screened here and queued per interface
+//! (`backlog`); the handshake service consumes them apart (`handshake`).
+//!
 //! Buffers belong to a worker (`Buffers`) and are allocated when it
 //! starts, never per packet. A drain ends with every batch flushed, so a
 //! lone packet is never held back. Failures are counted by being dropped
 //! and, under `debug`, logged.
 
+pub mod backlog;
+pub mod handshake;
 pub mod inbound;
 pub mod outbound;
 pub mod packet;
 pub mod tx;
 
 use crate::sys::tun::{TunPackets, TunWrites};
-use crate::sys::udp::RecvBatch;
+use crate::sys::udp::{RecvBatch, Sockets};
+use crate::wg::interface::Interface;
+use crate::wg::messages::Message;
 use tx::TxQueue;
+
+/// Where the packet path's side effects go: an interface's debug log and
+/// sockets, or (in the fuzz harness) nowhere.
+pub trait Outlet {
+    fn log(&self, m: Message<'static>);
+    /// Send what `tx` holds (and empty it).
+    fn flush(&self, tx: &mut TxQueue);
+}
+
+/// An interface and the sockets it serves now.
+pub struct Live<'a> {
+    pub ifc: &'a Interface,
+    pub socks: Option<&'a Sockets>,
+}
+
+impl Outlet for Live<'_> {
+    fn log(&self, m: Message<'static>) {
+        self.ifc.log(m);
+    }
+
+    fn flush(&self, tx: &mut TxQueue) {
+        packet::flush(self.ifc, self.socks, tx);
+    }
+}
 
 /// Ciphertext a worker queues before it must send.
 const TX_BYTES: usize = 512 << 10;

@@ -99,7 +99,7 @@ fn plan_run(
     let mut ev = Events::default();
     {
         let mut st = peer.lock();
-        let session = st.tunnel.as_ref().and_then(|t| t.sending()).cloned();
+        let session = st.tunnel.as_ref().and_then(|t| t.sending(now)).cloned();
         let (mut sent, mut staged) = (false, false);
         loop {
             let p = pk.packet(i);

@@ -14,17 +14,17 @@
 //! accepted from that peer (kept for the peer's whole life) before the
 //! peer's tunnel answers with a response.
 
-use crate::noise::crypto::{hash, kdf1, kdf2, kdf3, mac, open, seal, xopen};
+use crate::noise::crypto::{hash, kdf1, kdf2, kdf3, mac, open, seal, xopen, Secret};
+use crate::noise::index::Lease;
 use crate::noise::session::Session;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use rand_core::OsRng;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use zeroize::Zeroize;
 
 const CONSTRUCTION: &[u8] = b"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 const IDENTIFIER: &[u8] = b"WireGuard v1 zx2c4 Jason@zx2c4.com";
-const LABEL_MAC1: &[u8] = b"mac1----";
-const LABEL_COOKIE: &[u8] = b"cookie--";
+pub const LABEL_MAC1: &[u8] = b"mac1----";
+pub const LABEL_COOKIE: &[u8] = b"cookie--";
 
 pub const INITIATION_LEN: usize = 148;
 pub const RESPONSE_LEN: usize = 92;
@@ -52,10 +52,10 @@ pub fn timestamp(now: SystemTime) -> Timestamp {
 
 /// The first chaining key and hash, which depend only on the responder's
 /// public key.
-fn start(responder: &PublicKey) -> ([u8; 32], [u8; 32]) {
+fn start(responder: &PublicKey) -> (Secret, [u8; 32]) {
     let ck = hash(&[CONSTRUCTION]);
     let h = hash(&[&hash(&[&ck, IDENTIFIER]), responder.as_bytes()]);
-    (ck, h)
+    (Secret::new(ck), h)
 }
 
 /// The key of MAC1 for messages to the owner of `public`.
@@ -73,9 +73,9 @@ pub fn cookie_key(public: &PublicKey) -> [u8; 32] {
 /// answering this message will be bound to.
 pub fn add_macs(msg: &mut [u8], mac1_key: &[u8; 32], cookie: Option<&[u8; 16]>) -> [u8; 16] {
     let n = msg.len();
-    let m1 = mac(mac1_key, &msg[..n - 32]);
+    let m1 = mac(mac1_key, &[&msg[..n - 32]]);
     msg[n - 32..n - 16].copy_from_slice(&m1);
-    let m2 = cookie.map_or([0; 16], |c| mac(c, &msg[..n - 16]));
+    let m2 = cookie.map_or([0; 16], |c| mac(c, &[&msg[..n - 16]]));
     msg[n - 16..].copy_from_slice(&m2);
     m1
 }
@@ -96,24 +96,27 @@ fn le32(d: &[u8], off: usize) -> u32 {
     u32::from_le_bytes(b)
 }
 
-fn dh(secret: &StaticSecret, public: &[u8; 32]) -> Option<[u8; 32]> {
+/// DH, refused when the result is all zeros (a low-order point).
+pub fn dh(secret: &StaticSecret, public: &[u8; 32]) -> Option<Secret> {
     let s = secret.diffie_hellman(&PublicKey::from(*public));
-    s.was_contributory().then(|| s.to_bytes())
+    s.was_contributory().then(|| Secret::new(s.to_bytes()))
 }
 
-/// Our initiation, waiting for its response.
+/// The transport keys a handshake derived, and the peer's index.
+pub struct Derived {
+    pub send: Secret,
+    pub recv: Secret,
+    pub remote: u32,
+}
+
+/// Our initiation, waiting for its response. Its index is leased for as
+/// long as it waits, then passes to the session it makes. Every field
+/// zeroizes itself.
 pub struct Initiator {
-    pub local: u32,
+    lease: Lease,
     ephemeral: StaticSecret,
-    ck: [u8; 32],
-    h: [u8; 32],
-}
-
-impl Drop for Initiator {
-    fn drop(&mut self) {
-        self.ck.zeroize();
-        self.h.zeroize();
-    }
+    ck: Secret,
+    h: Secret,
 }
 
 /// What the initiator needs of its own identity and of the peer.
@@ -122,14 +125,15 @@ pub struct Keys<'a> {
     pub public: &'a PublicKey,
     pub peer: &'a PublicKey,
     /// DH(our static, the peer's static), computed once per peer.
-    pub static_static: &'a [u8; 32],
-    pub psk: &'a [u8; 32],
+    pub static_static: &'a Secret,
+    pub psk: &'a Secret,
 }
 
-/// Write an initiation (MACs left to `add_macs`) into `msg`.
+/// Write an initiation (MACs left to `add_macs`) into `msg`, on our index
+/// `lease`.
 pub fn initiate(
     k: &Keys,
-    local: u32,
+    lease: Lease,
     ts: &Timestamp,
     msg: &mut [u8; INITIATION_LEN],
 ) -> Option<Initiator> {
@@ -138,25 +142,24 @@ pub fn initiate(
     let e_pub = PublicKey::from(&ephemeral);
     msg.fill(0);
     msg[0] = 1;
-    msg[4..8].copy_from_slice(&local.to_le_bytes());
+    msg[4..8].copy_from_slice(&lease.index().to_le_bytes());
     msg[EPHEMERAL].copy_from_slice(e_pub.as_bytes());
-    let mut ck = kdf1(&ck, e_pub.as_bytes());
-    let mut h = hash(&[&h, e_pub.as_bytes()]);
-    let mut es = dh(&ephemeral, k.peer.as_bytes())?;
-    let (mut ck2, mut key) = kdf2(&ck, &es);
-    es.zeroize();
-    seal(&key, k.public.as_bytes(), &h, &mut msg[STATIC]);
-    key.zeroize();
-    h = hash(&[&h, &msg[STATIC]]);
-    let (ck3, mut key) = kdf2(&ck2, k.static_static);
-    seal(&key, ts, &h, &mut msg[TIMESTAMP]);
-    key.zeroize();
-    ck2.zeroize();
-    h = hash(&[&h, &msg[TIMESTAMP]]);
-    ck.zeroize();
-    ck = ck3;
+    let ck = kdf1(&ck, e_pub.as_bytes());
+    let h = Secret::new(hash(&[&h, e_pub.as_bytes()]));
+    let es = dh(&ephemeral, k.peer.as_bytes())?;
+    let (ck, key) = kdf2(&ck, es.bytes());
+    seal(
+        key.bytes(),
+        k.public.as_bytes(),
+        h.bytes(),
+        &mut msg[STATIC],
+    );
+    let h = Secret::new(hash(&[h.bytes(), &msg[STATIC]]));
+    let (ck, key) = kdf2(&ck, k.static_static.bytes());
+    seal(key.bytes(), ts, h.bytes(), &mut msg[TIMESTAMP]);
+    let h = Secret::new(hash(&[h.bytes(), &msg[TIMESTAMP]]));
     Some(Initiator {
-        local,
+        lease,
         ephemeral,
         ck,
         h,
@@ -164,45 +167,59 @@ pub fn initiate(
 }
 
 impl Initiator {
-    /// Consume the response (its MAC1 already checked): the new session.
-    pub fn consume(&self, k: &Keys, msg: &[u8], now: Instant) -> Option<Session> {
-        if msg.len() != RESPONSE_LEN || le32(msg, 8) != self.local {
+    /// Our index on this handshake.
+    pub fn local(&self) -> u32 {
+        self.lease.index()
+    }
+
+    /// Consume the response (its MAC1 already checked): the keys of the
+    /// new session.
+    pub fn consume(&self, k: &Keys, msg: &[u8]) -> Option<Derived> {
+        if msg.len() != RESPONSE_LEN || le32(msg, 8) != self.local() {
             return None;
         }
         let e_r: [u8; 32] = msg[R_EPHEMERAL].try_into().ok()?;
-        let mut h = hash(&[&self.h, &e_r]);
-        let mut ck = kdf1(&self.ck, &e_r);
-        let mut ee = dh(&self.ephemeral, &e_r)?;
-        let ck2 = kdf1(&ck, &ee);
-        ee.zeroize();
-        let mut se = dh(k.secret, &e_r)?;
-        ck = kdf1(&ck2, &se);
-        se.zeroize();
-        let (ck3, tau, mut key) = kdf3(&ck, k.psk);
-        ck.zeroize();
-        h = hash(&[&h, &tau]);
-        let ok = open(&key, &msg[R_EMPTY], &h, &mut []);
-        key.zeroize();
-        h.zeroize();
-        ok?;
-        let (send, recv) = kdf2(&ck3, &[]);
-        Some(Session::new(
-            self.local,
-            le32(msg, 4),
+        let h = Secret::new(hash(&[self.h.bytes(), &e_r]));
+        let ck = kdf1(&self.ck, &e_r);
+        let ee = dh(&self.ephemeral, &e_r)?;
+        let ck = kdf1(&ck, ee.bytes());
+        let se = dh(k.secret, &e_r)?;
+        let ck = kdf1(&ck, se.bytes());
+        let (ck, tau, key) = kdf3(&ck, k.psk.bytes());
+        let h = Secret::new(hash(&[h.bytes(), tau.bytes()]));
+        open(key.bytes(), &msg[R_EMPTY], h.bytes(), &mut [])?;
+        let (send, recv) = kdf2(&ck, &[]);
+        Some(Derived {
             send,
             recv,
-            true,
-            now,
-        ))
+            remote: le32(msg, 4),
+        })
+    }
+
+    /// The session the response made, on this handshake's index.
+    pub fn into_session(self, d: &Derived, now: Instant) -> Session {
+        let Initiator { lease, .. } = self;
+        Session::new(lease, d.remote, &d.send, &d.recv, true, now)
     }
 }
 
 /// The responder's starting hash and chaining key, which depend only on
 /// our public key: computed once per identity.
-#[derive(Clone)]
 pub struct Responder {
     ck: [u8; 32],
     h: [u8; 32],
+}
+
+/// An initiation opened as far as its sender's static key, with one DH
+/// (ephemeral-static): the caller finds the peer by that key before
+/// spending anything more.
+pub struct Claimed {
+    pub peer_static: [u8; 32],
+    sender: u32,
+    e_i: [u8; 32],
+    ck: Secret,
+    h: Secret,
+    msg: [u8; INITIATION_LEN],
 }
 
 /// An initiation opened up to its timestamp: who sent it, when, and the
@@ -212,57 +229,59 @@ pub struct Opened {
     pub timestamp: Timestamp,
     sender: u32,
     e_i: [u8; 32],
-    ck: [u8; 32],
-    h: [u8; 32],
-}
-
-impl Drop for Opened {
-    fn drop(&mut self) {
-        self.ck.zeroize();
-        self.h.zeroize();
-    }
+    ck: Secret,
+    h: Secret,
 }
 
 impl Responder {
     pub fn new(public: &PublicKey) -> Responder {
         let (ck, h) = start(public);
-        Responder { ck, h }
+        Responder { ck: *ck.bytes(), h }
     }
 
-    /// Decrypt the sender's static key and timestamp of an initiation
-    /// whose MAC1 was already checked. `None` if anything fails to
-    /// authenticate.
-    pub fn open(&self, secret: &StaticSecret, msg: &[u8]) -> Option<Opened> {
-        if msg.len() != INITIATION_LEN {
-            return None;
-        }
+    /// Decrypt the sender's static key of an initiation whose MAC1 was
+    /// already checked. `None` if it fails to authenticate.
+    pub fn open(&self, secret: &StaticSecret, msg: &[u8]) -> Option<Claimed> {
+        let msg: [u8; INITIATION_LEN] = msg.try_into().ok()?;
         let e_i: [u8; 32] = msg[EPHEMERAL].try_into().ok()?;
-        let mut h = hash(&[&self.h, &e_i]);
-        let mut ck = kdf1(&self.ck, &e_i);
-        let mut es = dh(secret, &e_i)?;
-        let (mut ck2, mut key) = kdf2(&ck, &es);
-        es.zeroize();
-        ck.zeroize();
+        let h = hash(&[&self.h, &e_i]);
+        let ck = kdf1(&Secret::new(self.ck), &e_i);
+        let es = dh(secret, &e_i)?;
+        let (ck, key) = kdf2(&ck, es.bytes());
         let mut peer_static = [0u8; 32];
-        let ok = open(&key, &msg[STATIC], &h, &mut peer_static);
-        key.zeroize();
-        ok?;
-        h = hash(&[&h, &msg[STATIC]]);
-        let mut ss = dh(secret, &peer_static)?;
-        let (ck3, mut key) = kdf2(&ck2, &ss);
-        ss.zeroize();
-        ck2.zeroize();
-        let mut timestamp = [0u8; 12];
-        let ok = open(&key, &msg[TIMESTAMP], &h, &mut timestamp);
-        key.zeroize();
-        ok?;
-        h = hash(&[&h, &msg[TIMESTAMP]]);
-        Some(Opened {
+        open(key.bytes(), &msg[STATIC], &h, &mut peer_static)?;
+        let h = Secret::new(hash(&[&h, &msg[STATIC]]));
+        Some(Claimed {
             peer_static,
-            timestamp,
-            sender: le32(msg, 4),
+            sender: le32(&msg, 4),
             e_i,
-            ck: ck3,
+            ck,
+            h,
+            msg,
+        })
+    }
+}
+
+impl Claimed {
+    /// With the claimed peer's precomputed DH(our static, its static),
+    /// decrypt the timestamp: the sender is then authenticated (up to
+    /// replay, which the caller judges by the timestamp).
+    pub fn finish(self, static_static: &Secret) -> Option<Opened> {
+        let (ck, key) = kdf2(&self.ck, static_static.bytes());
+        let mut timestamp = [0u8; 12];
+        open(
+            key.bytes(),
+            &self.msg[TIMESTAMP],
+            self.h.bytes(),
+            &mut timestamp,
+        )?;
+        let h = Secret::new(hash(&[self.h.bytes(), &self.msg[TIMESTAMP]]));
+        Some(Opened {
+            peer_static: self.peer_static,
+            timestamp,
+            sender: self.sender,
+            e_i: self.e_i,
+            ck,
             h,
         })
     }
@@ -270,12 +289,12 @@ impl Responder {
 
 /// Answer an opened initiation from the peer whose static key it
 /// carried: write the response (MACs left to `add_macs`) into `msg` and
-/// return the session it makes, ours to send with once the initiator's
-/// first data message arrives on it.
+/// return the session it makes on our index `lease`, ours to send with
+/// once the initiator's first data message arrives on it.
 pub fn respond(
     o: &Opened,
-    psk: &[u8; 32],
-    local: u32,
+    psk: &Secret,
+    lease: Lease,
     msg: &mut [u8; RESPONSE_LEN],
     now: Instant,
 ) -> Option<Session> {
@@ -283,25 +302,20 @@ pub fn respond(
     let e_pub = PublicKey::from(&ephemeral);
     msg.fill(0);
     msg[0] = 2;
-    msg[4..8].copy_from_slice(&local.to_le_bytes());
+    msg[4..8].copy_from_slice(&lease.index().to_le_bytes());
     msg[8..12].copy_from_slice(&o.sender.to_le_bytes());
     msg[R_EPHEMERAL].copy_from_slice(e_pub.as_bytes());
-    let mut h = hash(&[&o.h, e_pub.as_bytes()]);
-    let mut ck = kdf1(&o.ck, e_pub.as_bytes());
-    let mut ee = dh(&ephemeral, &o.e_i)?;
-    let ck2 = kdf1(&ck, &ee);
-    ee.zeroize();
-    let mut se = dh(&ephemeral, &o.peer_static)?;
-    ck = kdf1(&ck2, &se);
-    se.zeroize();
-    let (ck3, tau, mut key) = kdf3(&ck, psk);
-    ck.zeroize();
-    h = hash(&[&h, &tau]);
-    seal(&key, &[], &h, &mut msg[R_EMPTY]);
-    key.zeroize();
-    h.zeroize();
-    let (recv, send) = kdf2(&ck3, &[]);
-    Some(Session::new(local, o.sender, send, recv, false, now))
+    let h = Secret::new(hash(&[o.h.bytes(), e_pub.as_bytes()]));
+    let ck = kdf1(&o.ck, e_pub.as_bytes());
+    let ee = dh(&ephemeral, &o.e_i)?;
+    let ck = kdf1(&ck, ee.bytes());
+    let se = dh(&ephemeral, &o.peer_static)?;
+    let ck = kdf1(&ck, se.bytes());
+    let (ck, tau, key) = kdf3(&ck, psk.bytes());
+    let h = Secret::new(hash(&[h.bytes(), tau.bytes()]));
+    seal(key.bytes(), &[], h.bytes(), &mut msg[R_EMPTY]);
+    let (recv, send) = kdf2(&ck, &[]);
+    Some(Session::new(lease, o.sender, &send, &recv, false, now))
 }
 
 #[cfg(test)]
@@ -330,21 +344,33 @@ pub(crate) mod tests {
             _ => panic!("no initiation"),
         };
         let r = Responder::new(&rp);
-        let o = r.open(&rs, &msg).expect("opens");
+        let ss = dh(&rs, ip.as_bytes()).unwrap();
+        let open_all = |m: &[u8]| r.open(&rs, m).and_then(|c| c.finish(&ss));
+        let c = r.open(&rs, &msg).expect("opens");
+        assert_eq!(
+            c.peer_static,
+            *ip.as_bytes(),
+            "the claimed key before the second DH"
+        );
+        let o = c.finish(&ss).expect("timestamp opens");
         assert_eq!(o.peer_static, *ip.as_bytes());
         std::thread::sleep(std::time::Duration::from_millis(30));
         let msg2 = match t.format_handshake_initiation(&mut buf, true) {
             TunnResult::WriteToNetwork(m) => m.to_vec(),
             _ => panic!("no initiation"),
         };
-        let o2 = r.open(&rs, &msg2).expect("opens");
+        let o2 = open_all(&msg2).expect("opens");
         assert!(o2.timestamp > o.timestamp);
         for i in [8, 40, 87, 88, 115] {
             let mut bad = msg.clone();
             bad[i] ^= 1;
-            assert!(r.open(&rs, &bad).is_none(), "byte {i}");
+            assert!(open_all(&bad).is_none(), "byte {i}");
         }
-        let (other, _) = keys();
+        // The wrong static-static DH (another peer's) fails at the
+        // timestamp.
+        let (other, other_pub) = keys();
+        let wrong = dh(&rs, other_pub.as_bytes()).unwrap();
+        assert!(r.open(&rs, &msg).unwrap().finish(&wrong).is_none());
         assert!(r.open(&other, &msg).is_none());
         assert!(r.open(&rs, &msg[..147]).is_none());
     }

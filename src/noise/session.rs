@@ -3,13 +3,13 @@
 //! session encrypts and decrypts on several cores at once: counters are
 //! reserved with one atomic add per batch, the window is a short lock.
 
-use crate::noise::crypto::TAG_LEN;
+use crate::noise::crypto::{Secret, TAG_LEN};
+use crate::noise::index::Lease;
 use crate::noise::replay::{Replay, REJECT_AFTER_MESSAGES};
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
-use zeroize::Zeroize;
+use std::time::{Duration, Instant};
 
 /// A data message's header: type, receiver index, counter.
 pub const HEADER_LEN: usize = 16;
@@ -17,10 +17,15 @@ pub const HEADER_LEN: usize = 16;
 pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 /// Sending this many messages calls for a new handshake (2^60).
 pub const REKEY_AFTER_MESSAGES: u64 = 1 << 60;
+/// A session is never used, to send or to receive, once this old,
+/// counted from its own creation.
+pub const REJECT_AFTER_TIME: Duration = Duration::from_secs(180);
 
 pub struct Session {
-    /// Our index: data messages to us carry it.
+    /// Our index: data messages to us carry it. Leased from the
+    /// interface's table for as long as the session lives.
     pub local: u32,
+    _lease: Lease,
     /// The peer's index, written into what we send.
     pub remote: u32,
     pub created: Instant,
@@ -33,28 +38,33 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session from the transport keys (zeroized here once taken).
+    /// A session on our index `lease` from the transport keys (the
+    /// caller's `Secret`s zeroize themselves).
     pub fn new(
-        local: u32,
+        lease: Lease,
         remote: u32,
-        mut send: [u8; 32],
-        mut recv: [u8; 32],
+        send: &Secret,
+        recv: &Secret,
         initiator: bool,
         created: Instant,
     ) -> Session {
-        let s = Session {
-            local,
+        Session {
+            local: lease.index(),
+            _lease: lease,
             remote,
             created,
             initiator,
-            send: key(&send),
-            recv: key(&recv),
+            send: key(send.bytes()),
+            recv: key(recv.bytes()),
             next_counter: AtomicU64::new(0),
             replay: Mutex::new(Replay::default()),
-        };
-        send.zeroize();
-        recv.zeroize();
-        s
+        }
+    }
+
+    /// REJECT_AFTER_TIME has passed since the session was made: it may
+    /// neither send nor receive any more.
+    pub fn expired(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.created) >= REJECT_AFTER_TIME
     }
 
     /// Reserve `n` consecutive counters; `None` once the session has
@@ -148,9 +158,21 @@ mod tests {
 
     fn pair() -> (Session, Session) {
         let now = Instant::now();
-        let a = Session::new(1, 2, [1; 32], [2; 32], true, now);
-        let b = Session::new(2, 1, [2; 32], [1; 32], false, now);
+        let table = std::sync::Arc::new(crate::noise::index::Table::<()>::default());
+        let owner = table.allocator(std::sync::Weak::new());
+        let (la, lb) = (owner.lease(), owner.lease());
+        let (ia, ib) = (la.index(), lb.index());
+        let (k1, k2) = (Secret::new([1; 32]), Secret::new([2; 32]));
+        let a = Session::new(la, ib, &k1, &k2, true, now);
+        let b = Session::new(lb, ia, &k2, &k1, false, now);
         (a, b)
+    }
+
+    #[test]
+    fn a_session_expires_180_s_after_its_creation() {
+        let (a, _) = pair();
+        assert!(!a.expired(a.created + Duration::from_secs(179)));
+        assert!(a.expired(a.created + REJECT_AFTER_TIME));
     }
 
     #[test]
@@ -160,7 +182,11 @@ mod tests {
         let c = a.reserve(1).unwrap();
         let n = a.seal(c, b"fifteen bytes!!", 16, &mut buf).unwrap();
         assert_eq!(n, 48);
-        assert_eq!(&buf[4..8], &2u32.to_le_bytes()[..], "the receiver's index");
+        assert_eq!(
+            &buf[4..8],
+            &b.local.to_le_bytes()[..],
+            "the receiver's index"
+        );
         assert_eq!(b.open_copy(&buf[..n]).unwrap(), b"fifteen bytes!!\0");
         assert_eq!(b.open_copy(&buf[..n]), None, "replay");
         let c = a.reserve(1).unwrap();

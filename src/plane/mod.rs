@@ -28,14 +28,20 @@
 //! which seal or open chunks of it while the owner does the same; the
 //! owner alone writes the batch out, in order, once all are done.
 //!
+//! Handshake messages are not the workers' to consume: they screen them
+//! and queue what needs Diffie-Hellman for the handshake service
+//! (`handshakes`), a thread of lower priority.
+//!
 //! Lock order (the whole of it is in `crate::wg`): `Plane::sources` is
 //! never held while a source is handled; `Interface::config` may be held
 //! while waiting for a source's busy lock (deregistering), so a worker
 //! holding a busy lock never takes `Interface::config`.
 
 pub mod clock;
+pub mod handshakes;
 mod worker;
 
+use crate::data::backlog::Ready;
 use crate::sys::crew::Crew;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
@@ -77,6 +83,8 @@ pub struct Plane {
     epoll: Epoll,
     /// Idle workers lend a hand with large batches of crypto.
     pub crew: Crew,
+    /// Interfaces' handshake queues with work, for the handshake service.
+    pub handshakes: Arc<Ready>,
     sources: RwLock<HashMap<u64, Arc<Source>>>,
     next_token: AtomicU64,
 }
@@ -101,6 +109,7 @@ impl Plane {
         let plane = Arc::new(Plane {
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             crew: Crew::new(workers >= SHARE_FROM_WORKERS)?,
+            handshakes: Arc::new(Ready::default()),
             sources: RwLock::new(HashMap::new()),
             next_token: AtomicU64::new(1),
         });
@@ -108,6 +117,7 @@ impl Plane {
         plane
             .epoll
             .add(plane.crew.fd(), EpollEvent::new(EpollFlags::EPOLLIN, CREW))?;
+        handshakes::start(plane.handshakes.clone())?;
         for i in 0..workers.max(1) {
             let p = plane.clone();
             std::thread::Builder::new()

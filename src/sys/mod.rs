@@ -13,6 +13,7 @@
 //!                CAP_NET_BIND_SERVICE once started
 //!   daemon.rs    fork/setsid for wgd's detach
 //!   notify.rs    READY=1 for a Type=notify service manager
+//!   sched.rs     a thread's scheduling priority (the handshake service)
 //! ```
 
 pub mod caps;
@@ -22,5 +23,6 @@ pub mod netlink;
 pub mod netns;
 pub mod notify;
 pub mod peercred;
+pub mod sched;
 pub mod tun;
 pub mod udp;

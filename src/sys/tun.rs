@@ -171,6 +171,20 @@ impl TunWrites {
         self.count >= IDEAL_BATCH_SIZE
     }
 
+    /// Packets queued.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Forget what is queued, unwritten.
+    pub fn clear(&mut self) {
+        self.count = 0;
+    }
+
     /// Queue a copy of `packet`.
     pub fn push(&mut self, packet: &[u8]) {
         if self.count == self.bufs.len() {

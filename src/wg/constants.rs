@@ -21,10 +21,6 @@ pub const REKEY_TIMEOUT_SECS: u64 = 5;
 pub const KEEPALIVE_TIMEOUT_SECS: u64 = 10;
 pub const REJECT_AFTER_TIME_SECS: u64 = 180;
 
-/// Handshake messages per second, over the whole interface, before
-/// cookies are demanded. Each message is counted once.
-pub const HANDSHAKE_RATE_LIMIT: u64 = 50;
-
 /// Largest IP packet the TUN device can hand us (maximum MTU).
 pub const MAX_PACKET: usize = 65535;
 /// Room for a packet plus WireGuard overhead and padding.

@@ -44,9 +44,6 @@ pub fn tick_interface(
         // Only the copy of the due peers holds the router's read lock,
         // so a commit is never held up by timers.
         let router = ifc.router();
-        if let Some(id) = &router.identity {
-            id.new_second(now);
-        }
         for p in router.by_key.values() {
             let at = p.due.load(Ordering::Relaxed);
             if at <= now_ms {
@@ -107,12 +104,13 @@ fn expire(
     }
     let t = &mut st.timers;
     if expired(t.reject, now) {
-        // Every session is too old to use (the handshake in progress, if
-        // any, stays).
+        // The sessions REJECT_AFTER_TIME old go, each by its own age (the
+        // handshake in progress, if any, stays).
         if let Some(t) = st.tunnel.as_mut() {
-            t.drop_sessions();
+            let next = t.drop_expired(now);
+            let (sending, unconfirmed) = (t.sending(now).is_some(), t.unconfirmed());
+            timers::sessions_expired(peer, st, next, sending, unconfirmed);
         }
-        timers::sessions_expired(st);
     }
     let t = &mut st.timers;
     if expired(t.zero_keys, now) {

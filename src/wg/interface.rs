@@ -17,6 +17,8 @@
 //! Following the link as others change it, and renaming it: `link`;
 //! following it into other network namespaces: `namespaces`.
 
+use crate::data::backlog::Queue;
+use crate::noise::index::Table;
 use crate::noise::tunnel::Tunnel;
 use crate::plane::{Kind, Plane};
 use crate::sys::netlink::{self, Where};
@@ -25,7 +27,6 @@ use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::uapi::{self, UapiSocket};
 use crate::wg::config::{Config, ConfigError, Journal, PeerConfig, Settings};
-use crate::wg::constants::HANDSHAKE_RATE_LIMIT;
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
@@ -33,8 +34,6 @@ use crate::wg::timers;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
 use proto::{IfAddr, InterfaceStatus, Op, PeerStatus, Psk};
-use rand_core::{OsRng, RngCore};
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +76,9 @@ pub struct Interface {
     tun_token: Mutex<Option<u64>>,
     udp_tokens: Mutex<Vec<u64>>,
     uapi: Mutex<Option<UapiSocket>>,
+    /// Handshake messages screened by the workers, for the handshake
+    /// service.
+    handshakes: Arc<Queue>,
 }
 
 mod link;
@@ -125,7 +127,8 @@ impl Interface {
             nsid,
             index: ifindex,
         });
-        let ifc = Arc::new(Interface {
+        let ifc = Arc::new_cyclic(|me| Interface {
+            handshakes: Queue::new(plane.handshakes.clone(), me.clone()),
             name: RwLock::new(name.to_string()),
             place,
             birth,
@@ -183,7 +186,13 @@ impl Interface {
             p.reset_sessions(&mut p.lock(), None);
         }
         *cfg = Config::default();
+        self.handshakes.clear();
         lock(&self.tun).take();
+    }
+
+    /// The handshake messages waiting for the handshake service.
+    pub fn handshakes(&self) -> &Queue {
+        &self.handshakes
     }
 
     /// The TUN device, until the interface is destroyed.
@@ -253,7 +262,7 @@ impl Interface {
         };
         let mut st = peer.lock();
         if st.tunnel.is_some() {
-            st.tunnel = new_tunnel(identity.as_deref(), pc, peer.index);
+            st.tunnel = new_tunnel(identity.as_deref(), pc, peer, &self.router().indices);
         }
         if zeroed {
             timers::keys_zeroed(&mut st);
@@ -396,14 +405,13 @@ impl Interface {
             let mut router = self.router.write().unwrap_or_else(|e| e.into_inner());
             router.mtu = cfg.mtu as usize;
             if key_changed {
-                router.identity = cfg.private_key.as_ref().map(|k| {
-                    Arc::new(Identity::new(
-                        StaticSecret::from(*k.as_bytes()),
-                        HANDSHAKE_RATE_LIMIT,
-                    ))
-                });
+                router.identity = cfg
+                    .private_key
+                    .as_ref()
+                    .map(|k| Arc::new(Identity::new(StaticSecret::from(*k.as_bytes()))));
             }
             let identity = router.identity.clone();
+            let indices = router.indices.clone();
 
             // Peers the request removed, created or changed. A peer
             // removed and added again in one request is a new peer.
@@ -415,7 +423,6 @@ impl Interface {
                 let still = cfg.peers.get(k).is_some_and(|pc| pc.live.is_some());
                 if let (Some(gone), false) = (&was, still) {
                     router.by_key.remove(k);
-                    router.by_index.remove(&gone.index);
                     gone.reset_sessions(&mut gone.lock(), None);
                     destroyed.push(gone.id);
                 }
@@ -425,18 +432,17 @@ impl Interface {
                 let (peer, is_new) = match &pc.live {
                     Some(p) => (p.clone(), false),
                     None => {
-                        let index = alloc_index(&router.by_index);
-                        let p = Arc::new(Peer::new(next_id(), index));
+                        let p = Arc::new(Peer::new(next_id()));
                         pc.live = Some(p.clone());
                         router.by_key.insert(*k, p.clone());
-                        router.by_index.insert(index, p.clone());
                         created.push(p.id);
                         (p, true)
                     }
                 };
                 let mut st = peer.lock();
                 if (is_new || pc.rekey) && !key_changed && !went_down {
-                    peer.reset_sessions(&mut st, new_tunnel(identity.as_deref(), pc, peer.index));
+                    let t = new_tunnel(identity.as_deref(), pc, &peer, &indices);
+                    peer.reset_sessions(&mut st, t);
                 }
                 if let Some(ep) = pc.new_endpoint {
                     st.endpoint = Some(ep);
@@ -453,10 +459,8 @@ impl Interface {
             if key_changed || went_down {
                 for pc in cfg.peers.iter() {
                     if let Some(peer) = &pc.live {
-                        peer.reset_sessions(
-                            &mut peer.lock(),
-                            new_tunnel(identity.as_deref(), pc, peer.index),
-                        );
+                        let t = new_tunnel(identity.as_deref(), pc, peer, &indices);
+                        peer.reset_sessions(&mut peer.lock(), t);
                     }
                 }
             }
@@ -579,22 +583,19 @@ impl Interface {
     }
 }
 
-fn new_tunnel(identity: Option<&Identity>, pc: &PeerConfig, index: u32) -> Option<Tunnel> {
+/// The peer's Noise state under our identity, leasing its indices from
+/// the interface's table.
+fn new_tunnel(
+    identity: Option<&Identity>,
+    pc: &PeerConfig,
+    peer: &Arc<Peer>,
+    indices: &Arc<Table<Peer>>,
+) -> Option<Tunnel> {
     let id = identity?;
     Some(Tunnel::new(
         id.secret.clone(),
         PublicKey::from(*pc.public_key.as_bytes()),
         pc.psk.as_ref().map(|k| *k.as_bytes()),
-        index,
+        indices.allocator(Arc::downgrade(peer)),
     ))
-}
-
-/// A random unused 24-bit index (random, so indices leak nothing).
-fn alloc_index(used: &HashMap<u32, Arc<Peer>>) -> u32 {
-    loop {
-        let i = OsRng.next_u32() & 0x00ff_ffff;
-        if !used.contains_key(&i) {
-            return i;
-        }
-    }
 }

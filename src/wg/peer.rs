@@ -1,7 +1,7 @@
 //! A peer at run time: its Noise state (`Tunnel`), endpoint, counters and
 //! the bookkeeping behind the debug messages. One mutex per peer.
 
-use crate::noise::handshake::Timestamp;
+use crate::noise::initiations::Initiations;
 use crate::noise::tunnel::Tunnel;
 use crate::wg::timers::{self, Timers};
 use std::net::{IpAddr, SocketAddr};
@@ -18,8 +18,6 @@ pub fn next_id() -> u64 {
 
 pub struct Peer {
     pub id: u64,
-    /// 24-bit local index; sessions use `index << 8 | n` on the wire.
-    pub index: u32,
     pub state: Mutex<PeerState>,
     /// Every byte sent to / received from the endpoint, handshakes included.
     pub tx_bytes: AtomicU64,
@@ -47,17 +45,17 @@ pub struct PeerState {
     pub last_handshake: Option<SystemTime>,
     /// The protocol's deadlines and what they depend on.
     pub timers: Timers,
-    /// The newest initiation timestamp accepted from this peer. Kept for
-    /// the peer's whole life (down/up and key changes rebuild `tunnel`, but
-    /// not this), so a recorded initiation is never answered twice.
-    pub newest_timestamp: Option<Timestamp>,
+    /// Which of the peer's initiations may be consumed: newer than any
+    /// before, at most 50 a second. Kept for the peer's whole life
+    /// (down/up and key changes rebuild `tunnel`, but not this), so a
+    /// recorded initiation is never answered twice.
+    pub initiations: Initiations,
 }
 
 impl Peer {
-    pub fn new(id: u64, index: u32) -> Peer {
+    pub fn new(id: u64) -> Peer {
         Peer {
             id,
-            index,
             state: Mutex::new(PeerState::default()),
             tx_bytes: AtomicU64::new(0),
             rx_bytes: AtomicU64::new(0),

@@ -15,7 +15,8 @@ const PER_SECOND: u64 = 20;
 const BURST: u64 = 5;
 const COST: u64 = 1_000_000_000 / PER_SECOND;
 const TOKEN_MAX: u64 = COST * BURST;
-/// Entries idle this long are forgotten.
+/// Entries idle this long are forgotten, and the table is swept this
+/// often.
 const IDLE: Duration = Duration::from_secs(1);
 /// Sources tracked at most; beyond, new sources are refused until the
 /// table is swept (as the kernel does when its table is full).
@@ -47,14 +48,31 @@ struct Bucket {
 }
 
 #[derive(Default)]
+struct Buckets {
+    map: HashMap<Source, Bucket>,
+    /// When idle sources were last forgotten.
+    swept: Option<Instant>,
+}
+
+#[derive(Default)]
 pub struct PerSource {
-    table: Mutex<HashMap<Source, Bucket>>,
+    table: Mutex<Buckets>,
 }
 
 impl PerSource {
     /// May a handshake message from `ip` be handled at `now`?
     pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
-        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        // Once a second, idle sources are forgotten (as the kernel's
+        // garbage collection does), on the way of the next message.
+        if b.swept
+            .is_none_or(|s| now.saturating_duration_since(s) >= IDLE)
+        {
+            b.swept = Some(now);
+            b.map
+                .retain(|_, b| now.saturating_duration_since(b.last) < IDLE);
+        }
+        let t = &mut b.map;
         let key = source(ip);
         if let Some(b) = t.get_mut(&key) {
             let elapsed = now.saturating_duration_since(b.last).as_nanos() as u64;
@@ -82,15 +100,9 @@ impl PerSource {
         true
     }
 
-    /// Forget sources idle for a second (the clock calls this).
-    pub fn sweep(&self, now: Instant) {
-        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        t.retain(|_, b| now.saturating_duration_since(b.last) < IDLE);
-    }
-
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.table.lock().unwrap().len()
+        self.table.lock().unwrap().map.len()
     }
 }
 
@@ -138,7 +150,7 @@ mod tests {
         let t0 = Instant::now();
         allowed(&l, "192.0.2.1", t0, 1);
         allowed(&l, "192.0.2.2", t0 + Duration::from_millis(900), 1);
-        l.sweep(t0 + Duration::from_millis(1500));
-        assert_eq!(l.len(), 1);
+        allowed(&l, "192.0.2.3", t0 + Duration::from_millis(1500), 1);
+        assert_eq!(l.len(), 2, "the source idle for a second is gone");
     }
 }

@@ -59,10 +59,10 @@ pub fn initiate(
 
 /// Whether the session we send with has sent so many messages that it
 /// must be renewed (REKEY_AFTER_MESSAGES, either side).
-fn worn_out(st: &PeerState) -> bool {
+fn worn_out(st: &PeerState, now: Instant) -> bool {
     st.tunnel
         .as_ref()
-        .and_then(|t| t.sending())
+        .and_then(|t| t.sending(now))
         .is_some_and(|s| s.sent() >= REKEY_AFTER_MESSAGES)
 }
 
@@ -83,7 +83,7 @@ pub fn after_sent(
     } else {
         timers::data_sent(peer, st, now)
     };
-    if rekey || worn_out(st) {
+    if rekey || worn_out(st, now) {
         initiate(peer, st, tx, now, false, ev);
     }
 }
@@ -111,7 +111,7 @@ pub fn keepalive(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, now: Instant
     let Some(tunnel) = st.tunnel.as_mut() else {
         return;
     };
-    match tunnel.encapsulate(&[], tx.slot()) {
+    match tunnel.encapsulate(&[], tx.slot(), now) {
         Some(len) => sent(peer, st, tx, len, now, ev),
         None => initiate(peer, st, tx, now, false, ev),
     }
@@ -135,13 +135,13 @@ pub fn staged(
         let Some(tunnel) = st.tunnel.as_mut() else {
             return n;
         };
-        if tunnel.sending().is_none() {
+        if tunnel.sending(now).is_none() {
             return n;
         }
         let Some(p) = tunnel.take_staged() else {
             return n;
         };
-        let Some(len) = tunnel.encapsulate(&p, tx.slot()) else {
+        let Some(len) = tunnel.encapsulate(&p, tx.slot(), now) else {
             return n;
         };
         sent(peer, st, tx, len, now, ev);

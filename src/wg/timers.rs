@@ -10,7 +10,7 @@
 //! | send keepalive  | data received, if not armed: 10 s          | keepalive |
 //! | new handshake   | data sent, if not armed: 15 s + jitter     | initiation |
 //! | persistent      | any authenticated packet in or out: N s    | keepalive |
-//! | reject          | a session derived: 180 s                   | sessions dropped |
+//! | reject          | the oldest session's 180th second          | that session dropped |
 //! | zero keys       | a session derived: 540 s                   | all keys zeroed |
 //!
 //! Any authenticated packet received disarms "new handshake"; any sent
@@ -151,8 +151,14 @@ fn any_received(st: &mut PeerState) {
     st.timers.new_handshake = None;
 }
 
+/// A new session: the keys are zeroed 540 s after the last one made. The
+/// reject deadline is the oldest live session's end, so a new session
+/// leaves it where it is (each session ends 180 s after its own
+/// creation: answering initiations never prolongs an older one).
 fn session_derived(peer: &Peer, st: &mut PeerState, now: Instant) {
-    arm(peer, &mut st.timers.reject, now + REJECT_AFTER_TIME);
+    if st.timers.reject.is_none() {
+        arm(peer, &mut st.timers.reject, now + REJECT_AFTER_TIME);
+    }
     arm(peer, &mut st.timers.zero_keys, now + REJECT_AFTER_TIME * 3);
 }
 
@@ -298,13 +304,28 @@ pub fn keys_zeroed(st: &mut PeerState) {
     t.pending = None;
 }
 
-/// Sessions expired (REJECT_AFTER_TIME after the newest was made): the
-/// next packet to send starts a handshake.
-pub fn sessions_expired(st: &mut PeerState) {
+/// Sessions REJECT_AFTER_TIME old were dropped: `next` is when the
+/// next live one ends, `sending` whether the session we send with is
+/// still there, `unconfirmed` whether a response's session still waits.
+/// Without a session to send with, the next packet starts a handshake.
+pub fn sessions_expired(
+    peer: &Peer,
+    st: &mut PeerState,
+    next: Option<Instant>,
+    sending: bool,
+    unconfirmed: bool,
+) {
     let t = &mut st.timers;
     t.reject = None;
-    t.session = None;
-    t.pending = None;
+    if !sending {
+        t.session = None;
+    }
+    if !unconfirmed {
+        t.pending = None;
+    }
+    if let Some(at) = next {
+        arm(peer, &mut st.timers.reject, at);
+    }
 }
 
 /// Sessions and handshake state were replaced (down, new keys, a peer
@@ -323,7 +344,7 @@ mod tests {
     use super::*;
 
     fn peer() -> Peer {
-        let p = Peer::new(1, 1);
+        let p = Peer::new(1);
         p.lock().pka = 0;
         p
     }

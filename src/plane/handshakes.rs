@@ -1,0 +1,55 @@
+//! The handshake service: one thread, apart from the data plane's
+//! workers, that consumes the handshake messages every interface's
+//! workers screened and queued (`crate::data::backlog`), a few per
+//! interface in turn. It runs at a lower scheduling priority than the
+//! workers, so that under a flood of handshakes the CPU goes to data
+//! first; the queues then fill, the interfaces count as under load and
+//! demand cookies, and what does not fit is dropped.
+
+use crate::data::backlog::{Job, Ready};
+use crate::data::handshake::consume;
+use crate::data::tx::TxQueue;
+use crate::data::{Live, Outlet};
+use std::sync::Arc;
+
+/// Jobs taken from one interface's queue before the next one's turn.
+const TURN: usize = 16;
+/// Responses and the packets a response releases are small; the queue
+/// is flushed whenever it fills and after every turn.
+const TX_BYTES: usize = 64 << 10;
+/// The service's nice value, relative to the workers'.
+pub const NICE: i32 = 10;
+
+pub fn start(ready: Arc<Ready>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("handshakes".into())
+        .spawn(move || {
+            crate::sys::sched::lower_priority(NICE);
+            let mut tx = TxQueue::new(TX_BYTES);
+            let mut jobs: Vec<Job> = Vec::with_capacity(TURN);
+            loop {
+                let q = ready.next();
+                q.take(TURN, &mut jobs);
+                let Some(ifc) = q.ifc.upgrade() else {
+                    jobs.clear();
+                    q.clear();
+                    continue;
+                };
+                let socks = ifc.sockets();
+                let out = Live {
+                    ifc: &ifc,
+                    socks: socks.as_deref(),
+                };
+                let router = ifc.router();
+                for job in jobs.drain(..) {
+                    if tx.is_full() {
+                        out.flush(&mut tx);
+                    }
+                    consume(&out, &router, &job, &mut tx);
+                }
+                drop(router);
+                out.flush(&mut tx);
+            }
+        })?;
+    Ok(())
+}
