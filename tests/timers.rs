@@ -323,6 +323,110 @@ fn responder_session_rejected_after_180_seconds() {
     assert_eq!(shape(&quiet), "K", "a while idle:\n{all}");
 }
 
+/// Drop every handshake response arriving in `ns` (nftables: a UDP
+/// payload of 92 bytes whose first word is type 2).
+fn drop_responses(ns: &Ns) {
+    ns.run("nft add table inet wgt");
+    ns.run("nft 'add chain inet wgt in { type filter hook prerouting priority -300; }'");
+    ns.run("nft add rule inet wgt in udp length 100 '@th,64,32' 0x02000000 drop");
+}
+
+/// Row "reject": a session is used neither to send nor to receive once
+/// it is 180 s old, counted from its own creation, whatever happens
+/// after. The peer (wireguard-go) initiates; from 10 s on every
+/// handshake response is dropped on the wire, so its rekeys at 120 s
+/// and after are answered but never arrive: answering them must not
+/// keep the old session alive. Both sides ping all along; a's data on
+/// the first session must stop at 180 s. `dut`: the implementation as
+/// a (wgd, or wireguard-go to show the check is right).
+fn session_ends_at_180_seconds_with_responses_dropped(dut: Option<Impl>) {
+    let u = Underlay::new();
+    let n = unique();
+    let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
+    let x = n % 250 + 1;
+    let (a4, b4) = (format!("10.{x}.5.1"), format!("10.{x}.5.2"));
+    let key_a = ok("wg genkey").trim().to_string();
+    let pub_a = ok(&format!("echo {key_a} | wg pubkey")).trim().to_string();
+    let key_b = ok("wg genkey").trim().to_string();
+    let pub_b = ok(&format!("echo {key_b} | wg pubkey")).trim().to_string();
+    let wg_go = |ns: &Ns, ifname: &str, key: &str, port: u16, peer: &str, ep: &str, aip: &str| {
+        let f = Foreign::start(Impl::WireguardGo, ns, ifname);
+        let keyfile = format!("/tmp/wgt-key-{}", unique());
+        std::fs::write(&keyfile, key).unwrap();
+        ns.run(&format!(
+            "wg set {ifname} private-key {keyfile} listen-port {port} peer {peer} endpoint {ep} allowed-ips {aip}/32"
+        ));
+        let _ = std::fs::remove_file(&keyfile);
+        f
+    };
+    let _a = match dut {
+        None => {
+            let d = Wgd::start(&u.a);
+            d.ok(&format!(
+                "{ia} create wgkey {key_a} wgport 51820 wgpeer {pub_b} wgendpoint {} 51821 wgaip {b4}/32 inet {a4}/24 up",
+                u.b4
+            ));
+            (Some(d), None)
+        }
+        Some(kind) => {
+            assert!(matches!(kind, Impl::WireguardGo));
+            let f = wg_go(&u.a, &ia, &key_a, 51820, &pub_b, &format!("{}:51821", u.b4), &b4);
+            u.a.run(&format!("ip addr add {a4}/24 dev {ia}"));
+            u.a.run(&format!("ip link set {ia} up"));
+            (None, Some(f))
+        }
+    };
+    let _b = wg_go(&u.b, &ib, &key_b, 51821, &pub_a, &format!("{}:51820", u.a4), &a4);
+    u.b.run(&format!("ip addr add {b4}/24 dev {ib}"));
+    u.b.run(&format!("ip link set {ib} up"));
+    let cap = Capture::start(&u.a, &u.va);
+    let t0 = now();
+    assert!(u.b.ping(&a4, 1), "ping across");
+    sleep_until(t0 + 10.0);
+    drop_responses(&u.a);
+    drop_responses(&u.b);
+    let pinger = |ns: &Ns, to: &str| {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.name, "ping", "-q", "-i", "0.5", "-w", "190", to])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ping")
+    };
+    let mut pings = [pinger(&u.a, &b4), pinger(&u.b, &a4)];
+    sleep_until(t0 + 198.0);
+    for p in pings.iter_mut() {
+        end_child(p);
+    }
+    let m = cap.messages();
+    let all = show(&m, t0);
+    // The first session: b's first initiation and a's response to it.
+    let init = m.iter().find(|x| x.kind == 1 && x.src == ip(&u.b4));
+    let resp = m.iter().find(|x| x.kind == 2 && x.src == ip(&u.a4));
+    let (Some(init), Some(resp)) = (init, resp) else {
+        panic!("no first handshake:\n{all}");
+    };
+    let born = resp.t;
+    let on_first: Vec<&Msg> = m
+        .iter()
+        .filter(|x| x.src == ip(&u.a4) && x.is_data() && x.index == init.index)
+        .collect();
+    let last = on_first.last().map_or(0.0, |x| x.t - born);
+    assert!(
+        last > 170.0,
+        "a should send on the first session until close to 180 s (last at {last:.1} s):\n{all}"
+    );
+    assert!(
+        last < 180.5,
+        "a sent on the first session {last:.1} s after it was made:\n{all}"
+    );
+    let retries = m
+        .iter()
+        .filter(|x| x.kind == 2 && x.src == ip(&u.a4) && x.t > t0 + 100.0)
+        .count();
+    assert!(retries > 1, "a answered b's rekeys ({retries} responses):\n{all}");
+}
+
 #[test]
 fn timers_on_the_wire() {
     require_root();
@@ -348,9 +452,19 @@ fn timers_on_the_wire() {
             "sessions rejected after 180 s",
             responder_session_rejected_after_180_seconds,
         ),
+        ("each session ends at 180 s, responses dropped (wgd)", || {
+            session_ends_at_180_seconds_with_responses_dropped(None)
+        }),
+        (
+            "each session ends at 180 s, responses dropped (wireguard-go)",
+            || session_ends_at_180_seconds_with_responses_dropped(Some(Impl::WireguardGo)),
+        ),
     ];
+    // WGT_ONLY=words runs only the scenarios whose name contains them.
+    let only = std::env::var("WGT_ONLY").unwrap_or_default();
     let running: Vec<_> = scenarios
         .into_iter()
+        .filter(|(name, _)| name.contains(only.as_str()))
         .map(|(name, f)| (name, std::thread::spawn(f)))
         .collect();
     let failed: Vec<&str> = running

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Instant;
 
 /// Handshake messages waiting per interface (wireguard-go's bound).
 pub const QUEUE_MAX: usize = 1024;
@@ -26,6 +27,9 @@ pub struct Job {
     pub src: SocketAddr,
     /// Our address it was sent to.
     pub to: Option<IpAddr>,
+    /// When it arrived: the per-peer initiation rate is the peer's
+    /// sending rate, whatever the queue's delay.
+    pub at: Instant,
 }
 
 impl Job {
@@ -162,7 +166,7 @@ impl Queue {
 }
 
 /// A job for the queue, from a screened message.
-pub fn job(d: &[u8], src: SocketAddr, to: Option<IpAddr>) -> Option<Job> {
+pub fn job(d: &[u8], src: SocketAddr, to: Option<IpAddr>, at: Instant) -> Option<Job> {
     let mut msg = [0u8; INITIATION_LEN];
     msg.get_mut(..d.len())?.copy_from_slice(d);
     Some(Job {
@@ -170,6 +174,7 @@ pub fn job(d: &[u8], src: SocketAddr, to: Option<IpAddr>) -> Option<Job> {
         len: d.len(),
         src,
         to,
+        at,
     })
 }
 
@@ -178,7 +183,7 @@ mod tests {
     use super::*;
 
     fn a_job() -> Job {
-        job(&[1, 0, 0, 0], "192.0.2.1:1".parse().unwrap(), None).unwrap()
+        job(&[1, 0, 0, 0], "192.0.2.1:1".parse().unwrap(), None, Instant::now()).unwrap()
     }
 
     #[test]

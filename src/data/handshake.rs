@@ -122,9 +122,9 @@ pub fn consume(out: &dyn Outlet, router: &Router, job: &Job, tx: &mut TxQueue) {
                 .and_then(|t| t.static_static())
                 .and_then(|ss| claimed.finish(ss));
             // A replayed initiation (not newer than one already consumed,
-            // even before a down/up rebuilt the tunnel), or one within
-            // 20 ms of the last, is refused.
-            let Some(o) = opened.filter(|o| st.initiations.admit(&o.timestamp, now)) else {
+            // even before a down/up rebuilt the tunnel), or one that
+            // arrived within 20 ms of the last consumed, is refused.
+            let Some(o) = opened.filter(|o| st.initiations.admit(&o.timestamp, job.at)) else {
                 drop(st);
                 return out.log(Message::InvalidInitiation);
             };
@@ -135,7 +135,7 @@ pub fn consume(out: &dyn Outlet, router: &Router, job: &Job, tx: &mut TxQueue) {
                 drop(st);
                 return out.log(Message::InvalidInitiation);
             };
-            st.initiations.consumed(&o.timestamp, now);
+            st.initiations.consumed(&o.timestamp, job.at);
             peer.add_rx(d.len());
             heard_from(&mut st, src, to);
             ev.push(Message::RecvInitiation(peer.id));

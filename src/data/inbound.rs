@@ -276,7 +276,7 @@ fn receive(s: &mut Step, d: &[u8], (src, to): (SocketAddr, Option<IpAddr>)) {
                     s.tx.commit(len, src, to);
                 }
                 Screened::Queue => {
-                    let queued = job(d, src, to).is_some_and(|j| s.queue.push(j));
+                    let queued = job(d, src, to, Instant::now()).is_some_and(|j| s.queue.push(j));
                     if !queued {
                         s.out.log(Message::RateLimited);
                     }

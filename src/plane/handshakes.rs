@@ -1,10 +1,11 @@
-//! The handshake service: one thread, apart from the data plane's
-//! workers, that consumes the handshake messages every interface's
-//! workers screened and queued (`crate::data::backlog`), a few per
-//! interface in turn. It runs at a lower scheduling priority than the
-//! workers, so that under a flood of handshakes the CPU goes to data
-//! first; the queues then fill, the interfaces count as under load and
-//! demand cookies, and what does not fit is dropped.
+//! The handshake service: threads apart from the data plane's workers
+//! (as many as there are workers, as Linux and wireguard-go have one
+//! handshake worker per CPU) that consume the handshake messages every
+//! interface's workers screened and queued (`crate::data::backlog`), a
+//! few per interface in turn. They run at a lower scheduling priority
+//! than the workers, so that under a flood of handshakes the CPU goes to
+//! data first; the queues then fill, the interfaces count as under load
+//! and demand cookies, and what does not fit is dropped.
 
 use crate::data::backlog::{Job, Ready};
 use crate::data::handshake::consume;
@@ -20,36 +21,41 @@ const TX_BYTES: usize = 64 << 10;
 /// The service's nice value, relative to the workers'.
 pub const NICE: i32 = 10;
 
-pub fn start(ready: Arc<Ready>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("handshakes".into())
-        .spawn(move || {
-            crate::sys::sched::lower_priority(NICE);
-            let mut tx = TxQueue::new(TX_BYTES);
-            let mut jobs: Vec<Job> = Vec::with_capacity(TURN);
-            loop {
-                let q = ready.next();
-                q.take(TURN, &mut jobs);
-                let Some(ifc) = q.ifc.upgrade() else {
-                    jobs.clear();
-                    q.clear();
-                    continue;
-                };
-                let socks = ifc.sockets();
-                let out = Live {
-                    ifc: &ifc,
-                    socks: socks.as_deref(),
-                };
-                let router = ifc.router();
-                for job in jobs.drain(..) {
-                    if tx.is_full() {
-                        out.flush(&mut tx);
-                    }
-                    consume(&out, &router, &job, &mut tx);
-                }
-                drop(router);
+pub fn start(ready: &Arc<Ready>, threads: usize) -> std::io::Result<()> {
+    for i in 0..threads.max(1) {
+        let ready = ready.clone();
+        std::thread::Builder::new()
+            .name(format!("handshake{i}"))
+            .spawn(move || serve(&ready))?;
+    }
+    Ok(())
+}
+
+fn serve(ready: &Ready) {
+    crate::sys::sched::lower_priority(NICE);
+    let mut tx = TxQueue::new(TX_BYTES);
+    let mut jobs: Vec<Job> = Vec::with_capacity(TURN);
+    loop {
+        let q = ready.next();
+        q.take(TURN, &mut jobs);
+        let Some(ifc) = q.ifc.upgrade() else {
+            jobs.clear();
+            q.clear();
+            continue;
+        };
+        let socks = ifc.sockets();
+        let out = Live {
+            ifc: &ifc,
+            socks: socks.as_deref(),
+        };
+        let router = ifc.router();
+        for job in jobs.drain(..) {
+            if tx.is_full() {
                 out.flush(&mut tx);
             }
-        })?;
-    Ok(())
+            consume(&out, &router, &job, &mut tx);
+        }
+        drop(router);
+        out.flush(&mut tx);
+    }
 }

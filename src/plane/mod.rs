@@ -30,7 +30,7 @@
 //!
 //! Handshake messages are not the workers' to consume: they screen them
 //! and queue what needs Diffie-Hellman for the handshake service
-//! (`handshakes`), a thread of lower priority.
+//! (`handshakes`), threads of lower priority.
 //!
 //! Lock order (the whole of it is in `crate::wg`): `Plane::sources` is
 //! never held while a source is handled; `Interface::config` may be held
@@ -117,7 +117,7 @@ impl Plane {
         plane
             .epoll
             .add(plane.crew.fd(), EpollEvent::new(EpollFlags::EPOLLIN, CREW))?;
-        handshakes::start(plane.handshakes.clone())?;
+        handshakes::start(&plane.handshakes, workers)?;
         for i in 0..workers.max(1) {
             let p = plane.clone();
             std::thread::Builder::new()

@@ -24,6 +24,9 @@ pub struct Msg {
     pub kind: u8,
     /// UDP payload length (32 for a keepalive).
     pub len: usize,
+    /// The index at offset 4: the sender's for an initiation or a
+    /// response, the receiver's for a cookie reply or data.
+    pub index: u32,
 }
 
 impl Msg {
@@ -138,6 +141,7 @@ fn parse(b: &[u8]) -> Vec<Msg> {
             dst: ip.1,
             kind: p[0],
             len,
+            index: u32le(p, 4),
         });
     }
     out
