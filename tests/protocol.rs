@@ -80,7 +80,9 @@ impl Dut {
     /// A socket on another address of b's side (the attacker's).
     fn other_socket(&self, last: u8) -> UdpSocket {
         let a = format!("{}.{last}", self.u.b4.rsplit_once('.').unwrap().0);
-        self.u.b.run(&format!("ip addr add {a}/24 dev {}", self.u.vb));
+        self.u
+            .b
+            .run(&format!("ip addr add {a}/24 dev {}", self.u.vb));
         udp_in_ns(&self.u.b.name, &format!("{a}:0"))
     }
 
@@ -145,7 +147,10 @@ fn both(check: fn(&Dut)) {
     let go = std::thread::spawn(move || check(&Dut::start(true)));
     let ours = std::thread::spawn(move || check(&Dut::start(false)));
     let (go, ours) = (go.join(), ours.join());
-    assert!(go.is_ok(), "the check fails against wireguard-go: it is wrong");
+    assert!(
+        go.is_ok(),
+        "the check fails against wireguard-go: it is wrong"
+    );
     assert!(ours.is_ok(), "wgd fails the check (message above)");
 }
 
@@ -162,7 +167,12 @@ fn every_handshake_takes_a_fresh_random_index() {
             s.send_to(&initiation(&mut t), &d.to).unwrap();
             let r = replies(&s, 100);
             let resp: Vec<&Vec<u8>> = r.iter().filter(|m| m[0] == 2).collect();
-            assert_eq!(resp.len(), 1, "initiation {i} answered once: {:?}", kinds(&r));
+            assert_eq!(
+                resp.len(),
+                1,
+                "initiation {i} answered once: {:?}",
+                kinds(&r)
+            );
             indices.push(u32::from_le_bytes(resp[0][4..8].try_into().unwrap()));
         }
         let shown: Vec<String> = indices.iter().map(|i| format!("{i:08x}")).collect();
@@ -190,10 +200,18 @@ fn ten_initiations_within_20_ms_get_one_response() {
         for m in &msgs {
             s.send_to(m, &d.to).unwrap();
         }
-        assert!(start.elapsed() < Duration::from_millis(20), "sent too slowly");
+        assert!(
+            start.elapsed() < Duration::from_millis(20),
+            "sent too slowly"
+        );
         let r = replies(&s, 500);
         let n = kinds(&r).iter().filter(|&&k| k == 2).count();
-        assert_eq!(n, 1, "responses to 10 initiations in 20 ms: {:?}", kinds(&r));
+        assert_eq!(
+            n,
+            1,
+            "responses to 10 initiations in 20 ms: {:?}",
+            kinds(&r)
+        );
         // Afterwards the peer is answered again.
         std::thread::sleep(Duration::from_millis(30));
         s.send_to(&initiation(&mut t), &d.to).unwrap();
@@ -294,7 +312,10 @@ fn a_cookie_is_bound_to_its_source_port() {
             with_mac2(&mut m, &cookie);
             s2.send_to(&m, &d.to).unwrap();
             let r = kinds(&replies(&s2, 200));
-            assert!(!r.contains(&2), "s1's cookie accepted from s2's port: {r:?}");
+            assert!(
+                !r.contains(&2),
+                "s1's cookie accepted from s2's port: {r:?}"
+            );
             if r.contains(&3) {
                 checked += 1;
             }
@@ -316,6 +337,9 @@ fn a_cookie_is_bound_to_its_source_port() {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         flooder.join().unwrap();
-        assert!(answered, "a valid MAC2 from the cookie's own port was never answered");
+        assert!(
+            answered,
+            "a valid MAC2 from the cookie's own port was never answered"
+        );
     });
 }

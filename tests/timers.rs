@@ -370,13 +370,29 @@ fn session_ends_at_180_seconds_with_responses_dropped(dut: Option<Impl>) {
         }
         Some(kind) => {
             assert!(matches!(kind, Impl::WireguardGo));
-            let f = wg_go(&u.a, &ia, &key_a, 51820, &pub_b, &format!("{}:51821", u.b4), &b4);
+            let f = wg_go(
+                &u.a,
+                &ia,
+                &key_a,
+                51820,
+                &pub_b,
+                &format!("{}:51821", u.b4),
+                &b4,
+            );
             u.a.run(&format!("ip addr add {a4}/24 dev {ia}"));
             u.a.run(&format!("ip link set {ia} up"));
             (None, Some(f))
         }
     };
-    let _b = wg_go(&u.b, &ib, &key_b, 51821, &pub_a, &format!("{}:51820", u.a4), &a4);
+    let _b = wg_go(
+        &u.b,
+        &ib,
+        &key_b,
+        51821,
+        &pub_a,
+        &format!("{}:51820", u.a4),
+        &a4,
+    );
     u.b.run(&format!("ip addr add {b4}/24 dev {ib}"));
     u.b.run(&format!("ip link set {ib} up"));
     let cap = Capture::start(&u.a, &u.va);
@@ -387,7 +403,9 @@ fn session_ends_at_180_seconds_with_responses_dropped(dut: Option<Impl>) {
     drop_responses(&u.b);
     let pinger = |ns: &Ns, to: &str| {
         Command::new("ip")
-            .args(["netns", "exec", &ns.name, "ping", "-q", "-i", "0.5", "-w", "190", to])
+            .args([
+                "netns", "exec", &ns.name, "ping", "-q", "-i", "0.5", "-w", "190", to,
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -424,7 +442,10 @@ fn session_ends_at_180_seconds_with_responses_dropped(dut: Option<Impl>) {
         .iter()
         .filter(|x| x.kind == 2 && x.src == ip(&u.a4) && x.t > t0 + 100.0)
         .count();
-    assert!(retries > 1, "a answered b's rekeys ({retries} responses):\n{all}");
+    assert!(
+        retries > 1,
+        "a answered b's rekeys ({retries} responses):\n{all}"
+    );
 }
 
 #[test]
@@ -452,9 +473,10 @@ fn timers_on_the_wire() {
             "sessions rejected after 180 s",
             responder_session_rejected_after_180_seconds,
         ),
-        ("each session ends at 180 s, responses dropped (wgd)", || {
-            session_ends_at_180_seconds_with_responses_dropped(None)
-        }),
+        (
+            "each session ends at 180 s, responses dropped (wgd)",
+            || session_ends_at_180_seconds_with_responses_dropped(None),
+        ),
         (
             "each session ends at 180 s, responses dropped (wireguard-go)",
             || session_ends_at_180_seconds_with_responses_dropped(Some(Impl::WireguardGo)),

@@ -183,7 +183,13 @@ mod tests {
     use super::*;
 
     fn a_job() -> Job {
-        job(&[1, 0, 0, 0], "192.0.2.1:1".parse().unwrap(), None, Instant::now()).unwrap()
+        job(
+            &[1, 0, 0, 0],
+            "192.0.2.1:1".parse().unwrap(),
+            None,
+            Instant::now(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -15,6 +15,7 @@ use rand_core::{OsRng, RngCore};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
+use zeroize::Zeroize;
 
 pub const COOKIE_SECRET_MAX_AGE: Duration = Duration::from_secs(120);
 
@@ -91,8 +92,10 @@ impl Checker {
         if !under_load {
             return Macs::NoCookie;
         }
-        let cookie = self.cookie(src, now);
-        if same(&mac(&cookie, &[&msg[..n - 16]]), &msg[n - 16..]) {
+        let mut cookie = self.cookie(src, now);
+        let ok = same(&mac(&cookie, &[&msg[..n - 16]]), &msg[n - 16..]);
+        cookie.zeroize();
+        if ok {
             Macs::Cookie
         } else {
             Macs::NoCookie
@@ -114,11 +117,12 @@ impl Checker {
         let mac1 = msg.get(n.checked_sub(32)?..n - 16)?;
         let mut nonce = [0u8; 24];
         OsRng.fill_bytes(&mut nonce);
-        let cookie = self.cookie(src, now);
+        let mut cookie = self.cookie(src, now);
         out[..4].copy_from_slice(&[3, 0, 0, 0]);
         out[4..8].copy_from_slice(sender);
         out[8..32].copy_from_slice(&nonce);
         out[32..64].copy_from_slice(&xseal(&self.cookie_key, &nonce, &cookie, mac1));
+        cookie.zeroize();
         Some(COOKIE_LEN)
     }
 }
