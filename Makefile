@@ -20,7 +20,7 @@ all:
 
 install:
 	@test -x $(BUILD)/wgd -a -x $(BUILD)/ifconfig-wg || \
-		{ echo "make install: build first: cargo build --release" >&2; exit 1; }
+		{ echo "make install: build first: cargo build --release (builds wgd and ifconfig-wg)" >&2; exit 1; }
 	install -d $(ROOT)/sbin $(ROOT)/etc/rc.d $(ROOT)/share/wgd \
 		$(ROOT)/share/examples/wgd $(DESTDIR)$(MANDIR)/man4 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR)

@@ -1,12 +1,19 @@
-//! The cloner: creating and destroying wgN interfaces, unit numbers.
+//! The cloner: creating and destroying wgN interfaces, unit numbers; and
+//! the wiring of each interface to what serves it from above: the data
+//! plane (its TUN device, its UDP sockets, its handshake queue) and its
+//! UAPI socket.
 
-use crate::plane::Plane;
-use crate::wg::interface::Interface;
+use crate::data::backlog::Queue;
+use crate::plane::{Kind, Plane};
+use crate::sys::tun::Tun;
+use crate::sys::udp::Sockets;
+use crate::uapi::{self, UapiSocket};
+use crate::wg::interface::{Interface, Wiring};
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-pub const CLONER: &str = "wg";
+pub use crate::wg::constants::CLONER;
 /// IFNAMSIZ - 1.
 const MAX_NAME: usize = 15;
 
@@ -20,9 +27,125 @@ pub enum CloneError {
 
 pub struct Registry {
     /// In creation order, as `ifconfig -l` lists them.
-    ifaces: Mutex<Vec<Arc<Interface>>>,
+    ifaces: Mutex<Vec<Entry>>,
     /// The data plane every interface is served by.
     plane: Arc<Plane>,
+}
+
+/// An interface and what serves it.
+struct Entry {
+    ifc: Arc<Interface>,
+    wires: Arc<Wires>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One interface's registrations with the data plane, its handshake
+/// queue and its UAPI socket. The interface holds it as its `Wiring`
+/// (it holds nothing of the interface, so there is no cycle).
+struct Wires {
+    plane: Arc<Plane>,
+    tun: Mutex<Option<u64>>,
+    udp: Mutex<Vec<u64>>,
+    handshakes: OnceLock<Arc<Queue>>,
+    uapi: Mutex<Option<UapiSocket>>,
+}
+
+impl Wires {
+    fn new(plane: &Arc<Plane>) -> Wires {
+        Wires {
+            plane: plane.clone(),
+            tun: Mutex::new(None),
+            udp: Mutex::new(Vec::new()),
+            handshakes: OnceLock::new(),
+            uapi: Mutex::new(None),
+        }
+    }
+
+    fn queue(&self, ifc: &Arc<Interface>) -> Arc<Queue> {
+        self.handshakes
+            .get_or_init(|| Queue::new(self.plane.handshakes.clone(), Arc::downgrade(ifc)))
+            .clone()
+    }
+
+    /// Serve the interface's UAPI socket on `listener` (bound to `name`'s
+    /// path); it replaces any before.
+    fn serve_uapi(
+        &self,
+        ifc: &Arc<Interface>,
+        name: &str,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<()> {
+        self.stop_uapi();
+        match UapiSocket::start(ifc.clone(), listener, name) {
+            Ok(u) => {
+                *lock(&self.uapi) = Some(u);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(uapi::path_of(name));
+                Err(e)
+            }
+        }
+    }
+
+    fn stop_uapi(&self) {
+        if let Some(u) = lock(&self.uapi).take() {
+            u.stop();
+        }
+    }
+}
+
+impl Wiring for Wires {
+    fn serve_tun(&self, ifc: &Arc<Interface>, tun: &Arc<Tun>) -> io::Result<()> {
+        let t = self.plane.register(Kind::Tun(ifc.clone(), tun.clone()))?;
+        *lock(&self.tun) = Some(t);
+        Ok(())
+    }
+
+    fn serve_sockets(
+        &self,
+        ifc: &Arc<Interface>,
+        tun: &Arc<Tun>,
+        socks: Option<&Arc<Sockets>>,
+    ) -> io::Result<()> {
+        let mut tokens = lock(&self.udp);
+        for t in tokens.drain(..) {
+            self.plane.deregister(t);
+        }
+        let Some(socks) = socks else {
+            return Ok(());
+        };
+        let queue = self.queue(ifc);
+        for i in 0..socks.all().count() {
+            let kind = Kind::Udp(ifc.clone(), socks.clone(), i, tun.clone(), queue.clone());
+            tokens.push(self.plane.register(kind)?);
+        }
+        Ok(())
+    }
+
+    fn stop(&self) {
+        for t in lock(&self.udp).drain(..) {
+            self.plane.deregister(t);
+        }
+        if let Some(t) = lock(&self.tun).take() {
+            self.plane.deregister(t);
+        }
+        if let Some(q) = self.handshakes.get() {
+            q.clear();
+        }
+    }
+}
+
+impl Entry {
+    /// Stop taking UAPI requests first (they wait for the config lock),
+    /// then the interface.
+    fn destroy(self) {
+        self.wires.stop_uapi();
+        self.ifc.shutdown();
+    }
 }
 
 /// `wg` followed by a unit number without leading zeros.
@@ -44,8 +167,8 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Interface>>> {
-        self.ifaces.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
+        lock(&self.ifaces)
     }
 
     /// Create `name`, or with the bare cloner name the lowest free unit;
@@ -65,7 +188,7 @@ impl Registry {
             if !valid_rename(r) {
                 return Err(CloneError::BadName);
             }
-            if list.iter().any(|i| i.has_name(r)) {
+            if list.iter().any(|e| e.ifc.has_name(r)) {
                 return Err(CloneError::Exists);
             }
             r.to_string()
@@ -73,7 +196,7 @@ impl Registry {
             (0u32..)
                 .map(|u| format!("{CLONER}{u}"))
                 .find(|n| {
-                    !list.iter().any(|i| i.has_name(n))
+                    !list.iter().any(|e| e.ifc.has_name(n))
                         && nix::net::if_::if_nametoindex(n.as_str()).is_err()
                 })
                 .ok_or(CloneError::BadName)?
@@ -81,16 +204,26 @@ impl Registry {
             if !valid_name(name) {
                 return Err(CloneError::BadName);
             }
-            if list.iter().any(|i| i.has_name(name)) {
+            if list.iter().any(|e| e.ifc.has_name(name)) {
                 return Err(CloneError::Exists);
             }
             name.to_string()
         };
-        let ifc = Interface::create(&name, &self.plane, birth).map_err(|e| match e.kind() {
+        let exists = |e: io::Error| match e.kind() {
             io::ErrorKind::AlreadyExists => CloneError::Exists,
             _ => CloneError::Io(e),
-        })?;
-        list.push(ifc);
+        };
+        let wires = Arc::new(Wires::new(&self.plane));
+        let ifc = Interface::create(&name, wires.clone(), birth).map_err(exists)?;
+        // The UAPI path is claimed last: a live socket there belongs to
+        // an interface of that name elsewhere (another namespace, or
+        // wireguard-go), and then nothing is created.
+        let served = uapi::bind(&name).and_then(|l| wires.serve_uapi(&ifc, &name, l));
+        if let Err(e) = served {
+            ifc.shutdown();
+            return Err(exists(e));
+        }
+        list.push(Entry { ifc, wires });
         Ok(name)
     }
 
@@ -98,10 +231,9 @@ impl Registry {
         let mut list = self.lock();
         let pos = list
             .iter()
-            .position(|i| i.has_name(name))
+            .position(|e| e.ifc.has_name(name))
             .ok_or(CloneError::NotFound)?;
-        let ifc = list.remove(pos);
-        ifc.shutdown();
+        list.remove(pos).destroy();
         Ok(())
     }
 
@@ -112,47 +244,64 @@ impl Registry {
         let mut list = self.lock();
         let pos = list
             .iter()
-            .position(|i| Arc::ptr_eq(i, ifc))
+            .position(|e| Arc::ptr_eq(&e.ifc, ifc))
             .ok_or(CloneError::NotFound)?;
-        list.remove(pos).shutdown();
+        list.remove(pos).destroy();
         Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Interface>> {
-        self.lock().iter().find(|i| i.has_name(name)).cloned()
+        self.lock()
+            .iter()
+            .find(|e| e.ifc.has_name(name))
+            .map(|e| e.ifc.clone())
     }
 
     /// `ifconfig wgN name NEW`: any valid Linux name that no link in this
     /// namespace (ours or not) has.
     pub fn rename(&self, name: &str, new: &str) -> Result<(), CloneError> {
         let list = self.lock();
-        let ifc = list
+        let entry = list
             .iter()
-            .find(|i| i.has_name(name))
-            .cloned()
+            .find(|e| e.ifc.has_name(name))
             .ok_or(CloneError::NotFound)?;
+        let (ifc, wires) = (entry.ifc.clone(), entry.wires.clone());
         if name == new {
             return Ok(());
         }
         if !valid_rename(new) {
             return Err(CloneError::BadName);
         }
-        if list.iter().any(|i| i.has_name(new)) || nix::net::if_::if_nametoindex(new).is_ok() {
+        if list.iter().any(|e| e.ifc.has_name(new)) || nix::net::if_::if_nametoindex(new).is_ok() {
             return Err(CloneError::Exists);
         }
-        ifc.rename(new).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => CloneError::Exists,
+        let exists = |e: io::Error| match e.kind() {
+            io::ErrorKind::AlreadyExists => CloneError::Exists,
             _ => CloneError::Io(e),
-        })
+        };
+        // The new UAPI path first: refused if a live socket holds it.
+        let listener = uapi::bind(new).map_err(exists)?;
+        if let Err(e) = ifc.rename(new) {
+            drop(listener);
+            let _ = std::fs::remove_file(uapi::path_of(new));
+            return Err(exists(e));
+        }
+        if let Err(e) = wires.serve_uapi(&ifc, new, listener) {
+            crate::log::error(format!("{new}: cannot serve the UAPI socket: {e}"));
+        }
+        Ok(())
     }
 
     /// The interface whose link is at `w` (index in a namespace).
     pub fn by_place(&self, w: crate::sys::netlink::Where) -> Option<Arc<Interface>> {
-        self.lock().iter().find(|i| i.place() == w).cloned()
+        self.lock()
+            .iter()
+            .find(|e| e.ifc.place() == w)
+            .map(|e| e.ifc.clone())
     }
 
     pub fn all(&self) -> Vec<Arc<Interface>> {
-        self.lock().clone()
+        self.lock().iter().map(|e| e.ifc.clone()).collect()
     }
 
     /// Like unloading the module: every interface goes. The links are
@@ -166,14 +315,14 @@ impl Registry {
         let mut grouped = false;
         // Links moved to other namespaces go when their TUN device is
         // closed.
-        for ifc in list.iter().filter(|i| i.place().nsid.is_none()) {
-            grouped |= crate::sys::netlink::set_group(ifc.index(), group).is_ok();
+        for e in list.iter().filter(|e| e.ifc.place().nsid.is_none()) {
+            grouped |= crate::sys::netlink::set_group(e.ifc.index(), group).is_ok();
         }
         if grouped {
             let _ = crate::sys::netlink::delete_group(group);
         }
-        for ifc in list.drain(..) {
-            ifc.shutdown();
+        for e in list.drain(..) {
+            e.destroy();
         }
     }
 }

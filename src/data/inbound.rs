@@ -78,6 +78,7 @@ pub fn drain(
     socks: &Sockets,
     which: usize,
     tun: &Tun,
+    queue: &Queue,
     b: &mut Buffers,
     crew: &Crew,
 ) {
@@ -89,7 +90,6 @@ pub fn drain(
         ifc,
         socks: Some(socks),
     };
-    let queue = ifc.handshakes();
     let Buffers {
         udp_in,
         tun_out,

@@ -145,7 +145,7 @@ fn plan_run(
             send::initiate(peer, &mut st, tx, now, false, &mut ev);
         }
     }
-    ev.log(ifc);
+    ev.each(|m| ifc.log(m));
     i
 }
 

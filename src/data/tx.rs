@@ -5,6 +5,7 @@
 
 use crate::sys::udp::Sockets;
 use crate::wg::constants::SLOT;
+use crate::wg::outbox::Outbox;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
@@ -145,6 +146,21 @@ impl TxQueue {
         }
         self.clear();
         first
+    }
+}
+
+/// The driver writes its messages into the transmit queue.
+impl Outbox for TxQueue {
+    fn slot(&mut self) -> &mut [u8] {
+        TxQueue::slot(self)
+    }
+
+    fn commit(&mut self, len: usize, to: SocketAddr, from: Option<IpAddr>) {
+        TxQueue::commit(self, len, to, from)
+    }
+
+    fn is_full(&self) -> bool {
+        TxQueue::is_full(self)
     }
 }
 

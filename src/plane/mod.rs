@@ -41,7 +41,7 @@ pub mod clock;
 pub mod handshakes;
 mod worker;
 
-use crate::data::backlog::Ready;
+use crate::data::backlog::{Queue, Ready};
 use crate::sys::crew::Crew;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
@@ -58,15 +58,15 @@ pub enum Kind {
     /// Packets from the stack: encrypt and send.
     Tun(Arc<Interface>, Arc<Tun>),
     /// Datagrams from the network on socket `usize` of the set: decrypt
-    /// and write to the TUN device.
-    Udp(Arc<Interface>, Arc<Sockets>, usize, Arc<Tun>),
+    /// and write to the TUN device; handshake messages go to the queue.
+    Udp(Arc<Interface>, Arc<Sockets>, usize, Arc<Tun>, Arc<Queue>),
 }
 
 impl Kind {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
             Kind::Tun(_, t) => Some(t.fd()),
-            Kind::Udp(_, s, i, _) => s.all().nth(*i).map(|s| s.fd()),
+            Kind::Udp(_, s, i, _, _) => s.all().nth(*i).map(|s| s.fd()),
         }
     }
 }

@@ -35,8 +35,8 @@ pub fn run(plane: &Plane) {
         }
         let alive = match &src.kind {
             Kind::Tun(ifc, tun) => outbound::drain(ifc, tun, &mut bufs, &plane.crew),
-            Kind::Udp(ifc, socks, i, tun) => {
-                inbound::drain(ifc, socks, *i, tun, &mut bufs, &plane.crew);
+            Kind::Udp(ifc, socks, i, tun, queue) => {
+                inbound::drain(ifc, socks, *i, tun, queue, &mut bufs, &plane.crew);
                 true
             }
         };

@@ -556,3 +556,11 @@ impl LinkEvents {
         }
     }
 }
+
+/// The name of interface `index` in our namespace, if it exists (a
+/// scope id's name).
+pub fn name_of(index: u32) -> Option<String> {
+    nix::net::if_::if_indextoname(index)
+        .ok()
+        .and_then(|c| c.into_string().ok())
+}

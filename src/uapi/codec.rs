@@ -47,19 +47,14 @@ fn endpoint(v: &str) -> Option<SocketAddr> {
 /// one.
 pub fn render_endpoint(e: &SocketAddr) -> String {
     match e {
-        SocketAddr::V6(a) if a.scope_id() != 0 => match scope_name(a.scope_id()) {
-            Some(n) => format!("[{}%{n}]:{}", a.ip(), a.port()),
-            None => e.to_string(),
-        },
+        SocketAddr::V6(a) if a.scope_id() != 0 => {
+            match crate::sys::netlink::name_of(a.scope_id()) {
+                Some(n) => format!("[{}%{n}]:{}", a.ip(), a.port()),
+                None => e.to_string(),
+            }
+        }
         _ => e.to_string(),
     }
-}
-
-/// The name of interface `index`, if it exists here.
-pub fn scope_name(index: u32) -> Option<String> {
-    nix::net::if_::if_indextoname(index)
-        .ok()
-        .and_then(|c| c.into_string().ok())
 }
 
 /// Parse the lines of one `set=1` request (without the blank line).

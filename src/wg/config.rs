@@ -30,7 +30,7 @@ pub enum ConfigError {
 }
 
 /// The group every wg interface is in, as on BSD.
-pub const CLONER_GROUP: &str = crate::registry::CLONER;
+pub const CLONER_GROUP: &str = crate::wg::constants::CLONER;
 
 /// A BSD interface group name: 1 to 15 bytes (IFNAMSIZ - 1), printable,
 /// no spaces, not ending in a digit (an interface name would).

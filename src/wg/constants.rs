@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// The interface cloner's name: interfaces are `wg` and a unit number,
+/// and every one is in the interface group of that name.
+pub const CLONER: &str = "wg";
+
 /// Message types on the wire (little-endian u32 with three zero bytes).
 pub const MSG_INITIATION: u8 = 1;
 pub const MSG_RESPONSE: u8 = 2;

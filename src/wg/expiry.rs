@@ -1,82 +1,24 @@
 //! What happens when a peer's deadlines (`crate::wg::timers`) run out:
-//! the clock calls `tick_interface` for every interface and it handles
-//! only the peers whose `due` time has come.
+//! the clock (`crate::plane::clock`) calls `expire` for each peer whose
+//! `due` time has come; what it decides to send goes into the outbox.
 
-use crate::data::packet::flush;
-use crate::data::tx::TxQueue;
 use crate::wg::constants::*;
-use crate::wg::interface::Interface;
 use crate::wg::messages::{Events, Message};
+use crate::wg::outbox::Outbox;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::send;
 use crate::wg::timers::{self, MAX_TIMER_HANDSHAKES};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What must be done to a peer once its lock is released.
-enum After {
+/// What must be done to a peer once its lock is released
+/// (`Interface::zero_keys`).
+pub enum After {
     Nothing,
     /// Replace `Tunnel`: keys zeroed (REJECT_AFTER_TIME * 3).
     ZeroKeys,
     /// Replace `Tunnel` to drop the packets that waited for a handshake
     /// that gave up (there is no session to lose).
     Flush,
-}
-
-/// Run the deadlines of `ifc`'s peers that are due at `now` and send what
-/// they produce. `due` is reused between calls. Returns the earliest
-/// deadline left (`timers::ms`), `u64::MAX` if none.
-pub fn tick_interface(
-    ifc: &Interface,
-    tx: &mut TxQueue,
-    due: &mut Vec<Arc<Peer>>,
-    now: Instant,
-) -> u64 {
-    // A down interface is silent: no sockets, no timers.
-    let Some(socks) = ifc.sockets() else {
-        return u64::MAX;
-    };
-    let now_ms = timers::ms(now);
-    let mut next = u64::MAX;
-    due.clear();
-    {
-        // Only the copy of the due peers holds the router's read lock,
-        // so a commit is never held up by timers.
-        let router = ifc.router();
-        for p in router.by_key.values() {
-            let at = p.due.load(Ordering::Relaxed);
-            if at <= now_ms {
-                due.push(p.clone());
-            } else {
-                next = next.min(at);
-            }
-        }
-    }
-    let flush_tx = |tx: &mut TxQueue| flush(ifc, Some(&socks), tx);
-    for peer in due.iter() {
-        let mut ev = Events::default();
-        let after = {
-            let mut st = peer.lock();
-            let after = expire(peer, &mut st, tx, now, &mut ev);
-            let at = st.timers.earliest();
-            peer.due.store(at, Ordering::Relaxed);
-            next = next.min(at);
-            after
-        };
-        ev.log(ifc);
-        match after {
-            After::ZeroKeys => ifc.zero_keys(peer, true),
-            After::Flush => ifc.zero_keys(peer, false),
-            After::Nothing => {}
-        }
-        // What a timer sends goes at once, so that it leaves when its
-        // deadline said (there is little of it).
-        flush_tx(tx);
-    }
-    due.clear();
-    flush_tx(tx);
-    next
 }
 
 fn expired(t: Option<Instant>, now: Instant) -> bool {
@@ -90,10 +32,11 @@ fn forget_source(st: &mut PeerState) {
     st.contacted = None;
 }
 
-fn expire(
+/// Run the peer's deadlines that are due at `now`.
+pub fn expire(
     peer: &Peer,
     st: &mut PeerState,
-    tx: &mut TxQueue,
+    tx: &mut dyn Outbox,
     now: Instant,
     ev: &mut Events,
 ) -> After {

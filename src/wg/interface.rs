@@ -10,22 +10,20 @@
 //!                            ▼
 //!           commit: peers, Router snapshot swap, socket swap, workers
 //!
-//!   the data plane (crate::plane) serves the TUN device from creation
-//!   and the UDP sockets while up; the clock runs the timers
+//!   the data plane serves the TUN device from creation and the UDP
+//!   sockets while up, through the `Wiring` the registry gave the
+//!   interface; the clock runs the timers
 //! ```
 //!
 //! Following the link as others change it, and renaming it: `link`;
 //! following it into other network namespaces: `namespaces`.
 
-use crate::data::backlog::Queue;
 use crate::noise::index::Table;
 use crate::noise::tunnel::Tunnel;
-use crate::plane::{Kind, Plane};
 use crate::sys::netlink::{self, Where};
 use crate::sys::netns;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
-use crate::uapi::{self, UapiSocket};
 use crate::wg::config::{Config, ConfigError, Journal, PeerConfig, Settings};
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
@@ -39,6 +37,27 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Instant, UNIX_EPOCH};
+
+/// What serves an interface from above: the data plane reads its TUN
+/// device and its UDP sockets. The interface says what changed; the
+/// wiring (`crate::registry`, which made it) does the serving, so the
+/// driver core never reaches up into the plane.
+pub trait Wiring: Send + Sync {
+    /// Serve the interface's TUN device (once, when it is created).
+    fn serve_tun(&self, ifc: &Arc<Interface>, tun: &Arc<Tun>) -> io::Result<()>;
+    /// Serve these UDP sockets from now on and no others (`None`: none,
+    /// the interface is down). Returns once no batch of the old ones is
+    /// in flight.
+    fn serve_sockets(
+        &self,
+        ifc: &Arc<Interface>,
+        tun: &Arc<Tun>,
+        socks: Option<&Arc<Sockets>>,
+    ) -> io::Result<()>;
+    /// Serve nothing of the interface any more (it is destroyed); returns
+    /// once nothing of it is in flight.
+    fn stop(&self);
+}
 
 #[derive(Debug)]
 pub enum SetError {
@@ -70,15 +89,8 @@ pub struct Interface {
     destroyed: AtomicBool,
     /// The link went down since IPv6 addresses were last put back.
     v6_dropped: AtomicBool,
-    plane: Arc<Plane>,
-    /// The TUN device's and the UDP sockets' registrations with the
-    /// data plane.
-    tun_token: Mutex<Option<u64>>,
-    udp_tokens: Mutex<Vec<u64>>,
-    uapi: Mutex<Option<UapiSocket>>,
-    /// Handshake messages screened by the workers, for the handshake
-    /// service.
-    handshakes: Arc<Queue>,
+    /// What serves the TUN device and the UDP sockets.
+    wiring: Arc<dyn Wiring>,
 }
 
 mod link;
@@ -100,11 +112,11 @@ enum Undo {
 }
 
 impl Interface {
-    /// Create the TUN device (down, no IPv6 link-local, no multicast) and
-    /// start the TUN reader and the timer.
+    /// Create the TUN device (down, no IPv6 link-local, no multicast),
+    /// served through `wiring` from now on.
     pub fn create(
         name: &str,
-        plane: &Arc<Plane>,
+        wiring: Arc<dyn Wiring>,
         birth: Option<OwnedFd>,
     ) -> io::Result<Arc<Interface>> {
         let cfg = Config::default();
@@ -113,7 +125,6 @@ impl Interface {
             None => Tun::create(name, mtu)?,
             Some(ns) => netns::run_in(ns.as_fd(), || Tun::create(name, mtu))?,
         });
-        let uapi_listener = uapi::bind(name)?;
         let ifindex = tun.ifindex();
         netlink::in_netns(birth.as_ref().map(|b| b.as_fd()), || -> io::Result<()> {
             netlink::disable_ipv6_autoconf(ifindex)?;
@@ -127,8 +138,7 @@ impl Interface {
             nsid,
             index: ifindex,
         });
-        let ifc = Arc::new_cyclic(|me| Interface {
-            handshakes: Queue::new(plane.handshakes.clone(), me.clone()),
+        let ifc = Arc::new(Interface {
             name: RwLock::new(name.to_string()),
             place,
             birth,
@@ -142,57 +152,27 @@ impl Interface {
             debug: AtomicBool::new(false),
             destroyed: AtomicBool::new(false),
             v6_dropped: AtomicBool::new(false),
-            plane: plane.clone(),
-            tun_token: Mutex::new(None),
-            udp_tokens: Mutex::new(Vec::new()),
-            uapi: Mutex::new(None),
+            wiring,
         });
-        match plane.register(Kind::Tun(ifc.clone(), tun)) {
-            Ok(t) => *lock(&ifc.tun_token) = Some(t),
-            Err(e) => {
-                let _ = std::fs::remove_file(uapi::path_of(name));
-                return Err(e);
-            }
-        }
-        match UapiSocket::start(ifc.clone(), uapi_listener, name) {
-            Ok(u) => *lock(&ifc.uapi) = Some(u),
-            Err(e) => {
-                ifc.shutdown();
-                let _ = std::fs::remove_file(uapi::path_of(name));
-                return Err(e);
-            }
-        }
+        ifc.wiring.serve_tun(&ifc, &tun)?;
         Ok(ifc)
     }
 
-    /// Stop every worker and drop every secret; the TUN device goes away
-    /// when the last reference to it is dropped (right after this).
+    /// Stop serving it and drop every secret; the TUN device goes away
+    /// when the last reference to it is dropped (right after this). The
+    /// caller stops its UAPI socket first (requests wait for the config
+    /// lock).
     pub fn shutdown(&self) {
-        // Stop taking UAPI requests first (they wait for the config lock).
-        if let Some(u) = lock(&self.uapi).take() {
-            u.stop();
-        }
         let mut cfg = lock(&self.config);
         self.destroyed.store(true, Ordering::SeqCst);
-        for t in lock(&self.udp_tokens).drain(..) {
-            self.plane.deregister(t);
-        }
-        if let Some(t) = lock(&self.tun_token).take() {
-            self.plane.deregister(t);
-        }
+        self.wiring.stop();
         *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = None;
         let router = std::mem::take(&mut *self.router.write().unwrap_or_else(|e| e.into_inner()));
         for p in router.by_key.values() {
-            p.reset_sessions(&mut p.lock(), None);
+            timers::reset_sessions(p, &mut p.lock(), None);
         }
         *cfg = Config::default();
-        self.handshakes.clear();
         lock(&self.tun).take();
-    }
-
-    /// The handshake messages waiting for the handshake service.
-    pub fn handshakes(&self) -> &Queue {
-        &self.handshakes
     }
 
     /// The TUN device, until the interface is destroyed.
@@ -423,7 +403,7 @@ impl Interface {
                 let still = cfg.peers.get(k).is_some_and(|pc| pc.live.is_some());
                 if let (Some(gone), false) = (&was, still) {
                     router.by_key.remove(k);
-                    gone.reset_sessions(&mut gone.lock(), None);
+                    timers::reset_sessions(gone, &mut gone.lock(), None);
                     destroyed.push(gone.id);
                 }
                 let Some(pc) = cfg.peers.get_mut(k) else {
@@ -442,7 +422,7 @@ impl Interface {
                 let mut st = peer.lock();
                 if (is_new || pc.rekey) && !key_changed && !went_down {
                     let t = new_tunnel(identity.as_deref(), pc, &peer, &indices);
-                    peer.reset_sessions(&mut st, t);
+                    timers::reset_sessions(&peer, &mut st, t);
                 }
                 if let Some(ep) = pc.new_endpoint {
                     st.endpoint = Some(ep);
@@ -460,7 +440,7 @@ impl Interface {
                 for pc in cfg.peers.iter() {
                     if let Some(peer) = &pc.live {
                         let t = new_tunnel(identity.as_deref(), pc, peer, &indices);
-                        peer.reset_sessions(&mut peer.lock(), t);
+                        timers::reset_sessions(peer, &mut peer.lock(), t);
                     }
                 }
             }
@@ -482,30 +462,15 @@ impl Interface {
         }
 
         if new_sockets.is_some() || went_down {
-            for t in lock(&self.udp_tokens).drain(..) {
-                self.plane.deregister(t);
-            }
             let socks = new_sockets.map(Arc::new);
             *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = socks.clone();
-            if let Some(s) = socks {
-                if let Err(e) = self.serve_sockets(&s) {
-                    crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
-                }
+            let served = self
+                .tun()
+                .and_then(|tun| self.wiring.serve_sockets(self, &tun, socks.as_ref()));
+            if let Err(e) = served {
+                crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
             }
         }
-    }
-
-    /// Hand each UDP socket to the data plane.
-    fn serve_sockets(self: &Arc<Self>, socks: &Arc<Sockets>) -> io::Result<()> {
-        let tun = lock(&self.tun)
-            .clone()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        let mut tokens = lock(&self.udp_tokens);
-        for i in 0..socks.all().count() {
-            let kind = Kind::Udp(self.clone(), socks.clone(), i, tun.clone());
-            tokens.push(self.plane.register(kind)?);
-        }
-        Ok(())
     }
 
     pub fn flags(cfg: &Settings, running: bool) -> u32 {
@@ -567,7 +532,7 @@ impl Interface {
                 endpoint: st.endpoint,
                 endpoint_scope: match st.endpoint {
                     Some(std::net::SocketAddr::V6(a)) if a.scope_id() != 0 => {
-                        crate::uapi::codec::scope_name(a.scope_id())
+                        crate::sys::netlink::name_of(a.scope_id())
                     }
                     _ => None,
                 },

@@ -41,10 +41,6 @@ impl Events {
         }
     }
 
-    pub fn log(self, ifc: &crate::wg::interface::Interface) {
-        self.each(|m| ifc.log(m));
-    }
-
     /// Hand each message on, in order.
     pub fn each(self, mut f: impl FnMut(Message<'static>)) {
         for m in self.0.into_iter().flatten() {

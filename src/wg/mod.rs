@@ -14,10 +14,12 @@
 pub mod allowed_ips;
 pub mod config;
 pub mod constants;
+pub mod deadlines;
 pub mod expiry;
 pub mod interface;
 pub mod keys;
 pub mod messages;
+pub mod outbox;
 pub mod peer;
 pub mod peers;
 pub mod ratelimit;

@@ -3,11 +3,11 @@
 
 use crate::noise::initiations::Initiations;
 use crate::noise::tunnel::Tunnel;
-use crate::wg::timers::{self, Timers};
+use crate::wg::deadlines::Timers;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// Peer ids are unique for the life of the daemon and never repeat.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -75,14 +75,5 @@ impl Peer {
 
     pub fn add_rx(&self, n: usize) {
         self.rx_bytes.fetch_add(n as u64, Ordering::Relaxed);
-    }
-}
-
-impl Peer {
-    /// Forget sessions, handshake progress and deadlines (down, key
-    /// change, a new peer) and use `tunnel` from now on.
-    pub fn reset_sessions(&self, st: &mut PeerState, tunnel: Option<Tunnel>) {
-        st.tunnel = tunnel;
-        timers::reset(self, st, Instant::now());
     }
 }

@@ -1,19 +1,19 @@
 //! What a peer sends of its own accord, as the reference implementations
 //! do: a handshake initiation (at most one per REKEY_TIMEOUT unless it is
 //! a retry), a keepalive, and the packets that waited for a session.
-//! Each writes into the caller's `TxQueue` under the peer's lock and
-//! runs the timer events for what went out.
+//! Each writes into the caller's outbox under the peer's lock and runs
+//! the timer events for what went out.
 
-use crate::data::tx::TxQueue;
 use crate::noise::session::REKEY_AFTER_MESSAGES;
 use crate::wg::constants::*;
 use crate::wg::messages::{Events, Message};
+use crate::wg::outbox::Outbox;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::timers;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The first `len` bytes of `tx`'s slot go to the peer's endpoint.
-pub fn commit(peer: &Peer, st: &PeerState, tx: &mut TxQueue, len: usize, ev: &mut Events) {
+pub fn commit(peer: &Peer, st: &PeerState, tx: &mut dyn Outbox, len: usize, ev: &mut Events) {
     match st.endpoint {
         Some(ep) => {
             peer.add_tx(len);
@@ -29,7 +29,7 @@ pub fn commit(peer: &Peer, st: &PeerState, tx: &mut TxQueue, len: usize, ev: &mu
 pub fn initiate(
     peer: &Peer,
     st: &mut PeerState,
-    tx: &mut TxQueue,
+    tx: &mut dyn Outbox,
     now: Instant,
     retry: bool,
     ev: &mut Events,
@@ -72,7 +72,7 @@ fn worn_out(st: &PeerState, now: Instant) -> bool {
 pub fn after_sent(
     peer: &Peer,
     st: &mut PeerState,
-    tx: &mut TxQueue,
+    tx: &mut dyn Outbox,
     keepalive: bool,
     now: Instant,
     ev: &mut Events,
@@ -93,7 +93,7 @@ pub fn after_sent(
 pub fn sent(
     peer: &Peer,
     st: &mut PeerState,
-    tx: &mut TxQueue,
+    tx: &mut dyn Outbox,
     len: usize,
     now: Instant,
     ev: &mut Events,
@@ -104,7 +104,13 @@ pub fn sent(
 
 /// Send an empty data message; without a session, start a handshake
 /// instead (its completion sends the keepalive).
-pub fn keepalive(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, now: Instant, ev: &mut Events) {
+pub fn keepalive(
+    peer: &Peer,
+    st: &mut PeerState,
+    tx: &mut dyn Outbox,
+    now: Instant,
+    ev: &mut Events,
+) {
     if st.timers.session.is_none() {
         return initiate(peer, st, tx, now, false, ev);
     }
@@ -119,13 +125,13 @@ pub fn keepalive(peer: &Peer, st: &mut PeerState, tx: &mut TxQueue, now: Instant
 
 /// Send the packets that waited for a session; `flush` is called when
 /// `tx` fills up. Returns how many went out.
-pub fn staged(
+pub fn staged<O: Outbox>(
     peer: &Peer,
     st: &mut PeerState,
-    tx: &mut TxQueue,
+    tx: &mut O,
     now: Instant,
     ev: &mut Events,
-    flush: &mut dyn FnMut(&mut TxQueue),
+    flush: &mut dyn FnMut(&mut O),
 ) -> usize {
     let mut n = 0;
     loop {

@@ -19,11 +19,12 @@
 //! Each peer keeps the earliest of its deadlines in `Peer::due`, so the
 //! clock looks at a peer only when something is due.
 
+use crate::noise::tunnel::Tunnel;
 use crate::wg::constants::*;
+pub use crate::wg::deadlines::{ms, Session, Timers};
 use crate::wg::peer::{Peer, PeerState};
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Retries after the first initiation before giving up: 18 + the first
@@ -35,47 +36,7 @@ const JITTER_MAX_MS: u64 = 334;
 
 const REKEY_TIMEOUT: Duration = Duration::from_secs(REKEY_TIMEOUT_SECS);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(KEEPALIVE_TIMEOUT_SECS);
-const REKEY_AFTER_TIME: Duration = Duration::from_secs(120);
 const REJECT_AFTER_TIME: Duration = Duration::from_secs(REJECT_AFTER_TIME_SECS);
-
-/// The session we send with: when it was made, and whether we initiated
-/// it (only the initiator rekeys on age).
-#[derive(Clone, Copy)]
-pub struct Session {
-    pub created: Instant,
-    pub initiator: bool,
-}
-
-#[derive(Default)]
-pub struct Timers {
-    pub retransmit: Option<Instant>,
-    pub send_keepalive: Option<Instant>,
-    pub new_handshake: Option<Instant>,
-    pub persistent: Option<Instant>,
-    pub reject: Option<Instant>,
-    pub zero_keys: Option<Instant>,
-    /// Data arrived while a keepalive was already due: one more after it.
-    pub need_another_keepalive: bool,
-    /// Retries of the handshake in progress (0 for the first initiation).
-    pub attempts: u32,
-    /// When the last initiation went out: at most one per REKEY_TIMEOUT
-    /// unless it is a retry.
-    pub last_initiation: Option<Instant>,
-    /// The initiator's one rekey on receive near the end of a session.
-    pub sent_last_minute: bool,
-    pub session: Option<Session>,
-    /// A response we sent: its session (our index on it) becomes ours to
-    /// send with when the initiator's first packet arrives on it.
-    pub pending: Option<(u32, Instant)>,
-}
-
-/// Milliseconds since the daemon's first use of the clock; `u64::MAX`
-/// means nothing is due.
-pub fn ms(t: Instant) -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(|| Instant::now() - Duration::from_secs(1));
-    t.saturating_duration_since(epoch).as_millis() as u64
-}
 
 /// 0..334 ms, from a per-thread xorshift seeded once from the OS: it is
 /// drawn per data packet in the worst case, so no system call.
@@ -106,31 +67,6 @@ fn arm(peer: &Peer, slot: &mut Option<Instant>, at: Instant) {
     let at = ms(at);
     if at < peer.due.load(Ordering::Relaxed) {
         peer.due.fetch_min(at, Ordering::Relaxed);
-    }
-}
-
-impl Timers {
-    /// The earliest deadline, for `Peer::due`.
-    pub fn earliest(&self) -> u64 {
-        [
-            self.retransmit,
-            self.send_keepalive,
-            self.new_handshake,
-            self.persistent,
-            self.reject,
-            self.zero_keys,
-        ]
-        .into_iter()
-        .flatten()
-        .map(ms)
-        .min()
-        .unwrap_or(u64::MAX)
-    }
-
-    /// Whether the initiator's session is old enough to renew on send.
-    fn rekey_on_send(&self, now: Instant) -> bool {
-        self.session
-            .is_some_and(|s| s.initiator && now.duration_since(s.created) >= REKEY_AFTER_TIME)
     }
 }
 
@@ -326,6 +262,13 @@ pub fn sessions_expired(
     if let Some(at) = next {
         arm(peer, &mut st.timers.reject, at);
     }
+}
+
+/// Forget sessions, handshake progress and deadlines (down, key change,
+/// a new peer) and use `tunnel` from now on.
+pub fn reset_sessions(peer: &Peer, st: &mut PeerState, tunnel: Option<Tunnel>) {
+    st.tunnel = tunnel;
+    reset(peer, st, Instant::now());
 }
 
 /// Sessions and handshake state were replaced (down, new keys, a peer

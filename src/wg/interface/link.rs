@@ -4,7 +4,6 @@
 
 use super::{lock, Interface};
 use crate::sys::netlink;
-use crate::uapi::{self, UapiSocket};
 use crate::wg::config::{Config, Settings};
 use proto::Op;
 use std::io;
@@ -12,12 +11,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Interface {
-    /// `name NEW`: the link, the UAPI socket and the name in status and
-    /// logs follow; configuration, sessions, counters and addresses stay.
-    /// Linux renames only a link that is down, so an up link goes down
-    /// and up around it (its IPv6 addresses are put back). The caller
-    /// (the registry, under its lock) has checked that `new` is valid
-    /// and free among our interfaces.
+    /// `name NEW`: the link and the name in status and logs follow;
+    /// configuration, sessions, counters and addresses stay. Linux
+    /// renames only a link that is down, so an up link goes down and up
+    /// around it (its IPv6 addresses are put back). The caller (the
+    /// registry, under its lock) has checked that `new` is valid and free
+    /// among our interfaces, and moves the UAPI socket.
     pub fn rename(self: &Arc<Self>, new: &str) -> io::Result<()> {
         self.in_link_ns(|| self.rename_here(new))?
     }
@@ -27,8 +26,6 @@ impl Interface {
         if self.destroyed.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(libc::ENXIO));
         }
-        // The new UAPI path first: refused if a live socket holds it.
-        let listener = uapi::bind(new)?;
         let idx = self.index();
         let up = netlink::link_state(idx).map(|l| l.up).unwrap_or(false);
         let renamed = (|| {
@@ -41,19 +38,8 @@ impl Interface {
             let _ = netlink::set_flags(idx, Some(true), None);
             self.add_missing_v6(&cfg);
         }
-        if let Err(e) = renamed {
-            drop(listener);
-            let _ = std::fs::remove_file(uapi::path_of(new));
-            return Err(e);
-        }
+        renamed?;
         *self.name.write().unwrap_or_else(|e| e.into_inner()) = new.to_string();
-        if let Some(u) = lock(&self.uapi).take() {
-            u.stop();
-        }
-        match UapiSocket::start(self.clone(), listener, new) {
-            Ok(u) => *lock(&self.uapi) = Some(u),
-            Err(e) => crate::log::error(format!("{new}: cannot serve the UAPI socket: {e}")),
-        }
         Ok(())
     }
 
