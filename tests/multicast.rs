@@ -64,11 +64,15 @@ fn multicast_goes_to_the_peer_whose_aips_cover_it() {
     dc.ok(&format!("{ic} create wgkey {} wgport 51822", genkey()));
     let (ph, pb, pc) = (pubkey(&dh, &ih), pubkey(&db, &ib), pubkey(&dc, &ic));
     // b's allowed IPs cover the groups; c's do not.
+    db.ok(&format!("{ib} wgpeer {ph} wgendpoint 172.30.1.1 51820 wgaip 10.8.0.1 wgaip fe80::1 inet 10.8.0.2/24 inet6 fe80::2/64 link1 up"));
+    dc.ok(&format!("{ic} wgpeer {ph} wgendpoint 172.30.2.1 51820 wgaip 10.8.0.1 wgaip fe80::1 inet 10.8.0.3/24 inet6 fe80::3/64 link1 up"));
+    // The hub comes up last: its first IPv6 packets (MLD, DAD) go to
+    // ff02::/16, so to b, and start a handshake at once; were b not yet
+    // configured, that initiation would be lost and the next one only
+    // due 5 s later (REKEY_TIMEOUT), after the ping below gave up.
     dh.ok(&format!(
         "{ih} wgpeer {pb} wgendpoint 172.30.1.2 51821 wgaip 10.8.0.2 wgaip 224.0.0.0/4 wgaip ff02::/16 wgpeer {pc} wgendpoint 172.30.2.2 51822 wgaip 10.8.0.3 inet 10.8.0.1/24 inet6 fe80::1/64 link1 up"
     ));
-    db.ok(&format!("{ib} wgpeer {ph} wgendpoint 172.30.1.1 51820 wgaip 10.8.0.1 wgaip fe80::1 inet 10.8.0.2/24 inet6 fe80::2/64 link1 up"));
-    dc.ok(&format!("{ic} wgpeer {ph} wgendpoint 172.30.2.1 51820 wgaip 10.8.0.1 wgaip fe80::1 inet 10.8.0.3/24 inet6 fe80::3/64 link1 up"));
     assert!(hub.ping("10.8.0.2", 1) && hub.ping("10.8.0.3", 1));
 
     for (group, lb, lc, lh) in [
