@@ -4,10 +4,15 @@
 //!
 //! ```text
 //!   daemon, registry, ctl, uapi, linkwatch, launcher   control and life
-//!   wg                                                 driver core (no I/O)
 //!   plane, data                                        the packet path
+//!   wg, noise                                          driver core (no I/O)
 //!   sys                                                all unsafe, all Linux
 //! ```
+//!
+//! Imports point down only: the core decides and writes what to send into
+//! an outbox its caller hands in (`wg::outbox`), and is served from above
+//! through the `wg::interface::Wiring` the registry gives each interface.
+//! The README's ARCHITECTURE section says more.
 
 pub mod ctl;
 pub mod daemon;
