@@ -18,6 +18,7 @@ pub mod ctl;
 pub mod daemon;
 pub mod data;
 pub mod fuzzing;
+pub mod handover;
 pub mod launcher;
 pub mod linkwatch;
 pub mod log;

@@ -49,6 +49,22 @@ impl<T: Send + Sync + 'static> Table<T> {
         })
     }
 
+    /// `index` itself, if it is free (a session carried over from the
+    /// old process keeps the index its peer sends to).
+    fn lease_index(self: &Arc<Self>, owner: &Weak<T>, index: u32) -> Option<Lease> {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        match map.entry(index) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(owner.clone());
+                Some(Lease {
+                    index,
+                    table: self.clone(),
+                })
+            }
+            std::collections::hash_map::Entry::Occupied(_) => None,
+        }
+    }
+
     fn lease(self: &Arc<Self>, owner: &Weak<T>) -> Lease {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -80,6 +96,8 @@ impl<T: Send + Sync> Release for Table<T> {
 /// Hands out indices for one owner.
 pub trait Allocate: Send + Sync {
     fn lease(&self) -> Lease;
+    /// This index, unless it is live already.
+    fn lease_index(&self, index: u32) -> Option<Lease>;
 }
 
 struct Owner<T> {
@@ -90,6 +108,10 @@ struct Owner<T> {
 impl<T: Send + Sync + 'static> Allocate for Owner<T> {
     fn lease(&self) -> Lease {
         self.table.lease(&self.owner)
+    }
+
+    fn lease_index(&self, index: u32) -> Option<Lease> {
+        self.table.lease_index(&self.owner, index)
     }
 }
 

@@ -6,10 +6,11 @@
 /// REJECT_AFTER_MESSAGES).
 pub const REJECT_AFTER_MESSAGES: u64 = u64::MAX - (1 << 13);
 
-const WORDS: usize = 128;
+pub const WORDS: usize = 128;
 /// How far behind the newest a counter may be.
 pub const WINDOW: u64 = ((WORDS - 1) * 64) as u64;
 
+#[derive(Clone)]
 pub struct Replay {
     newest: u64,
     bits: [u64; WORDS],
@@ -25,6 +26,16 @@ impl Default for Replay {
 }
 
 impl Replay {
+    /// The newest counter accepted and the window's bitmap (a hand-over
+    /// carries them).
+    pub fn parts(&self) -> (u64, &[u64; WORDS]) {
+        (self.newest, &self.bits)
+    }
+
+    pub fn from_parts(newest: u64, bits: [u64; WORDS]) -> Replay {
+        Replay { newest, bits }
+    }
+
     /// Whether `c` may be accepted, without recording it: a cheap test
     /// before spending a decryption on it.
     pub fn fresh(&self, c: u64) -> bool {

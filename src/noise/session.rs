@@ -33,8 +33,24 @@ pub struct Session {
     pub initiator: bool,
     send: LessSafeKey,
     recv: LessSafeKey,
+    /// The key bytes ring was given (ring's own copy cannot be read
+    /// back): what a hand-over to a new process carries.
+    keys: (Secret, Secret),
     next_counter: AtomicU64,
     replay: Mutex<Replay>,
+}
+
+/// A session's state as values: what a hand-over carries. The keys
+/// zeroize themselves when it is dropped.
+pub struct Carried {
+    pub local: u32,
+    pub remote: u32,
+    pub age: Duration,
+    pub initiator: bool,
+    pub send: Secret,
+    pub recv: Secret,
+    pub next_counter: u64,
+    pub replay: Replay,
 }
 
 impl Session {
@@ -56,9 +72,37 @@ impl Session {
             initiator,
             send: key(send.bytes()),
             recv: key(recv.bytes()),
+            keys: (Secret::new(*send.bytes()), Secret::new(*recv.bytes())),
             next_counter: AtomicU64::new(0),
             replay: Mutex::new(Replay::default()),
         }
+    }
+
+    /// The session as plain values at `now`, for a new process to
+    /// `resume` (a hand-over): its age, not its `Instant`, so the
+    /// receiving process counts the same 180 s.
+    pub fn carry(&self, now: Instant) -> Carried {
+        Carried {
+            local: self.local,
+            remote: self.remote,
+            age: now.saturating_duration_since(self.created),
+            initiator: self.initiator,
+            send: Secret::new(*self.keys.0.bytes()),
+            recv: Secret::new(*self.keys.1.bytes()),
+            next_counter: self.sent(),
+            replay: self.window().clone(),
+        }
+    }
+
+    /// A carried session on our index `lease` (which must be
+    /// `c.local`), as old at `now` as it was when carried: the same
+    /// keys, the next counter unused, the same receive window.
+    pub fn resume(c: &Carried, lease: Lease, now: Instant) -> Session {
+        let created = now.checked_sub(c.age).unwrap_or(now);
+        let s = Session::new(lease, c.remote, &c.send, &c.recv, c.initiator, created);
+        s.next_counter.store(c.next_counter, Ordering::Relaxed);
+        *s.window() = c.replay.clone();
+        s
     }
 
     /// REJECT_AFTER_TIME has passed since the session was made: it may
@@ -205,6 +249,39 @@ mod tests {
         assert_eq!(a.open_copy(&buf[..OVERHEAD]), None, "wrong direction");
         assert_eq!(b.open_copy(&buf[..OVERHEAD]), Some(vec![]));
         assert_eq!(a.seal(c, &[1; 40], 16, &mut buf), None, "too short");
+    }
+
+    #[test]
+    fn a_carried_session_resumes_where_it_was() {
+        let (a, b) = pair();
+        let mut buf = [0u8; 64];
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            let c = a.reserve(1).unwrap();
+            let n = a.seal(c, b"x", 16, &mut buf).unwrap();
+            sent.push(buf[..n].to_vec());
+        }
+        assert!(b.open_copy(&sent[0]).is_some());
+        let now = b.created + Duration::from_secs(100);
+        let (ca, cb) = (a.carry(now), b.carry(now));
+        assert_eq!(cb.age, Duration::from_secs(100));
+        assert_eq!(ca.next_counter, 3);
+        // The old process's sessions go; their indices are given back
+        // and the new process leases the same ones.
+        let table = std::sync::Arc::new(crate::noise::index::Table::<()>::default());
+        let owner = table.allocator(std::sync::Weak::new());
+        let later = now + Duration::from_secs(1);
+        let a2 = Session::resume(&ca, owner.lease_index(ca.local).unwrap(), later);
+        let b2 = Session::resume(&cb, owner.lease_index(cb.local).unwrap(), later);
+        assert!(owner.lease_index(cb.local).is_none(), "held");
+        assert_eq!(b2.local, b.local);
+        assert_eq!(b2.created, later - Duration::from_secs(100));
+        assert_eq!(b2.open_copy(&sent[0]), None, "the window came along");
+        assert!(b2.open_copy(&sent[2]).is_some());
+        assert_eq!(a2.reserve(1), Some(3), "no counter is used twice");
+        let n = a2.seal(3, b"y", 16, &mut buf).unwrap();
+        assert!(b2.open_copy(&buf[..n]).is_some(), "the same keys");
+        assert!(b.open_copy(&buf[..n]).is_some());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   caps.rs      dropping every capability but CAP_NET_ADMIN and
 //!                CAP_NET_BIND_SERVICE once started
 //!   daemon.rs    fork/setsid for wgd's detach
+//!   fdpass.rs    descriptors to another process (SCM_RIGHTS), for the
+//!                hand-over
 //!   notify.rs    READY=1 for a Type=notify service manager
 //!   sched.rs     a thread's scheduling priority (the handshake service)
 //! ```
@@ -19,6 +21,7 @@
 pub mod caps;
 pub mod crew;
 pub mod daemon;
+pub mod fdpass;
 pub mod netlink;
 pub mod netns;
 pub mod notify;
