@@ -26,11 +26,15 @@ impl Tun {
         if nix::net::if_::if_nametoindex(name).is_ok() {
             return Err(io::Error::from(io::ErrorKind::AlreadyExists));
         }
+        // Multi-queue, though one queue is read: a new wgd taking over
+        // (`attach`) adds its own queue to the live device, so the link
+        // never loses its carrier nor its index.
         let build = |offload: bool| {
             tun_rs::DeviceBuilder::new()
                 .name(name)
                 .mtu(mtu)
                 .enable(false)
+                .multi_queue(true)
                 .offload(offload)
                 .build_sync()
         };
@@ -42,6 +46,36 @@ impl Tun {
         };
         dev.set_nonblocking(true)?;
         let ifindex = dev.if_index()?;
+        Ok(Tun { dev, ifindex })
+    }
+
+    /// A queue of our own on the live TUN device `name` whose index is
+    /// `ifindex` (another wgd's, handing over), in the calling thread's
+    /// namespace. Nothing about the link changes. Fails, creating
+    /// nothing, if no such link is there.
+    pub fn attach(name: &str, ifindex: u32) -> io::Result<Tun> {
+        let gone = || io::Error::from_raw_os_error(libc::ENXIO);
+        if nix::net::if_::if_nametoindex(name).ok() != Some(ifindex) {
+            return Err(gone());
+        }
+        let build = |offload: bool| {
+            tun_rs::DeviceBuilder::new()
+                .name(name)
+                .multi_queue(true)
+                .offload(offload)
+                .build_sync()
+        };
+        let dev = match build(true) {
+            Ok(d) => d,
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => build(false)?,
+            Err(e) => return Err(e),
+        };
+        // Renamed or deleted meanwhile: the name made a new device,
+        // which goes away with `dev`.
+        if dev.if_index()? != ifindex {
+            return Err(gone());
+        }
+        dev.set_nonblocking(true)?;
         Ok(Tun { dev, ifindex })
     }
 

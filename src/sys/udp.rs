@@ -9,7 +9,7 @@
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 use std::io::{self, IoSliceMut};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 pub use quinn_udp::BATCH_SIZE as RECV_BATCH;
 
@@ -135,6 +135,16 @@ impl Sockets {
             }
         }
         Err(last)
+    }
+
+    /// The bound sockets another wgd handed over (the same kernel
+    /// objects: same port, mark and buffers, datagrams already queued
+    /// on them included), set up as `bind` sets up its own.
+    pub fn adopt(v4: OwnedFd, v6: Option<OwnedFd>) -> io::Result<Sockets> {
+        let v4 = UdpSocket::from(v4);
+        let port = v4.local_addr()?.port();
+        let mark = nix::sys::socket::getsockopt(&v4, nix::sys::socket::sockopt::Mark)?;
+        Sockets::finish(v4, v6.map(UdpSocket::from), port, mark)
     }
 
     fn finish(v4: UdpSocket, v6: Option<UdpSocket>, port: u16, mark: u32) -> io::Result<Sockets> {
