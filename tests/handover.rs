@@ -106,3 +106,94 @@ fn adopted_sockets_are_the_same_sockets() {
     }
     assert_eq!(got, b"queued");
 }
+
+/// A wiring that serves nothing: the interface alone, without a plane.
+struct Unplugged;
+
+impl wgd::wg::interface::Wiring for Unplugged {
+    fn serve_tun(
+        &self,
+        _: &std::sync::Arc<wgd::wg::interface::Interface>,
+        _: &std::sync::Arc<Tun>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn serve_sockets(
+        &self,
+        _: &std::sync::Arc<wgd::wg::interface::Interface>,
+        _: &std::sync::Arc<Tun>,
+        _: Option<&std::sync::Arc<wgd::sys::udp::Sockets>>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn stop(&self) {}
+}
+
+#[test]
+fn an_interface_carried_through_a_snapshot_is_the_same_interface() {
+    use std::os::fd::OwnedFd;
+    use std::sync::Arc;
+    use wgd::handover::codec::{Reader, Writer};
+    use wgd::wg::interface::Interface;
+    require_root();
+    let ns = Ns::new("hs");
+    let name = format!("wg{}", unique());
+    let fd = netns::open_named(&ns.name).unwrap();
+    let old = Interface::create(&name, Arc::new(Unplugged), Some(fd.try_clone().unwrap())).unwrap();
+    let words = format!(
+        "wgkey {} wgport 0 wgpeer {} wgendpoint 192.0.2.7 51820 wgpka 25 wgaip 10.9.0.2/32 wgaip fd00::2/128 wgdescr far wgpeer {} wgpsk {} wgaip 10.9.1.0/24 inet 10.9.0.1/24 mtu 1400 descr hub link1 debug group spokes up",
+        proto::Key::new([1; 32]).to_base64(),
+        proto::Key::new([2; 32]).to_base64(),
+        proto::Key::new([3; 32]).to_base64(),
+        proto::Key::new([4; 32]).to_base64(),
+    );
+    let words: Vec<String> = words.split(' ').map(String::from).collect();
+    let ops = ifconfig_wg::words::parse(&words, &mut ifconfig_wg::words::Stdin)
+        .unwrap()
+        .ops;
+    old.set(&ops).unwrap();
+    let before = old.status(true, true);
+    assert!(before.listen_port.is_some_and(|p| p != 0));
+
+    let now = Instant::now();
+    let mut w = Writer::new();
+    w.interface(&old.carry(now), now);
+    let bytes = w.into_bytes();
+    let socks = old.sockets().unwrap();
+    let dup = |s: &wgd::sys::udp::Socket| -> OwnedFd { s.fd().try_clone_to_owned().unwrap() };
+    let (v4, v6) = (dup(&socks.v4), socks.v6.as_ref().map(dup));
+    drop(socks);
+    let tun = netns::run_in(fd.as_fd(), || Tun::attach(&name, old.index())).unwrap();
+
+    let carried = Reader::new(&bytes)
+        .unwrap()
+        .interface(Instant::now())
+        .unwrap();
+    let new = Interface::adopt(
+        &carried,
+        tun,
+        Some(wgd::sys::udp::Sockets::adopt(v4, v6).unwrap()),
+        Arc::new(Unplugged),
+        Some(fd.try_clone().unwrap()),
+        Instant::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        new.status(true, true),
+        before,
+        "configuration, ids, endpoints, counters"
+    );
+    assert_eq!(new.index(), old.index());
+    assert_eq!(new.sockets().unwrap().port, before.listen_port.unwrap());
+    let line = link_line(&ns, &name);
+    assert!(
+        line.contains("POINTOPOINT,MULTICAST") && line.contains("mtu 1400"),
+        "{line}"
+    );
+    drop(old);
+    assert!(
+        link_line(&ns, &name).contains("UP,LOWER_UP"),
+        "still up with the new queue"
+    );
+    new.shutdown();
+}

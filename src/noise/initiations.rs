@@ -19,6 +19,19 @@ pub struct Initiations {
 }
 
 impl Initiations {
+    /// The newest timestamp consumed and when the last one was (a
+    /// hand-over carries them).
+    pub fn parts(&self) -> (Option<Timestamp>, Option<Instant>) {
+        (self.newest, self.last_consumed)
+    }
+
+    pub fn from_parts(newest: Option<Timestamp>, last_consumed: Option<Instant>) -> Initiations {
+        Initiations {
+            newest,
+            last_consumed,
+        }
+    }
+
     /// May an initiation stamped `ts` be consumed at `now`?
     pub fn admit(&self, ts: &Timestamp, now: Instant) -> bool {
         let replay = self.newest.is_some_and(|n| *ts <= n);

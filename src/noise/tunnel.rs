@@ -24,6 +24,9 @@ use zeroize::{Zeroize, Zeroizing};
 /// Packets kept while waiting for a session; older ones are dropped
 /// first.
 pub const MAX_STAGED: usize = 256;
+
+mod carry;
+pub use carry::CarriedTunnel;
 /// A cookie is used for MAC2 this long after it arrived.
 const COOKIE_LIFETIME: Duration = Duration::from_secs(120);
 

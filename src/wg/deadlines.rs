@@ -15,7 +15,7 @@ pub struct Session {
     pub initiator: bool,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Timers {
     pub retransmit: Option<Instant>,
     pub send_keepalive: Option<Instant>,

@@ -93,8 +93,11 @@ pub struct Interface {
     wiring: Arc<dyn Wiring>,
 }
 
+mod carry;
 mod link;
 mod namespaces;
+
+pub use carry::{CarriedInterface, CarriedPeer};
 
 pub use namespaces::Moved;
 
@@ -134,26 +137,11 @@ impl Interface {
             None => None,
             Some(ns) => Some(netlink::nsid_of(ns.as_fd())?),
         };
-        let place = Mutex::new(Where {
+        let place = Where {
             nsid,
             index: ifindex,
-        });
-        let ifc = Arc::new(Interface {
-            name: RwLock::new(name.to_string()),
-            place,
-            birth,
-            tun: Mutex::new(Some(tun.clone())),
-            router: RwLock::new(Router {
-                mtu: cfg.mtu as usize,
-                ..Router::default()
-            }),
-            config: Mutex::new(cfg),
-            sockets: RwLock::new(None),
-            debug: AtomicBool::new(false),
-            destroyed: AtomicBool::new(false),
-            v6_dropped: AtomicBool::new(false),
-            wiring,
-        });
+        };
+        let ifc = Interface::assemble(name, place, birth, tun.clone(), wiring);
         ifc.wiring.serve_tun(&ifc, &tun)?;
         Ok(ifc)
     }

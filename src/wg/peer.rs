@@ -16,6 +16,12 @@ pub fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Ids from now on are above `id` (a peer carried over from the old
+/// process keeps its id).
+pub fn ids_above(id: u64) {
+    NEXT_ID.fetch_max(id.saturating_add(1), Ordering::Relaxed);
+}
+
 pub struct Peer {
     pub id: u64,
     pub state: Mutex<PeerState>,
