@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 pub struct Options {
     pub socket: PathBuf,
+    /// `--takeover FD`: take over from the wgd that started us, through
+    /// the socket at this descriptor, instead of starting afresh.
+    pub takeover: Option<i32>,
     /// Data-plane workers.
     pub workers: usize,
     pub foreground: bool,
@@ -28,6 +31,8 @@ pub enum StartError {
     Pidfile(io::Error),
     Netlink(io::Error),
     Workers(io::Error),
+    /// Taking over from the old process failed (it keeps serving).
+    Takeover(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -45,6 +50,7 @@ impl std::fmt::Display for StartError {
             StartError::Workers(e) => {
                 write!(f, "cannot start workers: {}", proto::errno::describe(e))
             }
+            StartError::Takeover(why) => write!(f, "cannot take over: {why}"),
         }
     }
 }
@@ -67,6 +73,9 @@ fn listen(path: &Path) -> Result<UnixListener, StartError> {
 }
 
 pub fn run(opts: Options) -> Result<(), StartError> {
+    if let Some(fd) = opts.takeover {
+        return take_over(&opts, fd);
+    }
     let listener = listen(&opts.socket)?;
     let detached = if opts.foreground {
         crate::log::to_stderr();
@@ -100,71 +109,31 @@ fn serve(
     listener: UnixListener,
     detached: &mut Option<crate::sys::daemon::Detached>,
 ) -> Result<(), StartError> {
-    // Every thread started from here on inherits the blocked set, so only
-    // the signal thread below sees these.
-    let mut sigs = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        sigs.add(s);
-    }
-    let _ = sigs.thread_block();
+    let sigs = block_signals();
     if let Some(p) = &opts.pidfile {
         if let Err(e) = fs::write(p, format!("{}\n", std::process::id())) {
             let _ = fs::remove_file(&opts.socket);
             return Err(StartError::Pidfile(e));
         }
     }
-    // Before any thread exists: every thread inherits the reduced sets.
-    if let Err(e) = crate::sys::caps::drop_to_minimum() {
-        crate::log::error(format!(
-            "cannot drop capabilities, keeping them: {}",
-            proto::errno::describe(&e)
-        ));
-    }
-    let started = crate::plane::Plane::start(opts.workers).and_then(|plane| {
-        let reg = Arc::new(Registry::new(plane));
-        crate::plane::clock::start(reg.clone())?;
-        Ok(reg)
-    });
-    let reg = match started {
+    let reg = match start_plane(opts) {
         Ok(r) => r,
         Err(e) => {
             let _ = fs::remove_file(&opts.socket);
             if let Some(p) = &opts.pidfile {
                 let _ = fs::remove_file(p);
             }
-            return Err(StartError::Workers(e));
+            return Err(e);
         }
     };
-    if let Err(e) = crate::linkwatch::start(reg.clone()) {
+    if let Err(e) = start_watchers(opts, &reg, sigs) {
         let _ = fs::remove_file(&opts.socket);
         if let Some(p) = &opts.pidfile {
             let _ = fs::remove_file(p);
         }
-        return Err(StartError::Netlink(e));
+        return Err(e);
     }
-    {
-        let reg = reg.clone();
-        let socket = opts.socket.clone();
-        let pidfile = opts.pidfile.clone();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || loop {
-                match sigs.wait() {
-                    Ok(Signal::SIGHUP) => continue,
-                    Ok(sig) => {
-                        crate::log::info(format!("{sig}: destroying all interfaces"));
-                        reg.destroy_all();
-                        let _ = fs::remove_file(&socket);
-                        if let Some(p) = &pidfile {
-                            let _ = fs::remove_file(p);
-                        }
-                        std::process::exit(0);
-                    }
-                    Err(_) => continue,
-                }
-            })
-            .map_err(StartError::Detach)?;
-    }
+    prepare_handover(opts, &reg, &listener);
     crate::log::info(format!("listening on {}", opts.socket.display()));
     if let Some(d) = detached.as_mut() {
         d.ready();
@@ -175,6 +144,135 @@ fn serve(
             proto::errno::describe(&e)
         ));
     }
+    crate::ctl::server::serve(listener, reg);
+    Ok(())
+}
+
+/// Block the signals the signal thread waits for. Every thread started
+/// from here on inherits the blocked set, so only that thread sees them.
+fn block_signals() -> SigSet {
+    let mut sigs = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR2,
+    ] {
+        sigs.add(s);
+    }
+    let _ = sigs.thread_block();
+    sigs
+}
+
+/// Capabilities dropped, the data plane, the registry and the clock.
+fn start_plane(opts: &Options) -> Result<Arc<Registry>, StartError> {
+    // Before any thread exists: every thread inherits the reduced sets.
+    if let Err(e) = crate::sys::caps::drop_to_minimum() {
+        crate::log::error(format!(
+            "cannot drop capabilities, keeping them: {}",
+            proto::errno::describe(&e)
+        ));
+    }
+    crate::plane::Plane::start(opts.workers)
+        .and_then(|plane| {
+            let reg = Arc::new(Registry::new(plane));
+            crate::plane::clock::start(reg.clone())?;
+            Ok(reg)
+        })
+        .map_err(StartError::Workers)
+}
+
+/// The link watcher and the signal thread: SIGTERM/SIGINT destroy every
+/// interface and remove the socket and pid file; SIGUSR2 hands over to
+/// a new process of the binary at our path.
+fn start_watchers(opts: &Options, reg: &Arc<Registry>, sigs: SigSet) -> Result<(), StartError> {
+    crate::linkwatch::start(reg.clone()).map_err(StartError::Netlink)?;
+    let reg = reg.clone();
+    let socket = opts.socket.clone();
+    let pidfile = opts.pidfile.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            match sigs.wait() {
+                Ok(Signal::SIGHUP) => continue,
+                Ok(Signal::SIGUSR2) => {
+                    if crate::handover::give_now().is_ok() {
+                        std::process::exit(0);
+                    }
+                }
+                Ok(sig) => {
+                    crate::log::info(format!("{sig}: destroying all interfaces"));
+                    reg.destroy_all();
+                    let _ = fs::remove_file(&socket);
+                    if let Some(p) = &pidfile {
+                        let _ = fs::remove_file(p);
+                    }
+                    std::process::exit(0);
+                }
+                Err(_) => continue,
+            }
+        })
+        .map_err(StartError::Detach)?;
+    Ok(())
+}
+
+/// What a later hand-over needs: the binary's path as started (a new
+/// file installed there is what the hand-over runs) and our arguments.
+fn prepare_handover(opts: &Options, reg: &Arc<Registry>, listener: &UnixListener) {
+    let (Ok(exe), Ok(control)) = (std::env::current_exe(), listener.try_clone()) else {
+        crate::log::error("cannot hand over later: the binary's path is unknown".to_string());
+        return;
+    };
+    let mut args: Vec<std::ffi::OsString> = vec!["-S".into(), opts.socket.clone().into()];
+    if let Some(p) = &opts.pidfile {
+        args.extend(["-p".into(), p.clone().into()]);
+    }
+    args.extend(["-w".into(), opts.workers.to_string().into()]);
+    if opts.foreground {
+        args.push("-f".into());
+    }
+    crate::handover::prepare(crate::handover::give::Context {
+        exe,
+        args,
+        registry: reg.clone(),
+        control,
+    });
+}
+
+/// `wgd --takeover FD`: started by a running wgd handing over. Serve
+/// every interface it passes, then tell it so (it exits) and go on as
+/// the daemon. On failure say why to the old process, which keeps
+/// serving, and exit: nothing of its links or files is touched.
+fn take_over(opts: &Options, fd: i32) -> Result<(), StartError> {
+    if opts.foreground {
+        crate::log::to_stderr();
+    } else {
+        crate::log::to_syslog();
+    }
+    let taking = crate::handover::take::Taking::start(fd).map_err(StartError::Takeover)?;
+    let sigs = block_signals();
+    let reg = start_plane(opts)?;
+    let listener = taking.take(&reg).map_err(StartError::Takeover)?;
+    start_watchers(opts, &reg, sigs)?;
+    prepare_handover(opts, &reg, &listener);
+    if let Some(p) = &opts.pidfile {
+        // Replaced whole: a reader never sees it empty.
+        let tmp = p.with_extension("takeover");
+        let written =
+            fs::write(&tmp, format!("{}\n", std::process::id())).and_then(|()| fs::rename(&tmp, p));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(StartError::Pidfile(e));
+        }
+    }
+    taking.serving().map_err(StartError::Takeover)?;
+    crate::log::info(format!(
+        "took over {} interfaces on {}",
+        reg.all().len(),
+        opts.socket.display()
+    ));
+    let _ = crate::sys::notify::send(&format!("MAINPID={}", std::process::id()));
+    let _ = crate::sys::notify::ready();
     crate::ctl::server::serve(listener, reg);
     Ok(())
 }

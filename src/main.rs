@@ -25,6 +25,15 @@ struct Args {
     /// tunnel's crypto.
     #[arg(short = 'w', value_name = "workers", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
+    /// Hand the running daemon (the one serving -S) over to a new wgd
+    /// started from the binary at its path, every interface up; return
+    /// once the new one serves.
+    #[arg(short = 'R')]
+    handover: bool,
+    /// (Internal) take over from the wgd that started us, through the
+    /// socket at this descriptor.
+    #[arg(long = "takeover", value_name = "fd", hide = true)]
+    takeover: Option<i32>,
     /// Launcher mode for wg-quick(8): make sure a daemon runs, create this
     /// interface and its UAPI socket, and return.
     #[arg(value_name = "interface")]
@@ -34,6 +43,18 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let socket = PathBuf::from(proto::paths::control_socket(args.socket.as_deref()));
+    if args.handover {
+        match handover_client(&socket) {
+            Ok(pid) => {
+                println!("wgd: handed over to pid {pid}");
+                return;
+            }
+            Err(e) => {
+                eprintln!("wgd: {}: hand-over failed: {e}", socket.display());
+                std::process::exit(1);
+            }
+        }
+    }
     if let Some(name) = &args.interface {
         if let Err(e) = launcher::run(&socket, name) {
             eprintln!("wgd: {e}");
@@ -43,6 +64,7 @@ fn main() {
     }
     let opts = daemon::Options {
         socket: socket.clone(),
+        takeover: args.takeover,
         workers: args
             .workers
             .map_or_else(plane::Plane::default_workers, usize::from),
@@ -52,5 +74,29 @@ fn main() {
     if let Err(e) = daemon::run(opts) {
         eprintln!("wgd: {}: {e}", socket.display());
         std::process::exit(1);
+    }
+}
+
+/// `wgd -R`: ask the daemon on `socket` to hand over, and wait for the
+/// answer (the new process's pid, or why not).
+fn handover_client(socket: &std::path::Path) -> Result<u32, String> {
+    use proto::wire::{read_message, write_message, MAX_RESPONSE};
+    let describe = |e: std::io::Error| proto::errno::describe(&e);
+    let mut s = std::os::unix::net::UnixStream::connect(socket).map_err(describe)?;
+    write_message(&mut s, &proto::Request::HandOver.encode()).map_err(describe)?;
+    let mut r = std::io::BufReader::new(s);
+    let reply = read_message(&mut r, MAX_RESPONSE, MAX_RESPONSE)
+        .ok()
+        .flatten()
+        .ok_or("no reply from wgd")?;
+    let get = |k: &str| reply.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    match get("errno").as_deref() {
+        Some("0") => get("pid")
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| "malformed reply from wgd".to_string()),
+        Some(n) => Err(get("error").unwrap_or_else(|| {
+            proto::errno::strerror(n.parse().unwrap_or(proto::errno::EIO)).to_string()
+        })),
+        None => Err("malformed reply from wgd".into()),
     }
 }

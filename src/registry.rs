@@ -8,10 +8,11 @@ use crate::plane::{Kind, Plane};
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::uapi::{self, UapiSocket};
-use crate::wg::interface::{Interface, Wiring};
+use crate::wg::interface::{CarriedInterface, Interface, Wiring};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 pub use crate::wg::constants::CLONER;
 /// IFNAMSIZ - 1.
@@ -159,12 +160,79 @@ pub fn valid_name(name: &str) -> bool {
         && (unit == "0" || !unit.starts_with('0'))
 }
 
+/// One interface as a hand-over carries it: its state as values and the
+/// descriptors it is served from (the namespace its link is in, to attach
+/// a TUN queue there; its UDP sockets; the namespace it was born in; its
+/// UAPI listener).
+pub struct Handed {
+    pub carried: CarriedInterface,
+    pub netns: OwnedFd,
+    pub v4: Option<OwnedFd>,
+    pub v6: Option<OwnedFd>,
+    pub birth: Option<OwnedFd>,
+    pub uapi: Option<OwnedFd>,
+}
+
 impl Registry {
+    /// Every interface, in creation order, as a hand-over carries it. The
+    /// caller holds the plane still (`Plane::still`).
+    pub fn carry_all(&self, now: Instant) -> io::Result<Vec<Handed>> {
+        let list = self.lock();
+        let mut out = Vec::with_capacity(list.len());
+        for e in list.iter() {
+            let socks = e.ifc.sockets();
+            let dup = |s: &crate::sys::udp::Socket| s.fd().try_clone_to_owned();
+            out.push(Handed {
+                carried: e.ifc.carry(now),
+                netns: e.ifc.link_netns()?,
+                v4: socks.as_ref().map(|s| dup(&s.v4)).transpose()?,
+                v6: socks
+                    .as_ref()
+                    .and_then(|s| s.v6.as_ref().map(dup))
+                    .transpose()?,
+                birth: e.ifc.birth().map(|b| b.try_clone_to_owned()).transpose()?,
+                uapi: lock(&e.wires.uapi)
+                    .as_ref()
+                    .map(|u| u.listener())
+                    .transpose()?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Serve an interface another wgd handed over, as it was there: a TUN
+    /// queue of ours on its link, its sockets, its UAPI listener.
+    pub fn adopt(&self, h: Handed, now: Instant) -> io::Result<String> {
+        let c = &h.carried;
+        let tun =
+            crate::sys::netns::run_in(h.netns.as_fd(), || Tun::attach(&c.name, c.place.index))?;
+        let sockets = match h.v4 {
+            Some(v4) => Some(Sockets::adopt(v4, h.v6)?),
+            None => None,
+        };
+        let wires = Arc::new(Wires::new(&self.plane));
+        let ifc = Interface::adopt(c, tun, sockets, wires.clone(), h.birth, now)
+            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        if let Some(l) = h.uapi {
+            // Not `serve_uapi`: on failure the socket file stays, the old
+            // process still serves it.
+            let l = std::os::unix::net::UnixListener::from(l);
+            *lock(&wires.uapi) = Some(UapiSocket::start(ifc.clone(), l, &c.name)?);
+        }
+        self.lock().push(Entry { ifc, wires });
+        Ok(c.name.clone())
+    }
+
     pub fn new(plane: Arc<Plane>) -> Registry {
         Registry {
             ifaces: Mutex::new(Vec::new()),
             plane,
         }
+    }
+
+    /// The data plane serving every interface.
+    pub fn plane(&self) -> &Arc<Plane> {
+        &self.plane
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {

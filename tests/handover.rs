@@ -197,3 +197,250 @@ fn an_interface_carried_through_a_snapshot_is_the_same_interface() {
     );
     new.shutdown();
 }
+
+/// A daemon started from a copy of the binary (so the test can replace
+/// that file), with a pid file; in namespace `ns`.
+struct Upgradable {
+    dir: std::path::PathBuf,
+    sock: String,
+    pidfile: std::path::PathBuf,
+    first: std::process::Child,
+}
+
+impl Upgradable {
+    fn start(ns: &Ns) -> Upgradable {
+        let dir = std::path::PathBuf::from(format!("/tmp/wgt-up-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(bin("wgd"), dir.join("wgd")).unwrap();
+        let sock = dir.join("ctl.sock").display().to_string();
+        let pidfile = dir.join("wgd.pid");
+        let first = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(dir.join("wgd"))
+            .args(["-f", "-S", &sock, "-p"])
+            .arg(&pidfile)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("log")).unwrap())
+            .spawn()
+            .unwrap();
+        assert!(wait_until(5, || std::os::unix::net::UnixStream::connect(
+            &sock
+        )
+        .is_ok()));
+        Upgradable {
+            dir,
+            sock,
+            pidfile,
+            first,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        std::fs::read_to_string(&self.pidfile)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
+    /// Install a new file at the binary's path (a new inode), as
+    /// `install` does.
+    fn replace(&self, from: &std::path::Path) {
+        let tmp = self.dir.join("wgd.new");
+        std::fs::copy(from, &tmp).unwrap();
+        std::fs::rename(&tmp, self.dir.join("wgd")).unwrap();
+    }
+
+    fn ifc(&self, ns: &Ns, args: &str) -> String {
+        ns.run(&format!(
+            "{} -S {} {args}",
+            bin("ifconfig-wg").display(),
+            self.sock
+        ))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Upgradable {
+    fn drop(&mut self) {
+        // Whichever process serves now: the one in the pid file (ours,
+        // or started by ours), then the first one.
+        let pid = self.pid();
+        if pid != 0 && pid != self.first.id() {
+            let _ = sh(&format!("kill -TERM {pid}"));
+            wait_until(10, || {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            });
+        }
+        end_child(&mut self.first);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+fn inode(p: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).map(|m| m.ino()).unwrap_or(0)
+}
+
+fn latest_handshake(ifname: &str) -> String {
+    ok(&format!("wg show {ifname} latest-handshakes"))
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Ping loss in percent over `count` pings every 10 ms.
+fn ping_loss(ns: &Ns, to: &str, count: u32) -> std::thread::JoinHandle<f64> {
+    let name = ns.name.clone();
+    let to = to.to_string();
+    std::thread::spawn(move || {
+        let out = sh(&format!(
+            "ip netns exec {name} ping -q -i 0.01 -W 1 -c {count} {to}"
+        ));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split(',')
+            .find_map(|p| {
+                p.trim()
+                    .strip_suffix("% packet loss")
+                    .map(|v| v.trim().parse().unwrap_or(100.0))
+            })
+            .unwrap_or(100.0)
+    })
+}
+
+#[test]
+fn sigusr2_and_wgd_r_hand_over_with_the_tunnel_up_and_a_broken_binary_changes_nothing() {
+    require_root();
+    let u = Underlay::new();
+    let a = Upgradable::start(&u.a);
+    let db = Wgd::start(&u.b);
+    let n = unique();
+    let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
+    let x = n % 250 + 1;
+    let (in_a, in_b) = (format!("10.{x}.0.1"), format!("10.{x}.0.2"));
+    a.ifc(
+        &u.a,
+        &format!("{ia} create wgkey {} wgport 41000", genkey()),
+    );
+    db.ok(&format!("{ib} create wgkey {} wgport 51000", genkey()));
+    let pa = field(&a.ifc(&u.a, &ia), "wgpubkey").unwrap();
+    let pb = pubkey(&db, &ib);
+    a.ifc(
+        &u.a,
+        &format!(
+            "{ia} wgpeer {pb} wgendpoint {} 51000 wgaip {in_b}/32 inet {in_a} {in_b} link1 up",
+            u.b4
+        ),
+    );
+    db.ok(&format!(
+        "{ib} wgpeer {pa} wgendpoint {} 41000 wgaip {in_a}/32 inet {in_b} {in_a} up",
+        u.a4
+    ));
+    assert!(u.a.ping(&in_b, 1));
+    let link = |ns: &Ns| {
+        ns.run(&format!("ip -o link show dev {ia}")) + &ns.run(&format!("ip -o addr show dev {ia}"))
+    };
+    let before_link = link(&u.a);
+    let before_status = a.ifc(&u.a, &ia);
+    let handshake = latest_handshake(&ia);
+    assert_ne!(handshake, "0");
+
+    // 1. SIGUSR2 after a new binary was installed at the path.
+    let old = a.pid();
+    assert_eq!(old, a.first.id());
+    a.replace(&bin("wgd"));
+    let new_inode = inode(&a.dir.join("wgd"));
+    let loss = ping_loss(&u.a, &in_b, 300);
+    std::thread::sleep(Duration::from_millis(800));
+    ok(&format!("kill -USR2 {old}"));
+    assert!(
+        wait_until(10, || a.pid() != old && !alive(old)),
+        "handed over: {}",
+        a.log()
+    );
+    let new = a.pid();
+    assert!(alive(new));
+    let exe = std::fs::read_link(format!("/proc/{new}/exe")).unwrap();
+    assert_eq!(exe, a.dir.join("wgd"), "runs the installed file");
+    assert_eq!(inode(&exe), new_inode);
+    let loss = loss.join().unwrap();
+    assert!(loss <= 1.0, "{loss}% of pings lost");
+    assert_eq!(link(&u.a), before_link, "same index, flags, addresses");
+    let status = a.ifc(&u.a, &ia);
+    let strip = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.contains("last handshake") && !l.contains("bytes"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&status), strip(&before_status), "same configuration");
+    assert_eq!(latest_handshake(&ia), handshake, "no new handshake");
+    assert!(u.a.ping(&in_b, 3));
+
+    // 2. `wgd -R` does the same and says so.
+    let loss = ping_loss(&u.a, &in_b, 300);
+    std::thread::sleep(Duration::from_millis(800));
+    let out =
+        u.a.exec(&format!("{} -R -S {}", a.dir.join("wgd").display(), a.sock));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = a.pid();
+    assert_ne!(again, new);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("wgd: handed over to pid {again}\n")
+    );
+    assert!(wait_until(5, || !alive(new)));
+    let loss = loss.join().unwrap();
+    assert!(loss <= 1.0, "{loss}% of pings lost");
+    assert_eq!(link(&u.a), before_link);
+    assert_eq!(latest_handshake(&ia), handshake, "no new handshake");
+
+    // 3. A broken binary: the daemon keeps serving, the pid file stays.
+    let broken = a.dir.join("broken");
+    std::fs::write(&broken, "#!/bin/sh\nexit 1\n").unwrap();
+    ok(&format!("chmod +x {}", broken.display()));
+    a.replace(&broken);
+    let out =
+        u.a.exec(&format!("{} -R -S {}", bin("wgd").display(), a.sock));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.starts_with(&format!(
+            "wgd: {}: hand-over failed: the new wgd (pid ",
+            a.sock
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(") did not start: unexpected end of file\n"),
+        "{err}"
+    );
+    assert_eq!(a.pid(), again);
+    assert!(alive(again));
+    assert!(u.a.ping(&in_b, 3), "still serving");
+    assert_eq!(link(&u.a), before_link);
+
+    // 4. SIGTERM still stops it cleanly.
+    a.replace(&bin("wgd"));
+    ok(&format!("kill -TERM {again}"));
+    assert!(wait_until(10, || !alive(again)));
+    assert!(
+        !u.a.exec(&format!("ip link show dev {ia}")).status.success(),
+        "link destroyed"
+    );
+    assert!(!a.pidfile.exists() && !std::path::Path::new(&a.sock).exists());
+}

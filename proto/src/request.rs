@@ -44,6 +44,9 @@ pub enum Request {
     },
     List,
     Cloners,
+    /// `wgd -R`: hand the daemon over to a new process of the binary at
+    /// its path (root only); the reply comes once the new one serves.
+    HandOver,
     /// `name: None` = every interface. `keys` = show secrets (root only).
     Status {
         name: Option<String>,
@@ -151,6 +154,7 @@ impl Request {
             }
             Request::List => m.push(kv("op", "list")),
             Request::Cloners => m.push(kv("op", "cloners")),
+            Request::HandOver => m.push(kv("op", "handover")),
             Request::Status { name, keys } => {
                 m.push(kv("op", "status"));
                 if let Some(n) = name {
@@ -226,6 +230,7 @@ impl Request {
             }),
             "list" if rest.is_empty() => Ok(Request::List),
             "cloners" if rest.is_empty() => Ok(Request::Cloners),
+            "handover" if rest.is_empty() => Ok(Request::HandOver),
             "status" => {
                 let mut name = None;
                 let mut keys = false;
@@ -423,6 +428,7 @@ mod tests {
             },
             Request::List,
             Request::Cloners,
+            Request::HandOver,
             Request::Status {
                 name: None,
                 keys: true,

@@ -67,6 +67,9 @@ pub fn handle(
         Ok(r) => r,
         Err(_) => return fail(EINVAL),
     };
+    // Nothing changes while a hand-over reads the state (it holds the
+    // plane still); the hand-over itself takes that hold.
+    let _moving = (req != Request::HandOver).then(|| reg.plane().moving());
     match req {
         Request::Create { name, rename, here } => {
             if !root {
@@ -129,6 +132,15 @@ pub fn handle(
             0,
         ),
         Request::Cloners => done(vec![("cloner".into(), CLONER.into())], 0),
+        Request::HandOver => {
+            if !root {
+                return fail(EPERM);
+            }
+            match crate::handover::give_now() {
+                Ok(pid) => done(vec![("pid".into(), pid.to_string())], 0),
+                Err(why) => done(vec![("error".into(), why)], EIO),
+            }
+        }
         Request::Status { name, keys } => {
             let ifaces = match name {
                 Some(n) => match reg.get(&n) {

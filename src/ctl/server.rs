@@ -177,6 +177,11 @@ fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
         for (_, v) in reply.iter_mut() {
             v.zeroize();
         }
+        // Handed over: the new process serves from now on (the reply to
+        // `wgd -R` said so); exit without touching a link.
+        if crate::handover::handed_over() {
+            std::process::exit(0);
+        }
         if sent.is_err() {
             return;
         }

@@ -11,4 +11,47 @@
 //! over yet.
 
 pub mod codec;
+pub mod give;
 pub mod snapshot;
+pub mod take;
+
+/// What the new process says first, with the snapshot version it reads.
+pub const HELLO: &str = "wgd-takeover";
+/// What it says once it serves every interface.
+pub const SERVING: &str = "serving";
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+static CONTEXT: OnceLock<give::Context> = OnceLock::new();
+static HANDED_OVER: AtomicBool = AtomicBool::new(false);
+
+/// What a later hand-over needs, set once the daemon serves.
+pub fn prepare(ctx: give::Context) {
+    let _ = CONTEXT.set(ctx);
+}
+
+/// Hand over now (SIGUSR2, `wgd -R`): the new process's pid once it
+/// serves; the caller then exits. Logged either way.
+pub fn give_now() -> Result<u32, String> {
+    let Some(ctx) = CONTEXT.get() else {
+        return Err("this wgd cannot hand over (not serving yet)".into());
+    };
+    crate::log::info(format!("handing over to {}", ctx.exe.display()));
+    match give::give(ctx) {
+        Ok(pid) => {
+            HANDED_OVER.store(true, Ordering::SeqCst);
+            crate::log::info(format!("handed over to pid {pid}"));
+            Ok(pid)
+        }
+        Err(why) => {
+            crate::log::error(format!("hand-over failed, still serving: {why}"));
+            Err(why)
+        }
+    }
+}
+
+/// A hand-over succeeded: this process must exit.
+pub fn handed_over() -> bool {
+    HANDED_OVER.load(Ordering::SeqCst)
+}

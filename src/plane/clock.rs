@@ -27,10 +27,13 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
             let mut tx = TxQueue::new(CLOCK_TX_BYTES);
             let mut due = Vec::new();
             loop {
-                let now = Instant::now();
                 let mut next = u64::MAX;
-                for ifc in reg.all() {
-                    next = next.min(tick_interface(&ifc, &mut tx, &mut due, now));
+                {
+                    let _moving = reg.plane().moving();
+                    let now = Instant::now();
+                    for ifc in reg.all() {
+                        next = next.min(tick_interface(&ifc, &mut tx, &mut due, now));
+                    }
                 }
                 let now = Instant::now();
                 let left = Duration::from_millis(next.saturating_sub(timers::ms(now)));

@@ -11,7 +11,7 @@ use crate::data::backlog::{Job, Ready};
 use crate::data::handshake::consume;
 use crate::data::tx::TxQueue;
 use crate::data::{Live, Outlet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Jobs taken from one interface's queue before the next one's turn.
 const TURN: usize = 16;
@@ -21,22 +21,25 @@ const TX_BYTES: usize = 64 << 10;
 /// The service's nice value, relative to the workers'.
 pub const NICE: i32 = 10;
 
-pub fn start(ready: &Arc<Ready>, threads: usize) -> std::io::Result<()> {
+pub fn start(ready: &Arc<Ready>, quiet: &Arc<RwLock<()>>, threads: usize) -> std::io::Result<()> {
     for i in 0..threads.max(1) {
         let ready = ready.clone();
+        let quiet = quiet.clone();
         std::thread::Builder::new()
             .name(format!("handshake{i}"))
-            .spawn(move || serve(&ready))?;
+            .spawn(move || serve(&ready, &quiet))?;
     }
     Ok(())
 }
 
-fn serve(ready: &Ready) {
+/// `quiet`: read-held for a turn (`crate::plane::Plane::still`).
+fn serve(ready: &Ready, quiet: &RwLock<()>) {
     crate::sys::sched::lower_priority(NICE);
     let mut tx = TxQueue::new(TX_BYTES);
     let mut jobs: Vec<Job> = Vec::with_capacity(TURN);
     loop {
         let q = ready.next();
+        let _moving = quiet.read().unwrap_or_else(|e| e.into_inner());
         q.take(TURN, &mut jobs);
         let Some(ifc) = q.ifc.upgrade() else {
             jobs.clear();

@@ -51,7 +51,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A descriptor the workers serve.
 pub enum Kind {
@@ -87,6 +87,10 @@ pub struct Plane {
     pub handshakes: Arc<Ready>,
     sources: RwLock<HashMap<u64, Arc<Source>>>,
     next_token: AtomicU64,
+    /// Read-held while a worker handles a source, a handshake thread a
+    /// turn, or the clock a tick; `still` write-holds it, so that nothing
+    /// of any interface moves (a hand-over reads the state under it).
+    quiet: Arc<RwLock<()>>,
 }
 
 /// Crypto is shared between workers only when there are at least this
@@ -112,12 +116,13 @@ impl Plane {
             handshakes: Arc::new(Ready::default()),
             sources: RwLock::new(HashMap::new()),
             next_token: AtomicU64::new(1),
+            quiet: Arc::new(RwLock::new(())),
         });
         // Token 0, level-triggered: readable while help is wanted.
         plane
             .epoll
             .add(plane.crew.fd(), EpollEvent::new(EpollFlags::EPOLLIN, CREW))?;
-        handshakes::start(&plane.handshakes, workers)?;
+        handshakes::start(&plane.handshakes, &plane.quiet, workers)?;
         for i in 0..workers.max(1) {
             let p = plane.clone();
             std::thread::Builder::new()
@@ -125,6 +130,19 @@ impl Plane {
                 .spawn(move || worker::run(&p))?;
         }
         Ok(plane)
+    }
+
+    /// Hold the whole plane still: returns once no batch, handshake or
+    /// timer is being handled, and none starts until the guard is
+    /// dropped. Packets wait in the socket and TUN queues meanwhile.
+    pub fn still(&self) -> RwLockWriteGuard<'_, ()> {
+        self.quiet.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a worker, a handshake thread or the clock holds while it
+    /// handles something.
+    pub fn moving(&self) -> RwLockReadGuard<'_, ()> {
+        self.quiet.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Workers to start when none is asked for: one per CPU.

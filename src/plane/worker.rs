@@ -29,6 +29,7 @@ pub fn run(plane: &Plane) {
         let Some(src) = plane.source(token) else {
             continue;
         };
+        let moving = plane.moving();
         let busy = src.busy.lock().unwrap_or_else(|e| e.into_inner());
         if !src.live.load(Ordering::SeqCst) {
             continue;
@@ -44,5 +45,6 @@ pub fn run(plane: &Plane) {
             plane.rearm(token, &src);
         }
         drop(busy);
+        drop(moving);
     }
 }

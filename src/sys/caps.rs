@@ -53,7 +53,11 @@ pub fn drop_to_minimum() -> io::Result<()> {
         .and_then(|s| s.trim().parse::<u32>().ok())
         .unwrap_or(40);
     for cap in 0..=last {
-        if KEEP & (1u64 << cap) == 0 {
+        // SAFETY: prctl with integer arguments only.
+        let bounded = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+        // Gone already (a wgd started by one handing over): nothing to
+        // drop, and no CAP_SETPCAP left to drop it with.
+        if KEEP & (1u64 << cap) == 0 && bounded != 0 {
             // SAFETY: prctl with integer arguments only.
             let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
             if r < 0 {

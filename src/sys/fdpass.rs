@@ -64,6 +64,41 @@ pub fn recv(sock: &UnixStream, max: usize) -> io::Result<(Vec<u8>, Vec<OwnedFd>)
     Ok((msg, fds))
 }
 
+/// The socket a parent process left open for us at descriptor `fd`
+/// (`wgd --takeover FD`): ours from now on. Fails unless it is a Unix
+/// stream socket.
+pub fn inherited(fd: RawFd) -> io::Result<UnixStream> {
+    if fd < 3 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; it fails with
+    // EBADF if the number is not an open descriptor.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open and nothing else in this process
+    // owns it (the parent put it there for us alone).
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let st = nix::sys::stat::fstat(&owned)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(io::Error::from_raw_os_error(libc::ENOTSOCK));
+    }
+    let _ = nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    Ok(UnixStream::from(owned))
+}
+
+/// Let `sock` survive an exec (the child's end of a socketpair).
+pub fn keep_across_exec(sock: &UnixStream) -> io::Result<()> {
+    nix::fcntl::fcntl(
+        sock,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

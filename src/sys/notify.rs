@@ -9,6 +9,12 @@ use std::os::unix::net::{SocketAddr, UnixDatagram};
 /// Send `READY=1` to `$NOTIFY_SOCKET`, if the environment names one (a
 /// path, or an abstract name starting with `@`). Nothing otherwise.
 pub fn ready() -> io::Result<()> {
+    send("READY=1")
+}
+
+/// Send one notification (`MAINPID=…`, `READY=1`, …), if the
+/// environment names a socket.
+pub fn send(msg: &str) -> io::Result<()> {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return Ok(());
     };
@@ -18,6 +24,6 @@ pub fn ready() -> io::Result<()> {
         None => SocketAddr::from_pathname(&path)?,
     };
     let sock = UnixDatagram::unbound()?;
-    sock.send_to_addr(b"READY=1", &addr)?;
+    sock.send_to_addr(msg.as_bytes(), &addr)?;
     Ok(())
 }

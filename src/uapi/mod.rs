@@ -18,7 +18,7 @@ use proto::wire::{read_line, WireError};
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufReader, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -117,6 +117,26 @@ impl UapiSocket {
         )?;
         lock(&a.listeners).insert(token, (Arc::downgrade(&ifc), listener));
         Ok(UapiSocket { path, token })
+    }
+
+    /// A second descriptor of the listening socket (for a hand-over).
+    pub fn listener(&self) -> io::Result<OwnedFd> {
+        let a = acceptor()?;
+        let l = lock(&a.listeners);
+        let (_, l) = l
+            .get(&self.token)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        l.as_fd().try_clone_to_owned()
+    }
+
+    /// Stop accepting, leaving the socket file (a new process serves it
+    /// from now on).
+    pub fn hand_over(self) {
+        if let Ok(a) = acceptor() {
+            if let Some((_, l)) = lock(&a.listeners).remove(&self.token) {
+                let _ = a.epoll.delete(l.as_fd());
+            }
+        }
     }
 
     /// Stop accepting and remove the socket file.

@@ -170,6 +170,16 @@ impl Interface {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENXIO))
     }
 
+    /// The namespace the interface was born in, if not the daemon's.
+    pub fn birth(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.birth.as_ref().map(|b| b.as_fd())
+    }
+
+    /// The namespace the link is in now.
+    pub fn link_netns(&self) -> io::Result<OwnedFd> {
+        self.tun()?.netns()
+    }
+
     /// The link's index in the namespace it is in now.
     pub fn index(&self) -> u32 {
         lock(&self.place).index

@@ -1,0 +1,138 @@
+//! The old process's side of a hand-over: start the new binary with one
+//! end of a socketpair, wait for it to say it can read our snapshot,
+//! hold the data plane still, send the snapshot and every descriptor,
+//! and wait for "serving". Then the caller exits without touching a
+//! link; on any failure the new process is ended and the plane moves
+//! again as if nothing happened.
+
+use crate::handover::codec::{Writer, VERSION};
+use crate::handover::{HELLO, SERVING};
+use crate::registry::Registry;
+use crate::sys::fdpass;
+use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long the new process has to start, and to take over.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+const TAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a hand-over needs to know of this process: the binary's path
+/// (as started: a new file installed there is what runs next) and the
+/// arguments that make a daemon like this one.
+pub struct Context {
+    pub exe: PathBuf,
+    pub args: Vec<OsString>,
+    pub registry: Arc<Registry>,
+    pub control: std::os::unix::net::UnixListener,
+}
+
+/// One hand-over at a time.
+static BUSY: Mutex<()> = Mutex::new(());
+
+fn end(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Hand everything over; `Ok(new pid)` once the new process serves (the
+/// caller then exits at once), `Err(why)` with everything still served
+/// here.
+pub fn give(ctx: &Context) -> Result<u32, String> {
+    let _one = BUSY
+        .try_lock()
+        .map_err(|_| "a hand-over is already under way".to_string())?;
+    let (ours, theirs) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    fdpass::keep_across_exec(&theirs).map_err(|e| format!("socketpair: {e}"))?;
+    let child = Command::new(&ctx.exe)
+        .args(&ctx.args)
+        .arg("--takeover")
+        .arg(std::os::fd::AsRawFd::as_raw_fd(&theirs).to_string())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", ctx.exe.display()))?;
+    drop(theirs);
+    let pid = child.id();
+    let _ = ours.set_read_timeout(Some(START_TIMEOUT));
+    let hello = match fdpass::recv(&ours, 64) {
+        Ok((m, _)) => m,
+        Err(e) => {
+            end(child);
+            return Err(format!("the new wgd (pid {pid}) did not start: {e}"));
+        }
+    };
+    let want = format!("{HELLO} {VERSION}");
+    if hello != want.as_bytes() {
+        end(child);
+        return Err(format!(
+            "the new wgd (pid {pid}) reads another snapshot: {}",
+            String::from_utf8_lossy(&hello)
+        ));
+    }
+
+    // From here on nothing of any interface moves until we exit or give
+    // up.
+    let plane = ctx.registry.plane().clone();
+    let still = plane.still();
+    let now = Instant::now();
+    let sent = (|| -> Result<(), String> {
+        let handed = ctx
+            .registry
+            .carry_all(now)
+            .map_err(|e| format!("cannot read the interfaces: {e}"))?;
+        let mut w = Writer::new();
+        w.u32(handed.len() as u32);
+        let mut fds: Vec<BorrowedFd<'_>> = vec![ctx.control.as_fd()];
+        for h in &handed {
+            w.interface(&h.carried, now);
+            fds.push(h.netns.as_fd());
+            for f in [&h.v4, &h.v6, &h.birth, &h.uapi] {
+                w.bool(f.is_some());
+                fds.extend(f.as_ref().map(|f| f.as_fd()));
+            }
+        }
+        w.u32(fds.len() as u32);
+        let bytes = w.into_bytes();
+        let io = |e: std::io::Error| format!("cannot send the snapshot: {e}");
+        let mut chunks = fds.chunks(fdpass::MAX_FDS);
+        fdpass::send(&ours, &bytes, chunks.next().unwrap_or(&[])).map_err(io)?;
+        for c in chunks {
+            fdpass::send(&ours, &[], c).map_err(io)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = sent {
+        end(child);
+        drop(still);
+        return Err(e);
+    }
+    let _ = ours.set_read_timeout(Some(TAKE_TIMEOUT));
+    match fdpass::recv(&ours, 4096) {
+        Ok((m, _)) if m == SERVING.as_bytes() => {
+            // The service manager follows the new process.
+            let _ = crate::sys::notify::send(&format!("MAINPID={pid}"));
+            std::mem::forget(still);
+            // Not reaped here: the caller exits now, and the new
+            // process is handed to init (or systemd) as an orphan.
+            std::mem::forget(child);
+            Ok(pid)
+        }
+        Ok((m, _)) => {
+            end(child);
+            drop(still);
+            Err(format!(
+                "the new wgd (pid {pid}) refused: {}",
+                String::from_utf8_lossy(&m)
+            ))
+        }
+        Err(e) => {
+            end(child);
+            drop(still);
+            Err(format!("the new wgd (pid {pid}) did not take over: {e}"))
+        }
+    }
+}
