@@ -234,6 +234,7 @@ fn prepare_handover(opts: &Options, reg: &Arc<Registry>, listener: &UnixListener
     crate::handover::prepare(crate::handover::give::Context {
         exe,
         args,
+        pidfile: opts.pidfile.clone(),
         registry: reg.clone(),
         control,
     });
@@ -255,17 +256,24 @@ fn take_over(opts: &Options, fd: i32) -> Result<(), StartError> {
     let listener = taking.take(&reg).map_err(StartError::Takeover)?;
     start_watchers(opts, &reg, sigs)?;
     prepare_handover(opts, &reg, &listener);
-    if let Some(p) = &opts.pidfile {
-        // Replaced whole: a reader never sees it empty.
-        let tmp = p.with_extension("takeover");
-        let written =
-            fs::write(&tmp, format!("{}\n", std::process::id())).and_then(|()| fs::rename(&tmp, p));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(StartError::Pidfile(e));
-        }
+    // For tests: a window to end this process in mid-hand-over.
+    if let Some(ms) = std::env::var("WGD_TEST_TAKEOVER_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
     }
     taking.serving().map_err(StartError::Takeover)?;
+    // The old process wrote our pid there already before it exited;
+    // again, in case it could not.
+    if let Some(p) = &opts.pidfile {
+        if let Err(e) = crate::handover::write_pidfile(p, std::process::id()) {
+            crate::log::error(format!(
+                "cannot write pidfile: {}",
+                proto::errno::describe(&e)
+            ));
+        }
+    }
     crate::log::info(format!(
         "took over {} interfaces on {}",
         reg.all().len(),

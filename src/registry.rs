@@ -200,6 +200,17 @@ impl Registry {
         Ok(out)
     }
 
+    /// Drop every session of every peer (the next packet starts a
+    /// handshake): after a hand-over that failed
+    /// once the new process had the keys, it may have sent with them,
+    /// and a counter must never be used twice.
+    pub fn forget_sessions(&self) {
+        let ifcs: Vec<Arc<Interface>> = self.lock().iter().map(|e| e.ifc.clone()).collect();
+        for ifc in ifcs {
+            ifc.forget_sessions();
+        }
+    }
+
     /// Serve an interface another wgd handed over, as it was there: a TUN
     /// queue of ours on its link, its sockets, its UAPI listener.
     pub fn adopt(&self, h: Handed, now: Instant) -> io::Result<String> {

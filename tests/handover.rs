@@ -209,6 +209,10 @@ struct Upgradable {
 
 impl Upgradable {
     fn start(ns: &Ns) -> Upgradable {
+        Upgradable::start_env(ns, &[])
+    }
+
+    fn start_env(ns: &Ns, env: &[(&str, &str)]) -> Upgradable {
         let dir = std::path::PathBuf::from(format!("/tmp/wgt-up-{}", unique()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(bin("wgd"), dir.join("wgd")).unwrap();
@@ -219,6 +223,7 @@ impl Upgradable {
             .arg(dir.join("wgd"))
             .args(["-f", "-S", &sock, "-p"])
             .arg(&pidfile)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(dir.join("log")).unwrap())
             .spawn()
@@ -361,6 +366,21 @@ fn sigusr2_and_wgd_r_hand_over_with_the_tunnel_up_and_a_broken_binary_changes_no
     a.replace(&bin("wgd"));
     let new_inode = inode(&a.dir.join("wgd"));
     let loss = ping_loss(&u.a, &in_b, 300);
+    let mut server = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &u.b.name, "iperf3", "-s", "-1", "-B", &in_b,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let client = std::process::Command::new("ip")
+        .args(["netns", "exec", &u.a.name, "iperf3", "-c", &in_b, "-t", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(800));
     ok(&format!("kill -USR2 {old}"));
     assert!(
@@ -375,6 +395,15 @@ fn sigusr2_and_wgd_r_hand_over_with_the_tunnel_up_and_a_broken_binary_changes_no
     assert_eq!(inode(&exe), new_inode);
     let loss = loss.join().unwrap();
     assert!(loss <= 1.0, "{loss}% of pings lost");
+    let iperf = client.wait_with_output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        iperf.status.success(),
+        "iperf3 across the hand-over: {}{}",
+        String::from_utf8_lossy(&iperf.stdout),
+        String::from_utf8_lossy(&iperf.stderr)
+    );
     assert_eq!(link(&u.a), before_link, "same index, flags, addresses");
     let status = a.ifc(&u.a, &ia);
     let strip = |s: &str| -> String {
@@ -443,4 +472,197 @@ fn sigusr2_and_wgd_r_hand_over_with_the_tunnel_up_and_a_broken_binary_changes_no
         "link destroyed"
     );
     assert!(!a.pidfile.exists() && !std::path::Path::new(&a.sock).exists());
+}
+
+/// The process `parent` started with `--takeover`, if any.
+fn taker_of(parent: u32) -> Option<u32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(parent) && cmd.windows(10).any(|w| w == b"--takeover") {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_new_process_killed_in_mid_hand_over_leaves_the_old_one_serving() {
+    require_root();
+    let u = Underlay::new();
+    let a = Upgradable::start_env(&u.a, &[("WGD_TEST_TAKEOVER_PAUSE_MS", "3000")]);
+    let db = Wgd::start(&u.b);
+    let n = unique();
+    let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
+    let x = n % 250 + 1;
+    let (in_a, in_b) = (format!("10.{x}.0.1"), format!("10.{x}.0.2"));
+    a.ifc(
+        &u.a,
+        &format!("{ia} create wgkey {} wgport 41001", genkey()),
+    );
+    db.ok(&format!("{ib} create wgkey {} wgport 51001", genkey()));
+    let pa = field(&a.ifc(&u.a, &ia), "wgpubkey").unwrap();
+    let pb = pubkey(&db, &ib);
+    a.ifc(
+        &u.a,
+        &format!(
+            "{ia} wgpeer {pb} wgendpoint {} 51001 wgaip {in_b}/32 inet {in_a} {in_b} up",
+            u.b4
+        ),
+    );
+    db.ok(&format!(
+        "{ib} wgpeer {pa} wgendpoint {} 41001 wgaip {in_a}/32 inet {in_b} {in_a} up",
+        u.a4
+    ));
+    assert!(u.a.ping(&in_b, 1));
+    let index = u.a.run(&format!("ip -o link show dev {ia}"));
+    let old = a.pid();
+    ok(&format!("kill -USR2 {old}"));
+    let mut taker = None;
+    assert!(wait_until(5, || {
+        taker = taker_of(old);
+        taker.is_some()
+    }));
+    let taker = taker.unwrap();
+    // It has the snapshot and serves too, but has not said so yet.
+    std::thread::sleep(Duration::from_millis(1000));
+    ok(&format!("kill -KILL {taker}"));
+    assert!(
+        wait_until(5, || a.log().contains("hand-over failed, still serving")),
+        "{}",
+        a.log()
+    );
+    assert!(alive(old));
+    assert_eq!(a.pid(), old, "pid file unchanged");
+    assert_eq!(
+        u.a.run(&format!("ip -o link show dev {ia}")),
+        index,
+        "the link as it was"
+    );
+    // Its sessions went (the new process may have sent with them): the
+    // next packets handshake again, and get through.
+    assert!(
+        u.a.ping(&in_b, 5),
+        "still serving: {}\n{}\n{}",
+        a.log(),
+        a.ifc(&u.a, &ia),
+        db.log_text()
+    );
+    assert!(a.ifc(&u.a, &ia).contains("wgpeer"));
+}
+
+/// bird2's OSPFv2 neighbour states on `ns`'s control socket `sock`.
+fn ospf_states(ns: &Ns, sock: &str) -> String {
+    String::from_utf8_lossy(
+        &ns.exec(&format!("birdc -s {sock} show ospf neighbors ospf4"))
+            .stdout,
+    )
+    .into_owned()
+}
+
+/// bird daemons we started, with their files: ended by PID and removed
+/// on every exit path.
+struct Birds(Vec<(std::process::Child, String, String)>);
+
+impl Drop for Birds {
+    fn drop(&mut self) {
+        for (c, file, sock) in self.0.iter_mut() {
+            end_child(c);
+            let _ = std::fs::remove_file(&*file);
+            let _ = std::fs::remove_file(&*sock);
+        }
+    }
+}
+
+#[test]
+fn ospf_over_a_link1_tunnel_stays_full_across_a_hand_over() {
+    require_root();
+    let u = Underlay::new();
+    let a = Upgradable::start(&u.a);
+    let db = Wgd::start(&u.b);
+    let n = unique();
+    let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
+    a.ifc(
+        &u.a,
+        &format!("{ia} create wgkey {} wgport 41002", genkey()),
+    );
+    db.ok(&format!("{ib} create wgkey {} wgport 51002", genkey()));
+    let pa = field(&a.ifc(&u.a, &ia), "wgpubkey").unwrap();
+    let pb = pubkey(&db, &ib);
+    a.ifc(&u.a, &format!("{ia} wgpeer {pb} wgendpoint {} 51002 wgaip 0.0.0.0/0 wgaip ::/0 inet 10.254.0.1 10.254.0.2 inet6 fe80::254:1/64 link1 up", u.b4));
+    db.ok(&format!("{ib} wgpeer {pa} wgendpoint {} 41002 wgaip 0.0.0.0/0 wgaip ::/0 inet 10.254.0.2 10.254.0.1 inet6 fe80::254:2/64 link1 up", u.a4));
+    let conf =
+        std::fs::read_to_string(format!("{}/examples/bird.conf", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let mut birds = Birds(Vec::new());
+    let mut socks = Vec::new();
+    for (ns, id) in [(&u.a, "10.254.0.1"), (&u.b, "10.254.0.2")] {
+        let m = unique();
+        let (file, sock) = (
+            format!("/tmp/wgt-hb-{m}.conf"),
+            format!("/tmp/wgt-hb-{m}.ctl"),
+        );
+        std::fs::write(&file, conf.replace("10.1.0.1", id)).unwrap();
+        birds.0.push((
+            std::process::Command::new("ip")
+                .args([
+                    "netns", "exec", &ns.name, "bird", "-f", "-c", &file, "-s", &sock,
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+            file,
+            sock.clone(),
+        ));
+        socks.push(sock);
+    }
+    let full = |ns: &Ns, s: &str| ospf_states(ns, s).contains("Full");
+    assert!(
+        wait_until(30, || full(&u.a, &socks[0]) && full(&u.b, &socks[1])),
+        "adjacency never Full: {}",
+        ospf_states(&u.a, &socks[0])
+    );
+    let old = a.pid();
+    a.replace(&bin("wgd"));
+    // Watch both sides every 100 ms from before the switch until 6 s
+    // after it (beyond the 4 s dead interval).
+    let watch = {
+        let (na, nb) = (u.a.name.clone(), u.b.name.clone());
+        let (sa, sb) = (socks[0].clone(), socks[1].clone());
+        std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(8);
+            let mut bad = Vec::new();
+            while Instant::now() < end {
+                for (ns, s) in [(&na, &sa), (&nb, &sb)] {
+                    let out = sh(&format!(
+                        "ip netns exec {ns} birdc -s {s} show ospf neighbors ospf4"
+                    ));
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    if !text.contains("Full") {
+                        bad.push(text);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bad
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1000));
+    ok(&format!("kill -USR2 {old}"));
+    assert!(
+        wait_until(10, || a.pid() != old && !alive(old)),
+        "{}",
+        a.log()
+    );
+    let bad = watch.join().unwrap();
+    drop(birds);
+    assert!(bad.is_empty(), "the adjacency left Full: {bad:?}");
 }

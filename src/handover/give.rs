@@ -3,7 +3,10 @@
 //! hold the data plane still, send the snapshot and every descriptor,
 //! and wait for "serving". Then the caller exits without touching a
 //! link; on any failure the new process is ended and the plane moves
-//! again as if nothing happened.
+//! again. Once the snapshot went out, the new process held the session
+//! keys and may have sent with them: a failure after that drops every
+//! session (each tunnel handshakes again on its next packet), so that no
+//! counter is ever used twice with one key.
 
 use crate::handover::codec::{Writer, VERSION};
 use crate::handover::{HELLO, SERVING};
@@ -27,6 +30,8 @@ const TAKE_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Context {
     pub exe: PathBuf,
     pub args: Vec<OsString>,
+    /// The pid file, which holds the new process's pid once it serves.
+    pub pidfile: Option<PathBuf>,
     pub registry: Arc<Registry>,
     pub control: std::os::unix::net::UnixListener,
 }
@@ -106,14 +111,28 @@ pub fn give(ctx: &Context) -> Result<u32, String> {
         Ok(())
     })();
     if let Err(e) = sent {
+        // Part of the snapshot may have gone out.
         end(child);
+        ctx.registry.forget_sessions();
         drop(still);
         return Err(e);
     }
     let _ = ours.set_read_timeout(Some(TAKE_TIMEOUT));
+    // The new process has the keys now and may send with them before it
+    // fails: if it does not take over, no session of ours is used again.
+    let failed = |child: Child, still: std::sync::RwLockWriteGuard<'_, ()>| {
+        end(child);
+        ctx.registry.forget_sessions();
+        drop(still);
+    };
     match fdpass::recv(&ours, 4096) {
         Ok((m, _)) if m == SERVING.as_bytes() => {
-            // The service manager follows the new process.
+            // The pid file and the service manager follow the new process.
+            if let Some(p) = &ctx.pidfile {
+                if let Err(e) = crate::handover::write_pidfile(p, pid) {
+                    crate::log::error(format!("cannot write pidfile: {e}"));
+                }
+            }
             let _ = crate::sys::notify::send(&format!("MAINPID={pid}"));
             std::mem::forget(still);
             // Not reaped here: the caller exits now, and the new
@@ -122,16 +141,14 @@ pub fn give(ctx: &Context) -> Result<u32, String> {
             Ok(pid)
         }
         Ok((m, _)) => {
-            end(child);
-            drop(still);
+            failed(child, still);
             Err(format!(
                 "the new wgd (pid {pid}) refused: {}",
                 String::from_utf8_lossy(&m)
             ))
         }
         Err(e) => {
-            end(child);
-            drop(still);
+            failed(child, still);
             Err(format!("the new wgd (pid {pid}) did not take over: {e}"))
         }
     }

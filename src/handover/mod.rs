@@ -55,3 +55,10 @@ pub fn give_now() -> Result<u32, String> {
 pub fn handed_over() -> bool {
     HANDED_OVER.load(Ordering::SeqCst)
 }
+
+/// Write `pid` to the pid file, replacing it whole (a reader never sees
+/// it empty or half written).
+pub fn write_pidfile(p: &std::path::Path, pid: u32) -> std::io::Result<()> {
+    let tmp = p.with_extension("handover");
+    std::fs::write(&tmp, format!("{pid}\n")).and_then(|()| std::fs::rename(&tmp, p))
+}

@@ -175,6 +175,19 @@ impl Interface {
         Ok(ifc)
     }
 
+    /// Drop every peer's sessions and start its deadlines afresh, as a
+    /// down/up does: the next packet starts a handshake at once.
+    pub fn forget_sessions(&self) {
+        let cfg = lock(&self.config);
+        let router = self.router();
+        for pc in cfg.peers.iter() {
+            if let Some(peer) = &pc.live {
+                let t = new_tunnel(router.identity.as_deref(), pc, peer, &router.indices);
+                crate::wg::timers::reset_sessions(peer, &mut peer.lock(), t);
+            }
+        }
+    }
+
     /// A new interface around a TUN device, served through `wiring`.
     pub(super) fn assemble(
         name: &str,
