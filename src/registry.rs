@@ -215,8 +215,13 @@ impl Registry {
     /// queue of ours on its link, its sockets, its UAPI listener.
     pub fn adopt(&self, h: Handed, now: Instant) -> io::Result<String> {
         let c = &h.carried;
-        let tun =
-            crate::sys::netns::run_in(h.netns.as_fd(), || Tun::attach(&c.name, c.place.index))?;
+        // Most links are where we are: no thread to join a namespace.
+        let home = crate::sys::netns::home()?;
+        let tun = if crate::sys::netns::id_of(h.netns.as_fd())? == home {
+            Tun::attach(&c.name, c.place.index)?
+        } else {
+            crate::sys::netns::run_in(h.netns.as_fd(), || Tun::attach(&c.name, c.place.index))?
+        };
         let sockets = match h.v4 {
             Some(v4) => Some(Sockets::adopt(v4, h.v6)?),
             None => None,
