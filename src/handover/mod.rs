@@ -1,14 +1,18 @@
 //! Handing the daemon over to a new wgd process with every interface up
-//! (SIGUSR2, `wgd -R`): the old process passes its descriptors and a
-//! snapshot of its state to the new one, which serves from there.
-//! Being built: today the snapshot's format (`codec`), interfaces
-//! written and read in it (`snapshot`; `Interface::carry` and
-//! `Interface::adopt` in `crate::wg::interface`), sessions carried
-//! as values (`crate::noise::session::Carried`), descriptors passed
-//! (`crate::sys::fdpass`), UDP sockets adopted (`Sockets::adopt`) and a
-//! second TUN queue attached to a live link (`Tun::attach`; every wgN's
-//! TUN device is multi-queue for this) exist; the daemon does not hand
-//! over yet.
+//! (SIGUSR2, `wgd -R`): the old process (`give`) holds its data plane
+//! still and passes its descriptors and a snapshot of its state to the
+//! new one (`take`), which serves from there.
+//!
+//! ```text
+//!   old: spawn new ──hello(version)──>  hold the plane still
+//!        snapshot (codec, snapshot) + descriptors (sys::fdpass) ──>
+//!   new: attach a TUN queue per link, adopt sockets, Interface::adopt,
+//!        serve ──"serving"──> old: pid file, MAINPID=, exit
+//! ```
+//!
+//! Sessions travel as values (`crate::noise::session::Carried`), so the
+//! tunnels need no new handshake; if the new process fails after it had
+//! the keys, the old one drops every session before it moves again.
 
 pub mod codec;
 pub mod give;
