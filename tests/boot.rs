@@ -196,6 +196,16 @@ fn spec_variables_only_with_wgd_socket_and_path() {
         assert!(o.status.success(), "{}", text(&o));
     }
     assert!(nss[0].ping("10.202.0.2", 3));
+    // `if_wg upgrade`: the daemon hands over to the binary at its path
+    // (wgd -R); the pid file follows, the tunnel stays.
+    let pid = |i: usize| std::fs::read_to_string(format!("{}/wgd.pid", dirs[i])).unwrap();
+    let before = pid(0);
+    let o = rc(0, "if_wg", "upgrade");
+    assert!(o.status.success(), "{}", text(&o));
+    let after = pid(0);
+    assert_ne!(after, before);
+    assert_eq!(text(&o), format!("wgd: handed over to pid {after}"));
+    assert!(nss[0].ping("10.202.0.2", 3));
     for i in 0..2 {
         let o = rc(i, "wg", "status");
         assert!(
