@@ -6,7 +6,7 @@
 //! UDP sockets are made there), even when the daemon that owns the shared
 //! socket path runs in another one.
 
-use proto::errno::{strerror, EEXIST};
+use proto::errno::{strerror, EADDRINUSE, EEXIST};
 use proto::wire::{read_message, write_message, MAX_RESPONSE};
 use proto::Request;
 use std::io::BufReader;
@@ -66,6 +66,12 @@ pub fn run(socket: &Path, name: &str) -> Result<(), String> {
     match call(socket, &req)? {
         0 => {}
         EEXIST => return Err(format!("interface {name} already exists")),
+        EADDRINUSE => {
+            return Err(format!(
+                "interface {name} exists elsewhere: {} is served by another daemon",
+                proto::paths::uapi_socket(name)
+            ))
+        }
         n => return Err(format!("{name}: {}", strerror(n))),
     }
     if !crate::uapi::path_of(name).exists() {

@@ -21,6 +21,9 @@ const MAX_NAME: usize = 15;
 #[derive(Debug)]
 pub enum CloneError {
     Exists,
+    /// Another daemon (in another namespace) or another WireGuard serves
+    /// an interface of this name: its UAPI socket is live.
+    Elsewhere,
     BadName,
     NotFound,
     Io(io::Error),
@@ -282,6 +285,7 @@ impl Registry {
                 .find(|n| {
                     !list.iter().any(|e| e.ifc.has_name(n))
                         && nix::net::if_::if_nametoindex(n.as_str()).is_err()
+                        && !uapi::live(n)
                 })
                 .ok_or(CloneError::BadName)?
         } else {
@@ -297,6 +301,12 @@ impl Registry {
             io::ErrorKind::AlreadyExists => CloneError::Exists,
             _ => CloneError::Io(e),
         };
+        // Names are host-wide (every namespace shares the UAPI
+        // directory): one served elsewhere is refused before any link is
+        // made here.
+        if uapi::live(&name) {
+            return Err(CloneError::Elsewhere);
+        }
         let wires = Arc::new(Wires::new(&self.plane));
         let ifc = Interface::create(&name, wires.clone(), birth).map_err(exists)?;
         // The UAPI path is claimed last: a live socket there belongs to
@@ -305,7 +315,10 @@ impl Registry {
         let served = uapi::bind(&name).and_then(|l| wires.serve_uapi(&ifc, &name, l));
         if let Err(e) = served {
             ifc.shutdown();
-            return Err(exists(e));
+            return Err(match e.kind() {
+                io::ErrorKind::AlreadyExists => CloneError::Elsewhere,
+                _ => CloneError::Io(e),
+            });
         }
         list.push(Entry { ifc, wires });
         Ok(name)

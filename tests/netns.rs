@@ -328,3 +328,32 @@ fn the_launcher_creates_where_it_runs() {
     let eps = n2.run(&format!("wg show {wb} endpoints"));
     assert_eq!(eps.trim(), format!("{pa}\t10.250.0.1:41001"));
 }
+
+/// Interface names are host-wide (the UAPI directory is shared): a name
+/// another daemon serves is refused, saying where, and changes nothing;
+/// `wg create` skips it.
+#[test]
+fn a_name_served_in_another_namespace_is_refused_and_skipped() {
+    require_root();
+    let (n1, n2) = (Ns::new("h1"), Ns::new("h2"));
+    let (d1, d2) = (Wgd::start(&n1), Wgd::start(&n2));
+    let name = format!("wg{}", unique());
+    d1.ok(&format!("{name} create"));
+    d2.fails(
+        &format!("{name} create"),
+        &format!(
+            "ifconfig-wg: interface {name} exists elsewhere: /var/run/wireguard/{name}.sock is served by another daemon"
+        ),
+    );
+    assert!(!n2.link_exists(&name), "nothing made");
+    assert_eq!(d2.ok("-l").trim(), "", "nothing listed");
+    assert!(n1.link_exists(&name));
+    // The lowest free unit here may be held there: `wg create` takes the
+    // next one.
+    let first = d1.ok("wg create").trim().to_string();
+    let second = d2.ok("wg create").trim().to_string();
+    assert_ne!(first, second);
+    assert!(n2.link_exists(&second) && !n2.link_exists(&first));
+    d1.ok(&format!("{first} destroy"));
+    d2.ok(&format!("{second} destroy"));
+}

@@ -4,7 +4,7 @@
 use ifconfig_wg::{client, print, words};
 
 use client::{Client, ClientError};
-use proto::errno::{strerror, EEXIST, EINVAL, ENOENT, ENXIO, EPERM};
+use proto::errno::{strerror, EADDRINUSE, EEXIST, EINVAL, ENOENT, ENXIO, EPERM};
 use proto::{InterfaceStatus, Op, Request};
 use std::process::exit;
 
@@ -244,6 +244,15 @@ fn main() {
                 "interface {} already exists",
                 cmd.rename.as_deref().unwrap_or(&name)
             )),
+            // Interface names are host-wide: another daemon (another
+            // namespace) or WireGuard serves this one.
+            Err(ClientError::Errno(EADDRINUSE)) => {
+                let n = cmd.rename.as_deref().unwrap_or(&name);
+                die(format!(
+                    "interface {n} exists elsewhere: {} is served by another daemon",
+                    proto::paths::uapi_socket(n)
+                ))
+            }
             // Only wgN can be cloned by name; say how to get another name.
             Err(ClientError::Errno(EINVAL)) if cmd.rename.is_none() && !name.starts_with("wg") => {
                 die(format!(

@@ -16,3 +16,12 @@ pub fn control_socket(flag: Option<&str>) -> String {
         _ => DEFAULT_SOCKET.to_string(),
     }
 }
+
+/// Where every WireGuard implementation's UAPI sockets live, shared by
+/// every network namespace: interface names are host-wide.
+pub const UAPI_DIR: &str = "/var/run/wireguard";
+
+/// The UAPI socket of interface `ifname`.
+pub fn uapi_socket(ifname: &str) -> String {
+    format!("{UAPI_DIR}/{ifname}.sock")
+}

@@ -38,6 +38,7 @@ fn set_errno(e: &SetError) -> i32 {
 fn clone_errno(e: &CloneError) -> i32 {
     match e {
         CloneError::Exists => EEXIST,
+        CloneError::Elsewhere => EADDRINUSE,
         CloneError::BadName => EINVAL,
         CloneError::NotFound => ENXIO,
         CloneError::Io(e) => io_errno(e),

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use zeroize::Zeroize;
 
-pub const UAPI_DIR: &str = "/var/run/wireguard";
+pub use proto::paths::UAPI_DIR;
 /// Longest line; a longer one ends the connection with EIO, as in wireguard-go.
 const MAX_LINE: usize = 4096;
 /// Largest `set` request (a big `wg setconf`).
@@ -37,6 +37,12 @@ const IDLE: Duration = Duration::from_secs(30);
 
 pub fn path_of(ifname: &str) -> PathBuf {
     Path::new(UAPI_DIR).join(format!("{ifname}.sock"))
+}
+
+/// Whether another process (a wgd in another namespace, wireguard-go)
+/// serves an interface of this name: its UAPI socket answers.
+pub fn live(ifname: &str) -> bool {
+    UnixStream::connect(path_of(ifname)).is_ok()
 }
 
 /// Claim the socket path: a live socket belongs to someone else (an
