@@ -1,202 +1,11 @@
-//! Hand-over building blocks on real devices (the daemon does not hand
-//! over yet): a second process's TUN queue takes over a live wgN link
-//! without the link losing its index, its addresses or its carrier.
+//! Handing a live daemon over to a new wgd (SIGUSR2, `wgd -R`) on real
+//! namespaces: tunnels, routing adjacencies and links stay; a broken
+//! binary or a new process killed in mid-hand-over leaves the old one
+//! serving. The pieces it is built from: tests/handover_parts.rs.
 
 mod common;
 use common::*;
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
-use wgd::sys::netns;
-use wgd::sys::tun::{Tun, TunPackets};
-
-fn link_line(ns: &Ns, name: &str) -> String {
-    ns.exec(&format!("ip -o link show dev {name}"))
-        .stdout
-        .iter()
-        .map(|b| *b as char)
-        .collect()
-}
-
-#[test]
-fn a_new_queue_takes_over_a_live_tun_link() {
-    require_root();
-    let ns = Ns::new("hq");
-    let name = format!("wg{}", unique());
-    let fd = netns::open_named(&ns.name).unwrap();
-    let old = netns::run_in(fd.as_fd(), || Tun::create(&name, 1420)).unwrap();
-    let index = old.ifindex();
-    ns.run(&format!("ip addr add 10.77.0.1/24 dev {name}"));
-    ns.run(&format!("ip link set {name} up"));
-    assert!(link_line(&ns, &name).contains("LOWER_UP"));
-    assert_eq!(
-        netns::run_in(fd.as_fd(), || Tun::attach("nosuch0", index))
-            .err()
-            .and_then(|e| e.raw_os_error()),
-        Some(libc::ENXIO),
-        "no link of that name: nothing made"
-    );
-    assert_eq!(
-        netns::run_in(fd.as_fd(), || Tun::attach(&name, index + 1000))
-            .err()
-            .and_then(|e| e.raw_os_error()),
-        Some(libc::ENXIO),
-        "another index: not ours"
-    );
-    let new = netns::run_in(fd.as_fd(), || Tun::attach(&name, index)).unwrap();
-    drop(old);
-    let line = link_line(&ns, &name);
-    assert!(line.starts_with(&format!("{index}: {name}:")), "{line}");
-    assert!(line.contains("UP,LOWER_UP"), "carrier kept: {line}");
-    assert!(ns
-        .exec(&format!("ip -o addr show dev {name}"))
-        .stdout
-        .windows(12)
-        .any(|w| w == b"10.77.0.1/24"));
-    // Traffic routed into the link now reaches the new queue.
-    let mut got = false;
-    let mut pkts = TunPackets::default();
-    let end = Instant::now() + Duration::from_secs(5);
-    while !got && Instant::now() < end {
-        let _ = ns.exec("ping -c 1 -W 0.2 10.77.0.2");
-        for _ in 0..10 {
-            let n = new.recv(&mut pkts).unwrap();
-            got |= (0..n).any(|i| {
-                let p = pkts.packet(i);
-                p.len() >= 20 && p[0] >> 4 == 4 && p[9] == 1 && p[16..20] == [10, 77, 0, 2]
-            });
-        }
-    }
-    assert!(got, "the ping reached the new queue");
-    drop(new);
-    assert!(
-        wait_until(5, || !ns
-            .exec(&format!("ip link show dev {name}"))
-            .status
-            .success()),
-        "the last queue gone, the link goes"
-    );
-}
-
-#[test]
-fn adopted_sockets_are_the_same_sockets() {
-    use std::os::fd::OwnedFd;
-    use wgd::sys::udp::{RecvBatch, Sockets};
-    let old = Sockets::bind(0, 0).unwrap();
-    let dup = |s: &wgd::sys::udp::Socket| -> OwnedFd { s.fd().try_clone_to_owned().unwrap() };
-    let new = Sockets::adopt(dup(&old.v4), old.v6.as_ref().map(dup)).unwrap();
-    assert_eq!(new.port, old.port);
-    assert_eq!(new.all().count(), old.all().count());
-    // A datagram queued before the switch is read after it.
-    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    peer.send_to(b"queued", ("127.0.0.1", old.port)).unwrap();
-    drop(old);
-    let mut batch = RecvBatch::default();
-    let end = Instant::now() + Duration::from_secs(2);
-    let mut got = Vec::new();
-    while got.is_empty() && Instant::now() < end {
-        if let Ok(n) = batch.recv(&new.v4) {
-            for i in 0..n {
-                for (d, from, _) in batch.datagrams(i) {
-                    assert_eq!(from, peer.local_addr().unwrap());
-                    got.extend_from_slice(d);
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(got, b"queued");
-}
-
-/// A wiring that serves nothing: the interface alone, without a plane.
-struct Unplugged;
-
-impl wgd::wg::interface::Wiring for Unplugged {
-    fn serve_tun(
-        &self,
-        _: &std::sync::Arc<wgd::wg::interface::Interface>,
-        _: &std::sync::Arc<Tun>,
-    ) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn serve_sockets(
-        &self,
-        _: &std::sync::Arc<wgd::wg::interface::Interface>,
-        _: &std::sync::Arc<Tun>,
-        _: Option<&std::sync::Arc<wgd::sys::udp::Sockets>>,
-    ) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn stop(&self) {}
-}
-
-#[test]
-fn an_interface_carried_through_a_snapshot_is_the_same_interface() {
-    use std::os::fd::OwnedFd;
-    use std::sync::Arc;
-    use wgd::handover::codec::{Reader, Writer};
-    use wgd::wg::interface::Interface;
-    require_root();
-    let ns = Ns::new("hs");
-    let name = format!("wg{}", unique());
-    let fd = netns::open_named(&ns.name).unwrap();
-    let old = Interface::create(&name, Arc::new(Unplugged), Some(fd.try_clone().unwrap())).unwrap();
-    let words = format!(
-        "wgkey {} wgport 0 wgpeer {} wgendpoint 192.0.2.7 51820 wgpka 25 wgaip 10.9.0.2/32 wgaip fd00::2/128 wgdescr far wgpeer {} wgpsk {} wgaip 10.9.1.0/24 inet 10.9.0.1/24 mtu 1400 descr hub link1 debug group spokes up",
-        proto::Key::new([1; 32]).to_base64(),
-        proto::Key::new([2; 32]).to_base64(),
-        proto::Key::new([3; 32]).to_base64(),
-        proto::Key::new([4; 32]).to_base64(),
-    );
-    let words: Vec<String> = words.split(' ').map(String::from).collect();
-    let ops = ifconfig_wg::words::parse(&words, &mut ifconfig_wg::words::Stdin)
-        .unwrap()
-        .ops;
-    old.set(&ops).unwrap();
-    let before = old.status(true, true);
-    assert!(before.listen_port.is_some_and(|p| p != 0));
-
-    let now = Instant::now();
-    let mut w = Writer::new();
-    w.interface(&old.carry(now), now);
-    let bytes = w.into_bytes();
-    let socks = old.sockets().unwrap();
-    let dup = |s: &wgd::sys::udp::Socket| -> OwnedFd { s.fd().try_clone_to_owned().unwrap() };
-    let (v4, v6) = (dup(&socks.v4), socks.v6.as_ref().map(dup));
-    drop(socks);
-    let tun = netns::run_in(fd.as_fd(), || Tun::attach(&name, old.index())).unwrap();
-
-    let carried = Reader::new(&bytes)
-        .unwrap()
-        .interface(Instant::now())
-        .unwrap();
-    let new = Interface::adopt(
-        &carried,
-        tun,
-        Some(wgd::sys::udp::Sockets::adopt(v4, v6).unwrap()),
-        Arc::new(Unplugged),
-        Some(fd.try_clone().unwrap()),
-        Instant::now(),
-    )
-    .unwrap();
-    assert_eq!(
-        new.status(true, true),
-        before,
-        "configuration, ids, endpoints, counters"
-    );
-    assert_eq!(new.index(), old.index());
-    assert_eq!(new.sockets().unwrap().port, before.listen_port.unwrap());
-    let line = link_line(&ns, &name);
-    assert!(
-        line.contains("POINTOPOINT,MULTICAST") && line.contains("mtu 1400"),
-        "{line}"
-    );
-    drop(old);
-    assert!(
-        link_line(&ns, &name).contains("UP,LOWER_UP"),
-        "still up with the new queue"
-    );
-    new.shutdown();
-}
 
 /// A daemon started from a copy of the binary (so the test can replace
 /// that file), with a pid file; in namespace `ns`.
@@ -323,34 +132,58 @@ fn ping_loss(ns: &Ns, to: &str, count: u32) -> std::thread::JoinHandle<f64> {
     })
 }
 
+/// One tunnel between an upgradable daemon in `u.a` and a plain one in
+/// `u.b`, on ports `port` (a) and `port + 10000` (b): each side's last
+/// words (allowed IPs, addresses, flags) after its peer.
+fn tunnel(
+    u: &Underlay,
+    a: &Upgradable,
+    db: &Wgd,
+    port: u16,
+    a_words: &str,
+    b_words: &str,
+) -> String {
+    let (ia, ib) = (format!("wg{}", unique()), format!("wg{}", unique()));
+    let port_b = port + 10000;
+    a.ifc(
+        &u.a,
+        &format!("{ia} create wgkey {} wgport {port}", genkey()),
+    );
+    db.ok(&format!("{ib} create wgkey {} wgport {port_b}", genkey()));
+    let pa = field(&a.ifc(&u.a, &ia), "wgpubkey").unwrap();
+    let pb = pubkey(db, &ib);
+    a.ifc(
+        &u.a,
+        &format!("{ia} wgpeer {pb} wgendpoint {} {port_b} {a_words}", u.b4),
+    );
+    db.ok(&format!(
+        "{ib} wgpeer {pa} wgendpoint {} {port} {b_words}",
+        u.a4
+    ));
+    ia
+}
+
+/// Inner addresses for a tunnel: (a's, b's).
+fn inner() -> (String, String) {
+    let x = unique() % 250 + 1;
+    (format!("10.{x}.0.1"), format!("10.{x}.0.2"))
+}
+
 #[test]
 fn sigusr2_and_wgd_r_hand_over_with_the_tunnel_up_and_a_broken_binary_changes_nothing() {
     require_root();
     let u = Underlay::new();
     let a = Upgradable::start(&u.a);
     let db = Wgd::start(&u.b);
-    let n = unique();
-    let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
-    let x = n % 250 + 1;
-    let (in_a, in_b) = (format!("10.{x}.0.1"), format!("10.{x}.0.2"));
-    a.ifc(
-        &u.a,
-        &format!("{ia} create wgkey {} wgport 41000", genkey()),
+    let (in_a, in_b) = inner();
+    let ia = tunnel(
+        &u,
+        &a,
+        &db,
+        41000,
+        &format!("wgaip {in_b}/32 inet {in_a} {in_b} link1 up"),
+        &format!("wgaip {in_a}/32 inet {in_b} {in_a} up"),
     );
-    db.ok(&format!("{ib} create wgkey {} wgport 51000", genkey()));
-    let pa = field(&a.ifc(&u.a, &ia), "wgpubkey").unwrap();
-    let pb = pubkey(&db, &ib);
-    a.ifc(
-        &u.a,
-        &format!(
-            "{ia} wgpeer {pb} wgendpoint {} 51000 wgaip {in_b}/32 inet {in_a} {in_b} link1 up",
-            u.b4
-        ),
-    );
-    db.ok(&format!(
-        "{ib} wgpeer {pa} wgendpoint {} 41000 wgaip {in_a}/32 inet {in_b} {in_a} up",
-        u.a4
-    ));
     assert!(u.a.ping(&in_b, 1));
     let link = |ns: &Ns| {
         ns.run(&format!("ip -o link show dev {ia}")) + &ns.run(&format!("ip -o addr show dev {ia}"))
@@ -499,28 +332,15 @@ fn a_new_process_killed_in_mid_hand_over_leaves_the_old_one_serving() {
     let u = Underlay::new();
     let a = Upgradable::start_env(&u.a, &[("WGD_TEST_TAKEOVER_PAUSE_MS", "3000")]);
     let db = Wgd::start(&u.b);
-    let n = unique();
-    let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
-    let x = n % 250 + 1;
-    let (in_a, in_b) = (format!("10.{x}.0.1"), format!("10.{x}.0.2"));
-    a.ifc(
-        &u.a,
-        &format!("{ia} create wgkey {} wgport 41001", genkey()),
+    let (in_a, in_b) = inner();
+    let ia = tunnel(
+        &u,
+        &a,
+        &db,
+        41001,
+        &format!("wgaip {in_b}/32 inet {in_a} {in_b} up"),
+        &format!("wgaip {in_a}/32 inet {in_b} {in_a} up"),
     );
-    db.ok(&format!("{ib} create wgkey {} wgport 51001", genkey()));
-    let pa = field(&a.ifc(&u.a, &ia), "wgpubkey").unwrap();
-    let pb = pubkey(&db, &ib);
-    a.ifc(
-        &u.a,
-        &format!(
-            "{ia} wgpeer {pb} wgendpoint {} 51001 wgaip {in_b}/32 inet {in_a} {in_b} up",
-            u.b4
-        ),
-    );
-    db.ok(&format!(
-        "{ib} wgpeer {pa} wgendpoint {} 41001 wgaip {in_a}/32 inet {in_b} {in_a} up",
-        u.a4
-    ));
     assert!(u.a.ping(&in_b, 1));
     let index = u.a.run(&format!("ip -o link show dev {ia}"));
     let old = a.pid();
@@ -587,17 +407,15 @@ fn ospf_over_a_link1_tunnel_stays_full_across_a_hand_over() {
     let u = Underlay::new();
     let a = Upgradable::start(&u.a);
     let db = Wgd::start(&u.b);
-    let n = unique();
-    let (ia, ib) = (format!("wg{n}"), format!("wg{}", unique()));
-    a.ifc(
-        &u.a,
-        &format!("{ia} create wgkey {} wgport 41002", genkey()),
+    let all = "wgaip 0.0.0.0/0 wgaip ::/0";
+    tunnel(
+        &u,
+        &a,
+        &db,
+        41002,
+        &format!("{all} inet 10.254.0.1 10.254.0.2 inet6 fe80::254:1/64 link1 up"),
+        &format!("{all} inet 10.254.0.2 10.254.0.1 inet6 fe80::254:2/64 link1 up"),
     );
-    db.ok(&format!("{ib} create wgkey {} wgport 51002", genkey()));
-    let pa = field(&a.ifc(&u.a, &ia), "wgpubkey").unwrap();
-    let pb = pubkey(&db, &ib);
-    a.ifc(&u.a, &format!("{ia} wgpeer {pb} wgendpoint {} 51002 wgaip 0.0.0.0/0 wgaip ::/0 inet 10.254.0.1 10.254.0.2 inet6 fe80::254:1/64 link1 up", u.b4));
-    db.ok(&format!("{ib} wgpeer {pa} wgendpoint {} 41002 wgaip 0.0.0.0/0 wgaip ::/0 inet 10.254.0.2 10.254.0.1 inet6 fe80::254:2/64 link1 up", u.a4));
     let conf =
         std::fs::read_to_string(format!("{}/examples/bird.conf", env!("CARGO_MANIFEST_DIR")))
             .unwrap();

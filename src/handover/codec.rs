@@ -99,8 +99,13 @@ impl Writer {
         self.bytes(s.as_bytes());
     }
 
+    /// Bytes of a length both sides know.
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
     pub fn key(&mut self, k: &[u8; 32]) {
-        self.buf.extend_from_slice(k);
+        self.raw(k);
     }
 
     pub fn session(&mut self, s: &Carried) {
@@ -155,7 +160,8 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+    /// `N` bytes written with `Writer::raw`.
+    pub fn fixed<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
@@ -174,15 +180,15 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u16(&mut self) -> Result<u16, CodecError> {
-        Ok(u16::from_le_bytes(self.array()?))
+        Ok(u16::from_le_bytes(self.fixed()?))
     }
 
     pub fn u32(&mut self) -> Result<u32, CodecError> {
-        Ok(u32::from_le_bytes(self.array()?))
+        Ok(u32::from_le_bytes(self.fixed()?))
     }
 
     pub fn u64(&mut self) -> Result<u64, CodecError> {
-        Ok(u64::from_le_bytes(self.array()?))
+        Ok(u64::from_le_bytes(self.fixed()?))
     }
 
     pub fn duration(&mut self) -> Result<Duration, CodecError> {

@@ -40,11 +40,11 @@ impl Writer {
             None => self.u8(0),
             Some(IpAddr::V4(a)) => {
                 self.u8(4);
-                self.buf_extend(&a.octets());
+                self.raw(&a.octets());
             }
             Some(IpAddr::V6(a)) => {
                 self.u8(6);
-                self.buf_extend(&a.octets());
+                self.raw(&a.octets());
             }
         }
     }
@@ -60,12 +60,6 @@ impl Writer {
         }
     }
 
-    fn buf_extend(&mut self, b: &[u8]) {
-        for x in b {
-            self.u8(*x);
-        }
-    }
-
     fn tunnel(&mut self, t: &CarriedTunnel) {
         for s in [&t.current, &t.previous, &t.next] {
             self.bool(s.is_some());
@@ -73,7 +67,7 @@ impl Writer {
                 self.session(s);
             }
         }
-        self.buf_extend(&t.last_timestamp);
+        self.raw(&t.last_timestamp);
     }
 
     fn timers(&mut self, t: &Timers, now: Instant) {
@@ -116,7 +110,7 @@ impl Writer {
         let (newest, last) = p.initiations.parts();
         self.bool(newest.is_some());
         if let Some(ts) = newest {
-            self.buf_extend(&ts);
+            self.raw(&ts);
         }
         self.instant(last, now);
         self.bool(p.tunnel.is_some());
@@ -168,14 +162,6 @@ impl Reader<'_> {
             }
             _ => Err(CodecError::Malformed),
         }
-    }
-
-    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
-        let mut a = [0u8; N];
-        for x in a.iter_mut() {
-            *x = self.u8()?;
-        }
-        Ok(a)
     }
 
     fn ip(&mut self) -> Result<Option<IpAddr>, CodecError> {

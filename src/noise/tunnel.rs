@@ -326,7 +326,7 @@ mod tests {
             .expect("timestamp opens")
     }
 
-    fn packet(n: u8) -> Vec<u8> {
+    pub(super) fn packet(n: u8) -> Vec<u8> {
         // An IPv4 header boringtun will accept, 48 bytes in all.
         let mut p = vec![0u8; 48];
         p[0] = 0x45;

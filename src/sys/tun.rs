@@ -26,24 +26,7 @@ impl Tun {
         if nix::net::if_::if_nametoindex(name).is_ok() {
             return Err(io::Error::from(io::ErrorKind::AlreadyExists));
         }
-        // Multi-queue, though one queue is read: a new wgd taking over
-        // (`attach`) adds its own queue to the live device, so the link
-        // never loses its carrier nor its index.
-        let build = |offload: bool| {
-            tun_rs::DeviceBuilder::new()
-                .name(name)
-                .mtu(mtu)
-                .enable(false)
-                .multi_queue(true)
-                .offload(offload)
-                .build_sync()
-        };
-        let dev = match build(true) {
-            Ok(d) => d,
-            // A kernel without IFF_VNET_HDR/TUNSETOFFLOAD: plain packets.
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => build(false)?,
-            Err(e) => return Err(e),
-        };
+        let dev = open(|b| b.mtu(mtu).enable(false), name)?;
         dev.set_nonblocking(true)?;
         let ifindex = dev.if_index()?;
         Ok(Tun { dev, ifindex })
@@ -58,18 +41,8 @@ impl Tun {
         if nix::net::if_::if_nametoindex(name).ok() != Some(ifindex) {
             return Err(gone());
         }
-        let build = |offload: bool| {
-            tun_rs::DeviceBuilder::new()
-                .name(name)
-                .multi_queue(true)
-                .offload(offload)
-                .build_sync()
-        };
-        let dev = match build(true) {
-            Ok(d) => d,
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => build(false)?,
-            Err(e) => return Err(e),
-        };
+        // Nothing but the name: the device stays as it is.
+        let dev = open(|b| b, name)?;
         // Renamed or deleted meanwhile: the name made a new device,
         // which goes away with `dev`.
         if dev.if_index()? != ifindex {
@@ -147,6 +120,30 @@ impl Tun {
                 }
             }
         }
+    }
+}
+
+/// A multi-queue TUN queue on `name` (the device made if there is none),
+/// with offloads if the kernel has them; `more` adds to the builder.
+/// Multi-queue, though one queue is read: a new wgd taking over
+/// (`Tun::attach`) adds its own queue to the live device, so the link
+/// never loses its carrier nor its index.
+fn open(
+    more: impl Fn(tun_rs::DeviceBuilder) -> tun_rs::DeviceBuilder,
+    name: &str,
+) -> io::Result<tun_rs::SyncDevice> {
+    let build = |offload: bool| {
+        more(tun_rs::DeviceBuilder::new())
+            .name(name)
+            .multi_queue(true)
+            .offload(offload)
+            .build_sync()
+    };
+    match build(true) {
+        Ok(d) => Ok(d),
+        // A kernel without IFF_VNET_HDR/TUNSETOFFLOAD: plain packets.
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => build(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -435,12 +435,7 @@ impl Interface {
             }
             // Every peer's sessions go with a new key or a down.
             if key_changed || went_down {
-                for pc in cfg.peers.iter() {
-                    if let Some(peer) = &pc.live {
-                        let t = new_tunnel(identity.as_deref(), pc, peer, &indices);
-                        timers::reset_sessions(peer, &mut peer.lock(), t);
-                    }
-                }
+                renew_tunnels(cfg, identity.as_deref(), &indices);
             }
             // Allowed IPs whose owner changed.
             for prefix in j.owners.keys() {
@@ -543,6 +538,17 @@ impl Interface {
             });
         }
         s
+    }
+}
+
+/// Every peer's sessions and handshake state replaced by a fresh tunnel,
+/// its deadlines started afresh (a new key, down, a failed hand-over).
+fn renew_tunnels(cfg: &Config, identity: Option<&Identity>, indices: &Arc<Table<Peer>>) {
+    for pc in cfg.peers.iter() {
+        if let Some(peer) = &pc.live {
+            let t = new_tunnel(identity, pc, peer, indices);
+            timers::reset_sessions(peer, &mut peer.lock(), t);
+        }
     }
 }
 

@@ -49,21 +49,12 @@ impl Tunnel {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::packet;
     use super::*;
     use crate::noise::handshake::tests::keys;
     use crate::noise::index::Table;
     use boringtun::noise::{Tunn, TunnResult};
     use std::time::{Duration, SystemTime};
-
-    fn packet(n: u8) -> Vec<u8> {
-        let mut p = vec![0u8; 48];
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&48u16.to_be_bytes());
-        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
-        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
-        p[20] = n;
-        p
-    }
 
     /// A session with boringtun goes on in a second tunnel (the new
     /// process's) with no new handshake: same index, keys and counters.

@@ -6,7 +6,7 @@
 //! was handed, without touching the link: the kernel already has it as
 //! the configuration says.
 
-use super::{lock, new_tunnel, Interface, SetError, Wiring};
+use super::{lock, new_tunnel, renew_tunnels, Interface, SetError, Wiring};
 use crate::noise::initiations::Initiations;
 use crate::noise::tunnel::CarriedTunnel;
 use crate::sys::netlink::Where;
@@ -180,12 +180,7 @@ impl Interface {
     pub fn forget_sessions(&self) {
         let cfg = lock(&self.config);
         let router = self.router();
-        for pc in cfg.peers.iter() {
-            if let Some(peer) = &pc.live {
-                let t = new_tunnel(router.identity.as_deref(), pc, peer, &router.indices);
-                crate::wg::timers::reset_sessions(peer, &mut peer.lock(), t);
-            }
-        }
+        renew_tunnels(&cfg, router.identity.as_deref(), &router.indices);
     }
 
     /// A new interface around a TUN device, served through `wiring`.
