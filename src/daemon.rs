@@ -201,7 +201,11 @@ fn start_watchers(opts: &Options, reg: &Arc<Registry>, sigs: SigSet) -> Result<(
                     }
                 }
                 Ok(sig) => {
-                    crate::log::info(format!("{sig}: destroying all interfaces"));
+                    if crate::ctl::unloading() {
+                        crate::log::info("unloaded".to_string());
+                    } else {
+                        crate::log::info(format!("{sig}: destroying all interfaces"));
+                    }
                     reg.destroy_all();
                     let _ = fs::remove_file(&socket);
                     if let Some(p) = &pidfile {

@@ -376,8 +376,12 @@ impl Registry {
             io::ErrorKind::AlreadyExists => CloneError::Exists,
             _ => CloneError::Io(e),
         };
-        // The new UAPI path first: refused if a live socket holds it.
-        let listener = uapi::bind(new).map_err(exists)?;
+        // The new UAPI path first: refused if a live socket holds it (an
+        // interface of that name elsewhere: names are host-wide).
+        let listener = uapi::bind(new).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => CloneError::Elsewhere,
+            _ => CloneError::Io(e),
+        })?;
         if let Err(e) = ifc.rename(new) {
             drop(listener);
             let _ = std::fs::remove_file(uapi::path_of(new));

@@ -348,6 +348,18 @@ fn a_name_served_in_another_namespace_is_refused_and_skipped() {
     assert!(!n2.link_exists(&name), "nothing made");
     assert_eq!(d2.ok("-l").trim(), "", "nothing listed");
     assert!(n1.link_exists(&name));
+    // A rename to that name says the same, and changes nothing.
+    let mine = format!("wg{}", unique());
+    d2.ok(&format!("{mine} create"));
+    d2.fails(
+        &format!("{mine} name {name}"),
+        &format!(
+            "ifconfig-wg: interface {name} exists elsewhere: /var/run/wireguard/{name}.sock is served by another daemon"
+        ),
+    );
+    assert_eq!(d2.ok("-l").trim(), mine, "still its old name");
+    assert!(n2.link_exists(&mine) && !n2.link_exists(&name));
+    d2.ok(&format!("{mine} destroy"));
     // The lowest free unit here may be held there: `wg create` takes the
     // next one.
     let first = d1.ok("wg create").trim().to_string();

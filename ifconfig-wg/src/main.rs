@@ -41,13 +41,24 @@ parameters:
 
 See ifconfig-wg(8) and wg(4).";
 
+/// The name messages begin with: `ifconfig` when run as the BSD
+/// command (the `ifconfig` of `make install-bsd` runs us by that name),
+/// else `ifconfig-wg`.
+fn prog() -> &'static str {
+    let arg0 = std::env::args_os().next().unwrap_or_default();
+    match std::path::Path::new(&arg0).file_name() {
+        Some(n) if n == "ifconfig" => "ifconfig",
+        _ => "ifconfig-wg",
+    }
+}
+
 fn die(msg: impl std::fmt::Display) -> ! {
-    eprintln!("ifconfig-wg: {msg}");
+    eprintln!("{}: {msg}", prog());
     exit(1)
 }
 
 fn usage() -> ! {
-    eprintln!("{USAGE}");
+    eprintln!("{}", USAGE.replace("ifconfig-wg", prog()));
     exit(1)
 }
 
@@ -136,7 +147,7 @@ fn main() {
     while i < args.len() {
         let a = args[i].as_str();
         if a == "-h" || a == "--help" {
-            println!("{USAGE}\n{HELP}");
+            println!("{}\n{HELP}", USAGE.replace("ifconfig-wg", prog()));
             return;
         }
         if let Some(fmt) = a.strip_prefix("--libxo=") {
@@ -256,7 +267,8 @@ fn main() {
             // Only wgN can be cloned by name; say how to get another name.
             Err(ClientError::Errno(EINVAL)) if cmd.rename.is_none() && !name.starts_with("wg") => {
                 die(format!(
-                    "{name}: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: ifconfig-wg wg create name {name})"
+                    "{name}: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: {} wg create name {name})",
+                    prog()
                 ))
             }
             Err(e) => refused(&name, e),
@@ -273,6 +285,10 @@ fn main() {
                 println!("{new}");
                 name = new.clone();
             }
+            Err(ClientError::Errno(EADDRINUSE)) => die(format!(
+                "interface {new} exists elsewhere: {} is served by another daemon",
+                proto::paths::uapi_socket(new)
+            )),
             Err(ClientError::Errno(n)) if n != ENXIO && n != EPERM => {
                 die(format!("ioctl SIOCSIFNAME (set name): {}", strerror(n)))
             }

@@ -1,7 +1,9 @@
 //! errno values as they cross the control socket, and their texts.
 //!
 //! Only the control boundary speaks errno; the layers below use typed
-//! errors. Numbers are the Linux ones (the daemon runs on Linux today).
+//! errors. Numbers are the Linux ones (the daemon runs on Linux today);
+//! where BSD's texts differ (ENXIO, EBUSY) the texts are BSD's, as the
+//! commands that print them are BSD's.
 
 pub const EPERM: i32 = 1;
 pub const ENOENT: i32 = 2;
@@ -25,7 +27,7 @@ pub fn strerror(errno: i32) -> String {
         ENOENT => "No such file or directory".into(),
         EIO => "Input/output error".into(),
         ENXIO => "Device not configured".into(),
-        EBUSY => "Device or resource busy".into(),
+        EBUSY => "Device busy".into(),
         EEXIST => "File exists".into(),
         ENODEV => "No such device".into(),
         EINVAL => "Invalid argument".into(),

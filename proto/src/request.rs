@@ -47,6 +47,14 @@ pub enum Request {
     /// `wgd -R`: hand the daemon over to a new process of the binary at
     /// its path (root only); the reply comes once the new one serves.
     HandOver,
+    /// What kldstat(8) shows: the daemon's pid, program and how many
+    /// interfaces it has (anyone may ask).
+    Module,
+    /// kldunload(8) (root only): stop the daemon, refused while it has
+    /// interfaces unless `force`, which destroys them first.
+    Unload {
+        force: bool,
+    },
     /// `name: None` = every interface. `keys` = show secrets (root only).
     Status {
         name: Option<String>,
@@ -155,6 +163,13 @@ impl Request {
             Request::List => m.push(kv("op", "list")),
             Request::Cloners => m.push(kv("op", "cloners")),
             Request::HandOver => m.push(kv("op", "handover")),
+            Request::Module => m.push(kv("op", "module")),
+            Request::Unload { force } => {
+                m.push(kv("op", "unload"));
+                if *force {
+                    m.push(kv("force", "1"));
+                }
+            }
             Request::Status { name, keys } => {
                 m.push(kv("op", "status"));
                 if let Some(n) = name {
@@ -231,6 +246,12 @@ impl Request {
             "list" if rest.is_empty() => Ok(Request::List),
             "cloners" if rest.is_empty() => Ok(Request::Cloners),
             "handover" if rest.is_empty() => Ok(Request::HandOver),
+            "module" if rest.is_empty() => Ok(Request::Module),
+            "unload" => match rest.as_slice() {
+                [] => Ok(Request::Unload { force: false }),
+                [(k, v)] if k == "force" && v == "1" => Ok(Request::Unload { force: true }),
+                _ => Err("op=unload takes only force=1".into()),
+            },
             "status" => {
                 let mut name = None;
                 let mut keys = false;
@@ -429,6 +450,9 @@ mod tests {
             Request::List,
             Request::Cloners,
             Request::HandOver,
+            Request::Module,
+            Request::Unload { force: false },
+            Request::Unload { force: true },
             Request::Status {
                 name: None,
                 keys: true,

@@ -142,6 +142,34 @@ pub fn handle(
                 Err(why) => done(vec![("error".into(), why)], EIO),
             }
         }
+        Request::Module => {
+            let program = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            done(
+                vec![
+                    ("pid".into(), std::process::id().to_string()),
+                    ("interfaces".into(), reg.all().len().to_string()),
+                    ("program".into(), program),
+                ],
+                0,
+            )
+        }
+        Request::Unload { force } => {
+            if !root {
+                return fail(EPERM);
+            }
+            // A module in use cannot be unloaded; forced, it destroys
+            // its interfaces first.
+            if !reg.all().is_empty() {
+                if !force {
+                    return fail(EBUSY);
+                }
+                reg.destroy_all();
+            }
+            super::unload_after_reply();
+            done(vec![("pid".into(), std::process::id().to_string())], 0)
+        }
         Request::Status { name, keys } => {
             let ifaces = match name {
                 Some(n) => match reg.get(&n) {

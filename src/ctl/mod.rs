@@ -6,3 +6,18 @@
 
 pub mod handler;
 pub mod server;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by an unload request; acted on once its reply is written.
+static UNLOADING: AtomicBool = AtomicBool::new(false);
+
+fn unload_after_reply() {
+    UNLOADING.store(true, Ordering::SeqCst);
+}
+
+/// Has an unload (kldunload) been asked for? The daemon then ends as on
+/// SIGTERM.
+pub fn unloading() -> bool {
+    UNLOADING.load(Ordering::SeqCst)
+}

@@ -182,6 +182,12 @@ fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
         if crate::handover::handed_over() {
             std::process::exit(0);
         }
+        // Unloaded (kldunload): end as on SIGTERM, the reply sent; the
+        // signal thread removes the socket and the pid file.
+        if super::unloading() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::SIGTERM);
+            return;
+        }
         if sent.is_err() {
             return;
         }
