@@ -2,6 +2,7 @@
 //! target of the keyword grammar: the grammar (words), the status printer
 //! (print) and the control-socket client (client).
 
+pub mod bsd;
 pub mod client;
 pub mod json;
 pub mod print;

@@ -2,7 +2,7 @@
 //!
 //! Only the control boundary speaks errno; the layers below use typed
 //! errors. Numbers are the Linux ones (the daemon runs on Linux today);
-//! where BSD's texts differ (ENXIO, EBUSY) the texts are BSD's, as the
+//! where BSD's texts differ (ENXIO, EBUSY, ETIMEDOUT) the texts are BSD's, as the
 //! commands that print them are BSD's.
 
 pub const EPERM: i32 = 1;
@@ -19,6 +19,7 @@ pub const EMSGSIZE: i32 = 90;
 pub const EAFNOSUPPORT: i32 = 97;
 pub const EADDRINUSE: i32 = 98;
 pub const EADDRNOTAVAIL: i32 = 99;
+pub const ETIMEDOUT: i32 = 110;
 
 /// strerror(3) for the values the daemon returns.
 pub fn strerror(errno: i32) -> String {
@@ -37,6 +38,7 @@ pub fn strerror(errno: i32) -> String {
         EAFNOSUPPORT => "Address family not supported by protocol".into(),
         EADDRINUSE => "Address already in use".into(),
         EADDRNOTAVAIL => "Cannot assign requested address".into(),
+        ETIMEDOUT => "Operation timed out".into(),
         n => format!("Unknown error {n}"),
     }
 }

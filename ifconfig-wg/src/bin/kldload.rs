@@ -1,0 +1,64 @@
+//! kldload(8) for if_wg: start wgd (see bsd-commands(8)).
+
+use ifconfig_wg::bsd::kld;
+use proto::errno::{strerror, EEXIST, ENOENT};
+use std::process::exit;
+
+fn usage() -> ! {
+    eprintln!("usage: kldload [-nqv] file ...");
+    exit(1)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mut verbose, mut check_loaded) = (false, false);
+    let mut i = 0;
+    while let Some(a) = args.get(i).and_then(|a| a.strip_prefix('-')) {
+        if a.is_empty() {
+            usage();
+        }
+        i += 1;
+        if a == "-" {
+            break;
+        }
+        for c in a.chars() {
+            match c {
+                'n' => check_loaded = true,
+                'v' => verbose = true,
+                'q' => verbose = false,
+                _ => usage(),
+            }
+        }
+    }
+    let files = &args[i..];
+    if files.is_empty() {
+        usage();
+    }
+    let socket = proto::paths::control_socket(None);
+    let mut errors = 0;
+    for f in files {
+        let loaded = if kld::names_if_wg(f) {
+            kld::load(&socket)
+        } else {
+            Err(ENOENT)
+        };
+        match loaded {
+            Ok(l) if verbose => println!("Loaded {f}, id={}", l.pid),
+            Ok(_) => {}
+            Err(EEXIST) if check_loaded => {
+                if verbose {
+                    println!("{f} is already loaded");
+                }
+            }
+            Err(EEXIST) => {
+                eprintln!("kldload: can't load {f}: module already loaded or in kernel");
+                errors += 1;
+            }
+            Err(n) => {
+                eprintln!("kldload: can't load {f}: {}", strerror(n));
+                errors += 1;
+            }
+        }
+    }
+    exit(i32::from(errors > 0))
+}

@@ -1,0 +1,128 @@
+//! A link that is not wg, printed as BSD ifconfig prints an interface:
+//! flags in BSD's bits, `ether`, `inet … netmask 0x… broadcast …`,
+//! `inet6 … prefixlen …`, and the carrier as `status:`.
+
+use super::links::Link;
+use crate::print::{is_link_local, netmask};
+use std::fmt::Write;
+
+pub fn link(l: &Link) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "{}: {} metric 0",
+        l.name,
+        proto::flags::format(l.bsd_flags())
+    );
+    if let Some(m) = l.mtu {
+        let _ = write!(o, " mtu {m}");
+    }
+    o.push('\n');
+    if let Some(e) = l.ether {
+        let hex: Vec<String> = e.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = writeln!(o, "\tether {}", hex.join(":"));
+    }
+    for a in l.addrs.iter().filter(|a| a.addr.is_ipv4()) {
+        let _ = write!(o, "\tinet {}", a.addr);
+        if let Some(d) = a.dest {
+            let _ = write!(o, " --> {d}");
+        }
+        let _ = write!(o, " netmask 0x{:08x}", netmask(a.prefix_len));
+        if let (Some(b), None) = (a.broadcast, a.dest) {
+            let _ = write!(o, " broadcast {b}");
+        }
+        o.push('\n');
+    }
+    for a in l.addrs.iter().filter(|a| a.addr.is_ipv6()) {
+        if is_link_local(&a.addr) {
+            let _ = writeln!(
+                o,
+                "\tinet6 {}%{} prefixlen {} scopeid 0x{:x}",
+                a.addr, l.name, a.prefix_len, l.index
+            );
+        } else {
+            let _ = write!(o, "\tinet6 {}", a.addr);
+            if let Some(d) = a.dest {
+                let _ = write!(o, " --> {d}");
+            }
+            let _ = writeln!(o, " prefixlen {}", a.prefix_len);
+        }
+    }
+    if l.ether.is_some() {
+        let carrier = if l.is_running() {
+            "active"
+        } else {
+            "no carrier"
+        };
+        let _ = writeln!(o, "\tstatus: {carrier}");
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::links::Address;
+    use super::*;
+
+    #[test]
+    fn loopback_and_ethernet() {
+        let lo = Link {
+            name: "lo".into(),
+            index: 1,
+            flags: 0x49,
+            mtu: Some(65536),
+            ether: None,
+            addrs: vec![
+                Address {
+                    addr: "127.0.0.1".parse().unwrap(),
+                    prefix_len: 8,
+                    dest: None,
+                    broadcast: None,
+                },
+                Address {
+                    addr: "::1".parse().unwrap(),
+                    prefix_len: 128,
+                    dest: None,
+                    broadcast: None,
+                },
+            ],
+        };
+        assert_eq!(
+            link(&lo),
+            "lo: flags=49<UP,LOOPBACK,RUNNING> metric 0 mtu 65536
+\tinet 127.0.0.1 netmask 0xff000000
+\tinet6 ::1 prefixlen 128
+"
+        );
+        let eth = Link {
+            name: "veth0".into(),
+            index: 7,
+            flags: 0x1003,
+            mtu: Some(1500),
+            ether: Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            addrs: vec![
+                Address {
+                    addr: "192.0.2.1".parse().unwrap(),
+                    prefix_len: 24,
+                    dest: None,
+                    broadcast: Some("192.0.2.255".parse().unwrap()),
+                },
+                Address {
+                    addr: "fe80::5054:ff:fe12:3456".parse().unwrap(),
+                    prefix_len: 64,
+                    dest: None,
+                    broadcast: None,
+                },
+            ],
+        };
+        assert_eq!(
+            link(&eth),
+            "veth0: flags=8003<UP,BROADCAST,MULTICAST> metric 0 mtu 1500
+\tether 52:54:00:12:34:56
+\tinet 192.0.2.1 netmask 0xffffff00 broadcast 192.0.2.255
+\tinet6 fe80::5054:ff:fe12:3456%veth0 prefixlen 64 scopeid 0x7
+\tstatus: no carrier
+"
+        );
+    }
+}
