@@ -1,6 +1,9 @@
 # Install wgd under a PREFIX, honouring DESTDIR (BSD make and GNU make):
 #   cargo build --release && make install [PREFIX=/usr/local] [DESTDIR=]
 #   make uninstall [PREFIX=...] [DESTDIR=...]
+# and, opt-in, the BSD commands (ifconfig, kldload, kldunload, kldstat;
+# bsd-commands(8)) beside them:
+#   make install-bsd [PREFIX=...]   make uninstall-bsd [PREFIX=...]
 PREFIX?=	/usr/local
 MANDIR?=	$(PREFIX)/share/man
 SYSTEMDDIR?=	$(PREFIX)/lib/systemd/system
@@ -36,6 +39,22 @@ install:
 	sed 's|@PREFIX@|$(PREFIX)|g' rc.d/systemd/wgd.service > $(DESTDIR)$(SYSTEMDDIR)/wgd.service
 	sed 's|@PREFIX@|$(PREFIX)|g' rc.d/systemd/wg-rc.service > $(DESTDIR)$(SYSTEMDDIR)/wg-rc.service
 
+BSD=		ifconfig kldload kldunload kldstat
+BSDFILES=	$(ROOT)/sbin/ifconfig $(ROOT)/sbin/kldload $(ROOT)/sbin/kldunload \
+		$(ROOT)/sbin/kldstat $(DESTDIR)$(MANDIR)/man8/bsd-commands.8
+
+# Never over a distribution's ifconfig unless PREFIX is where it lives
+# (PREFIX=/usr): the default puts them in /usr/local/sbin.
+install-bsd: install
+	@for c in $(BSD); do test -x $(BUILD)/$$c || \
+		{ echo "make install-bsd: build first: cargo build --release (builds $$c)" >&2; exit 1; }; done
+	install -m 0755 $(BUILD)/ifconfig $(BUILD)/kldload $(BUILD)/kldunload $(BUILD)/kldstat $(ROOT)/sbin/
+	install -m 0644 man/bsd-commands.8 $(DESTDIR)$(MANDIR)/man8/
+
+uninstall-bsd:
+	rm -f $(BSDFILES)
+	$(MAKE) uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) MANDIR=$(MANDIR) SYSTEMDDIR=$(SYSTEMDDIR)
+
 # Directories install may have made, deepest first; rmdir removes only
 # the ones left empty, so nobody else's files can go.
 DIRS=		$(ROOT)/share/wgd $(ROOT)/share/examples/wgd $(ROOT)/share/examples \
@@ -47,4 +66,4 @@ uninstall:
 	rm -f $(FILES)
 	-for d in $(DIRS); do rmdir "$$d" 2>/dev/null; done; true
 
-.PHONY: all install uninstall
+.PHONY: all install uninstall install-bsd uninstall-bsd

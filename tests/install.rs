@@ -110,3 +110,36 @@ fn systemd_units_verify_cleanly() {
     assert!(unit.contains("Type=notify\n"), "{unit}");
     assert!(unit.contains(&format!("ExecStart={prefix}/etc/rc.d/if_wg foreground\n")));
 }
+
+/// `make install-bsd` adds the four BSD commands and their page;
+/// `make uninstall-bsd` takes everything away again.
+#[test]
+fn make_install_bsd_and_uninstall_bsd() {
+    let dest = format!("/tmp/wgt-dest-{}", unique());
+    let _cleanup = Dir(dest.clone());
+    let build = bin("wgd").parent().unwrap().display().to_string();
+    let root = env!("CARGO_MANIFEST_DIR");
+    ok(&format!(
+        "make -C {root} install-bsd DESTDIR={dest} PREFIX=/opt/wgd BUILD={build}"
+    ));
+    for f in [
+        "sbin/wgd",
+        "sbin/ifconfig-wg",
+        "sbin/ifconfig",
+        "sbin/kldload",
+        "sbin/kldunload",
+        "sbin/kldstat",
+        "share/man/man8/bsd-commands.8",
+        "etc/rc.d/if_wg",
+    ] {
+        assert!(
+            std::path::Path::new(&format!("{dest}/opt/wgd/{f}")).exists(),
+            "{f} not installed"
+        );
+    }
+    ok(&format!(
+        "make -C {root} uninstall-bsd DESTDIR={dest} PREFIX=/opt/wgd"
+    ));
+    let left = ok(&format!("find {dest} -mindepth 1 -not -path {dest}/opt"));
+    assert_eq!(left, "", "left behind: {left}");
+}
