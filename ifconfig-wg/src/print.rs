@@ -1,7 +1,7 @@
 //! The status printer: DragonFly ifconfig format (spec §5).
 
 use proto::flags;
-use proto::{InterfaceStatus, Psk};
+use proto::{IfAddr, InterfaceStatus, Psk};
 use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,6 +19,33 @@ pub fn is_link_local(a: &IpAddr) -> bool {
     matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }
 
+/// `\tinet A [--> D] netmask 0x…`, without the newline (BSD may add
+/// `broadcast B`).
+pub fn inet(o: &mut String, a: &IfAddr) {
+    let _ = write!(o, "\tinet {}", a.addr);
+    if let Some(d) = a.dest {
+        let _ = write!(o, " --> {d}");
+    }
+    let _ = write!(o, " netmask 0x{:08x}", netmask(a.prefix_len));
+}
+
+/// `\tinet6 A [--> D] prefixlen N`, link-local with its scope.
+pub fn inet6(o: &mut String, a: &IfAddr, ifname: &str, ifindex: u32) {
+    if is_link_local(&a.addr) {
+        let _ = writeln!(
+            o,
+            "\tinet6 {}%{ifname} prefixlen {} scopeid 0x{ifindex:x}",
+            a.addr, a.prefix_len
+        );
+    } else {
+        let _ = write!(o, "\tinet6 {}", a.addr);
+        if let Some(d) = a.dest {
+            let _ = write!(o, " --> {d}");
+        }
+        let _ = writeln!(o, " prefixlen {}", a.prefix_len);
+    }
+}
+
 pub fn status(s: &InterfaceStatus) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -32,28 +59,13 @@ pub fn status(s: &InterfaceStatus) -> String {
         let _ = writeln!(o, "\tdescription: {d}");
     }
     for a in s.addrs.iter().filter(|a| a.addr.is_ipv4()) {
-        let _ = write!(o, "\tinet {}", a.addr);
         // The kernel has the peer address whatever the flags say (a TUN
         // device is always point-to-point on Linux): show it.
-        if let Some(d) = a.dest {
-            let _ = write!(o, " --> {d}");
-        }
-        let _ = writeln!(o, " netmask 0x{:08x}", netmask(a.prefix_len));
+        inet(&mut o, a);
+        o.push('\n');
     }
     for a in s.addrs.iter().filter(|a| a.addr.is_ipv6()) {
-        if is_link_local(&a.addr) {
-            let _ = writeln!(
-                o,
-                "\tinet6 {}%{} prefixlen {} scopeid 0x{:x}",
-                a.addr, s.name, a.prefix_len, s.ifindex
-            );
-        } else {
-            let _ = write!(o, "\tinet6 {}", a.addr);
-            if let Some(d) = a.dest {
-                let _ = write!(o, " --> {d}");
-            }
-            let _ = writeln!(o, " prefixlen {}", a.prefix_len);
-        }
+        inet6(&mut o, a, &s.name, s.ifindex);
     }
     if let Some(p) = s.listen_port {
         let _ = writeln!(o, "\twgport: {p}");

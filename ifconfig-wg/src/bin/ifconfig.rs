@@ -28,10 +28,11 @@ fn wgd(socket: &str) -> Option<Client> {
     Client::connect(socket).ok()
 }
 
-/// The names wgd serves (none when it is not loaded).
-fn served(socket: &str) -> Vec<String> {
+/// The values of wgd's reply to a listing (`List`: the names it serves,
+/// `Cloners`); none when it is not loaded.
+fn listed(socket: &str, req: Request) -> Vec<String> {
     wgd(socket)
-        .and_then(|mut c| c.call(&Request::List).ok())
+        .and_then(|mut c| c.call(&req).ok())
         .map(|r| r.into_iter().map(|(_, v)| v).collect())
         .unwrap_or_default()
 }
@@ -83,7 +84,7 @@ fn main() {
         return;
     }
     let socket = proto::paths::control_socket(None);
-    let names = served(&socket);
+    let names = listed(&socket, Request::List);
     match route(&args, &|n| is_wg_name(n, &names)) {
         Route::Wg(a) => match find::ours("ifconfig-wg") {
             Some(p) => exec(p, &a, false),
@@ -114,11 +115,7 @@ fn main() {
             println!("{}", shown.join(" "));
         }
         Route::Cloners => {
-            let cloners: Vec<String> = wgd(&socket)
-                .and_then(|mut c| c.call(&Request::Cloners).ok())
-                .map(|r| r.into_iter().map(|(_, v)| v).collect())
-                .unwrap_or_default();
-            println!("{}", cloners.join(" "));
+            println!("{}", listed(&socket, Request::Cloners).join(" "));
         }
         Route::Usage => {
             eprintln!("{USAGE}");

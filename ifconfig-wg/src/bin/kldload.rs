@@ -1,6 +1,6 @@
 //! kldload(8) for if_wg: start wgd (see bsd-commands(8)).
 
-use ifconfig_wg::bsd::kld;
+use ifconfig_wg::bsd::{getopt, kld};
 use proto::errno::{strerror, EEXIST, ENOENT};
 use std::process::exit;
 
@@ -12,22 +12,13 @@ fn usage() -> ! {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut verbose, mut check_loaded) = (false, false);
-    let mut i = 0;
-    while let Some(a) = args.get(i).and_then(|a| a.strip_prefix('-')) {
-        if a.is_empty() {
-            usage();
-        }
-        i += 1;
-        if a == "-" {
-            break;
-        }
-        for c in a.chars() {
-            match c {
-                'n' => check_loaded = true,
-                'v' => verbose = true,
-                'q' => verbose = false,
-                _ => usage(),
-            }
+    let (letters, i) = getopt::letters(&args).unwrap_or_else(|| usage());
+    for c in letters {
+        match c {
+            'n' => check_loaded = true,
+            'v' => verbose = true,
+            'q' => verbose = false,
+            _ => usage(),
         }
     }
     let files = &args[i..];

@@ -1,7 +1,7 @@
 //! kldunload(8) for if_wg: stop wgd, refused while it has interfaces
 //! unless -f (see bsd-commands(8)).
 
-use ifconfig_wg::bsd::kld;
+use ifconfig_wg::bsd::{getopt, kld};
 use proto::errno::{strerror, ENOENT};
 use std::process::exit;
 
@@ -21,24 +21,15 @@ fn fail(msg: String) -> ! {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut force, mut by_id, mut verbose) = (false, false, false);
-    let mut i = 0;
-    while let Some(a) = args.get(i).and_then(|a| a.strip_prefix('-')) {
-        if a.is_empty() {
-            usage();
-        }
-        i += 1;
-        if a == "-" {
-            break;
-        }
-        for c in a.chars() {
-            match c {
-                'f' => force = true,
-                'i' => by_id = true,
-                // Accepted and ignored, as FreeBSD does.
-                'n' => {}
-                'v' => verbose = true,
-                _ => usage(),
-            }
+    let (letters, i) = getopt::letters(&args).unwrap_or_else(|| usage());
+    for c in letters {
+        match c {
+            'f' => force = true,
+            'i' => by_id = true,
+            // Accepted and ignored, as FreeBSD does.
+            'n' => {}
+            'v' => verbose = true,
+            _ => usage(),
         }
     }
     let targets = &args[i..];

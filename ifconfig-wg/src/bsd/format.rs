@@ -3,7 +3,7 @@
 //! `inet6 … prefixlen …`, and the carrier as `status:`.
 
 use super::links::Link;
-use crate::print::{is_link_local, netmask};
+use crate::print::{inet, inet6};
 use std::fmt::Write;
 
 pub fn link(l: &Link) -> String {
@@ -22,31 +22,15 @@ pub fn link(l: &Link) -> String {
         let hex: Vec<String> = e.iter().map(|b| format!("{b:02x}")).collect();
         let _ = writeln!(o, "\tether {}", hex.join(":"));
     }
-    for a in l.addrs.iter().filter(|a| a.addr.is_ipv4()) {
-        let _ = write!(o, "\tinet {}", a.addr);
-        if let Some(d) = a.dest {
-            let _ = write!(o, " --> {d}");
-        }
-        let _ = write!(o, " netmask 0x{:08x}", netmask(a.prefix_len));
-        if let (Some(b), None) = (a.broadcast, a.dest) {
+    for a in l.addrs.iter().filter(|a| a.ip.addr.is_ipv4()) {
+        inet(&mut o, &a.ip);
+        if let (Some(b), None) = (a.broadcast, a.ip.dest) {
             let _ = write!(o, " broadcast {b}");
         }
         o.push('\n');
     }
-    for a in l.addrs.iter().filter(|a| a.addr.is_ipv6()) {
-        if is_link_local(&a.addr) {
-            let _ = writeln!(
-                o,
-                "\tinet6 {}%{} prefixlen {} scopeid 0x{:x}",
-                a.addr, l.name, a.prefix_len, l.index
-            );
-        } else {
-            let _ = write!(o, "\tinet6 {}", a.addr);
-            if let Some(d) = a.dest {
-                let _ = write!(o, " --> {d}");
-            }
-            let _ = writeln!(o, " prefixlen {}", a.prefix_len);
-        }
+    for a in l.addrs.iter().filter(|a| a.ip.addr.is_ipv6()) {
+        inet6(&mut o, &a.ip, &l.name, l.index);
     }
     if l.ether.is_some() {
         let carrier = if l.is_running() {
@@ -63,6 +47,7 @@ pub fn link(l: &Link) -> String {
 mod tests {
     use super::super::links::Address;
     use super::*;
+    use proto::IfAddr;
 
     #[test]
     fn loopback_and_ethernet() {
@@ -74,15 +59,19 @@ mod tests {
             ether: None,
             addrs: vec![
                 Address {
-                    addr: "127.0.0.1".parse().unwrap(),
-                    prefix_len: 8,
-                    dest: None,
+                    ip: IfAddr {
+                        addr: "127.0.0.1".parse().unwrap(),
+                        prefix_len: 8,
+                        dest: None,
+                    },
                     broadcast: None,
                 },
                 Address {
-                    addr: "::1".parse().unwrap(),
-                    prefix_len: 128,
-                    dest: None,
+                    ip: IfAddr {
+                        addr: "::1".parse().unwrap(),
+                        prefix_len: 128,
+                        dest: None,
+                    },
                     broadcast: None,
                 },
             ],
@@ -102,15 +91,19 @@ mod tests {
             ether: Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
             addrs: vec![
                 Address {
-                    addr: "192.0.2.1".parse().unwrap(),
-                    prefix_len: 24,
-                    dest: None,
+                    ip: IfAddr {
+                        addr: "192.0.2.1".parse().unwrap(),
+                        prefix_len: 24,
+                        dest: None,
+                    },
                     broadcast: Some("192.0.2.255".parse().unwrap()),
                 },
                 Address {
-                    addr: "fe80::5054:ff:fe12:3456".parse().unwrap(),
-                    prefix_len: 64,
-                    dest: None,
+                    ip: IfAddr {
+                        addr: "fe80::5054:ff:fe12:3456".parse().unwrap(),
+                        prefix_len: 64,
+                        dest: None,
+                    },
                     broadcast: None,
                 },
             ],

@@ -20,12 +20,11 @@ mod linux {
 /// ARPHRD_ETHER: links with an Ethernet address to show.
 const ARPHRD_ETHER: u16 = 1;
 
+/// An address as status shows it (`dest`: the other end of a
+/// point-to-point link), and its broadcast address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Address {
-    pub addr: IpAddr,
-    pub prefix_len: u8,
-    /// The other end of a point-to-point link.
-    pub dest: Option<IpAddr>,
+    pub ip: proto::IfAddr,
     pub broadcast: Option<IpAddr>,
 }
 
@@ -132,9 +131,11 @@ pub fn all() -> std::io::Result<Vec<Link>> {
             continue;
         };
         let a = Address {
-            addr,
-            prefix_len: prefix_len(ip_of(ifa.netmask.as_ref())),
-            dest: ip_of(ifa.destination.as_ref()).filter(|d| *d != addr),
+            ip: proto::IfAddr {
+                addr,
+                prefix_len: prefix_len(ip_of(ifa.netmask.as_ref())),
+                dest: ip_of(ifa.destination.as_ref()).filter(|d| *d != addr),
+            },
             broadcast: ip_of(ifa.broadcast.as_ref()),
         };
         addrs.push((ifa.interface_name, a));

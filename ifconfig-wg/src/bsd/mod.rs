@@ -8,5 +8,6 @@
 pub mod dispatch;
 pub mod find;
 pub mod format;
+pub mod getopt;
 pub mod kld;
 pub mod links;
