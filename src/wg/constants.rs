@@ -1,7 +1,5 @@
 //! Protocol and driver constants.
 
-use std::time::Duration;
-
 /// The interface cloner's name: interfaces are `wg` and a unit number,
 /// and every one is in the interface group of that name.
 pub const CLONER: &str = "wg";
@@ -19,8 +17,6 @@ pub const KEEPALIVE_LEN: usize = DATA_OVERHEAD;
 /// Plaintext is padded to a multiple of this.
 pub const PADDING: usize = 16;
 
-/// The longest the clock sleeps between looks at the deadlines.
-pub const TIMER_TICK: Duration = Duration::from_millis(250);
 pub const REKEY_TIMEOUT_SECS: u64 = 5;
 pub const KEEPALIVE_TIMEOUT_SECS: u64 = 10;
 pub const REJECT_AFTER_TIME_SECS: u64 = 180;

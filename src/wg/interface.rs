@@ -28,6 +28,7 @@ use crate::wg::config::{Config, ConfigError, Journal, PeerConfig, Settings};
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
+use crate::wg::schedule::schedule;
 use crate::wg::timers;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
@@ -411,6 +412,7 @@ impl Interface {
                     Some(p) => (p.clone(), false),
                     None => {
                         let p = Arc::new(Peer::new(next_id()));
+                        p.attach(Arc::downgrade(self));
                         pc.live = Some(p.clone());
                         router.by_key.insert(*k, p.clone());
                         created.push(p.id);
@@ -462,6 +464,14 @@ impl Interface {
                 .and_then(|tun| self.wiring.serve_sockets(self, &tun, socks.as_ref()));
             if let Err(e) = served {
                 crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
+            }
+            // The clock let the deadlines of a down interface lapse
+            // (nothing is sent without sockets): they run from now on.
+            if socks.is_some() {
+                for p in self.router().by_key.values() {
+                    let at = p.lock().timers.earliest();
+                    schedule().push(p, at);
+                }
             }
         }
     }
