@@ -24,6 +24,7 @@ use crate::sys::netlink::{self, Where};
 use crate::sys::netns;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
+use crate::sys::unlink;
 use crate::wg::config::{Config, ConfigError, Journal, PeerConfig, Settings};
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
@@ -132,6 +133,8 @@ impl Interface {
         let ifindex = tun.ifindex();
         netlink::in_netns(birth.as_ref().map(|b| b.as_fd()), || -> io::Result<()> {
             netlink::disable_ipv6_autoconf(ifindex)?;
+            // Best effort: without it, the kernel's default.
+            let _ = netlink::no_queue(ifindex);
             netlink::set_flags(ifindex, Some(false), Some(false))
         })?;
         let nsid = match &birth {
@@ -148,9 +151,9 @@ impl Interface {
     }
 
     /// Stop serving it and drop every secret; the TUN device goes away
-    /// when the last reference to it is dropped (right after this). The
-    /// caller stops its UAPI socket first (requests wait for the config
-    /// lock).
+    /// when the last reference to it is dropped (here, unless a request
+    /// still holds it), its link before this returns. The caller stops
+    /// its UAPI socket first (requests wait for the config lock).
     pub fn shutdown(&self) {
         let mut cfg = lock(&self.config);
         self.destroyed.store(true, Ordering::SeqCst);
@@ -161,7 +164,14 @@ impl Interface {
             timers::reset_sessions(p, &mut p.lock(), None);
         }
         *cfg = Config::default();
-        lock(&self.tun).take();
+        // Nothing of the plane holds the device any more (`stop`); if
+        // no one else does, its link goes before we return, and the
+        // kernel's long tail of the close runs on its own thread.
+        if let Some(tun) = lock(&self.tun).take() {
+            if let Ok(tun) = Arc::try_unwrap(tun) {
+                unlink::close(tun, self.index());
+            }
+        }
     }
 
     /// The TUN device, until the interface is destroyed.
