@@ -26,6 +26,7 @@ use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::sys::unlink;
 use crate::wg::config::{Config, ConfigError, Journal, PeerConfig, Settings};
+use crate::wg::constants::UP_SETTLE;
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
@@ -476,11 +477,15 @@ impl Interface {
                 crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
             }
             // The clock let the deadlines of a down interface lapse
-            // (nothing is sent without sockets): they run from now on.
+            // (nothing is sent without sockets): they run from now on,
+            // but not before UP_SETTLE, so that a peer brought up in the
+            // same breath (rc.d starting both ends) has bound its port
+            // when the first initiation (a persistent keepalive's) goes.
             if socks.is_some() {
+                let settled = timers::ms(Instant::now() + UP_SETTLE);
                 for p in self.router().by_key.values() {
                     let at = p.lock().timers.earliest();
-                    schedule().push(p, at);
+                    schedule().push(p, at.max(settled));
                 }
             }
         }
