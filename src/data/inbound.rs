@@ -20,11 +20,11 @@ use crate::data::backlog::{job, Queue};
 use crate::data::handshake::{self, heard_from, Screened};
 use crate::data::packet::{inner_packet, le32, message_type};
 use crate::data::tx::TxQueue;
-use crate::data::{Buffers, Live, Outlet, BUDGET};
+use crate::data::{Buffers, Drained, Live, Outlet, BUDGET};
 use crate::noise::session::{Session, HEADER_LEN, OVERHEAD};
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunWrites};
-use crate::sys::udp::{RecvBatch, Sockets};
+use crate::sys::udp::{RecvBatch, Sockets, RECV_BATCH};
 use crate::wg::constants::*;
 use crate::wg::interface::Interface;
 use crate::wg::messages::{Events, Message};
@@ -73,6 +73,8 @@ impl Received for RecvBatch {
 
 /// Drain socket `which` of `socks`: at most `BUDGET` receive batches,
 /// then write what was decrypted to the TUN device and send the answers.
+/// A batch that comes back short means the socket had no more: it is
+/// not read again to hear so.
 pub fn drain(
     ifc: &Interface,
     socks: &Sockets,
@@ -81,9 +83,9 @@ pub fn drain(
     queue: &Queue,
     b: &mut Buffers,
     crew: &Crew,
-) {
+) -> Drained {
     let Some(sock) = socks.all().nth(which) else {
-        return;
+        return Drained::Empty;
     };
     let router = ifc.router();
     let out = Live {
@@ -97,9 +99,13 @@ pub fn drain(
         opens,
         ..
     } = b;
+    let mut end = Drained::More;
     for _ in 0..BUDGET {
         let n = match udp_in.recv(sock) {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => {
+                end = Drained::Empty;
+                break;
+            }
             Ok(n) => n,
         };
         let mut tun_full = |w: &mut TunWrites| {
@@ -114,10 +120,15 @@ pub fn drain(
             tun_full: &mut tun_full,
         };
         batch(&mut step, udp_in, n, opens, crew);
+        if n < RECV_BATCH {
+            end = Drained::Empty;
+            break;
+        }
     }
     opens.clear();
     let _ = tun_out.flush(tun);
     out.flush(tx);
+    end
 }
 
 /// What one batch works with: where its side effects go, the

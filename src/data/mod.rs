@@ -58,6 +58,18 @@ const TX_BYTES: usize = 512 << 10;
 /// so one busy interface cannot starve the others.
 pub const BUDGET: usize = 16;
 
+/// How a drain ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Drained {
+    /// Nothing is left: a read found nothing, or a receive batch came
+    /// back short (what arrives later is a new readiness).
+    Empty,
+    /// The budget was spent with more waiting.
+    More,
+    /// The descriptor is dead (its link was deleted).
+    Gone,
+}
+
 /// One worker's buffers.
 pub struct Buffers {
     pub tun_in: TunPackets,

@@ -14,7 +14,7 @@
 
 use crate::data::packet::{dst_addr, flush, padded_len};
 use crate::data::tx::TxQueue;
-use crate::data::{Buffers, BUDGET};
+use crate::data::{Buffers, Drained, BUDGET};
 use crate::noise::session::{Session, OVERHEAD};
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunPackets};
@@ -42,21 +42,29 @@ pub struct Seal {
     at: usize,
 }
 
-/// Drain the TUN device: at most `BUDGET` reads, then flush. Returns
-/// false when the device is gone (its link was deleted: reads fail with
-/// EBADFD until the interface is destroyed), so that it is not re-armed
-/// and no worker spins on it.
-pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> bool {
+/// Drain the TUN device: at most `BUDGET` reads, then flush. A read
+/// returns one packet or one super-packet, which says nothing of what
+/// is behind it, so the device is read until it has nothing (one read
+/// more than the packets). `Gone` when the device is (its link was
+/// deleted: reads fail with EBADFD until the interface is destroyed), so
+/// that no worker spins on it.
+pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Drained {
     let router = ifc.router();
     let socks = ifc.sockets();
     let socks = socks.as_deref();
-    let mut alive = true;
+    let mut end = Drained::More;
     for _ in 0..BUDGET {
         let n = match tun.recv(&mut b.tun_in) {
-            Ok(0) => break,
+            Ok(0) => {
+                end = Drained::Empty;
+                break;
+            }
             Ok(n) => n,
             Err(e) => {
-                alive = e.raw_os_error() != Some(libc::EBADFD);
+                end = match e.raw_os_error() {
+                    Some(libc::EBADFD) => Drained::Gone,
+                    _ => Drained::Empty,
+                };
                 break;
             }
         };
@@ -74,7 +82,7 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> bool {
         }
     }
     flush(ifc, socks, &mut b.tx);
-    alive
+    end
 }
 
 fn route<'r>(router: &'r Router, p: &[u8]) -> Option<&'r Arc<Peer>> {

@@ -4,20 +4,26 @@
 //!
 //! ```text
 //!   interface up ──register──> epoll set <──wait── worker 1 .. worker N
-//!                               (oneshot)            │ owns its buffers
-//!                                                    ▼
+//!                             (edge-triggered)       │ owns its buffers
+//!                                                    ▼ claims the source
 //!          TUN ready: data::outbound::drain   UDP ready: data::inbound::drain
 //!                                                    │
-//!                                  re-arm the descriptor when drained
+//!                       again if readiness came meanwhile, else let go
 //! ```
 //!
-//! Every descriptor is registered EPOLLONESHOT: one worker at a time
-//! handles it, from readiness until it is drained (or its budget is spent)
-//! and every batch it produced is flushed, and only then re-arms it. So a
-//! peer's packets keep their order in each direction, while different
-//! descriptors (the two directions of a tunnel, other interfaces) run on
-//! different cores. An interface costs no thread; buffers belong to
-//! workers.
+//! Every descriptor is registered edge-triggered, once: readiness wakes
+//! one worker, which claims the source (`Source::claim`) and drains it
+//! until it is empty (or its budget is spent) and every batch it produced
+//! is flushed. A worker woken for a source another one holds only tells
+//! the holder to go again, and the holder does before it lets go. So one
+//! worker at a time handles a descriptor and a peer's packets keep their
+//! order in each direction, while different descriptors (the two
+//! directions of a tunnel, other interfaces) run on different cores. A
+//! packet costs the wait, its read and its write: no re-arming
+//! (`epoll_ctl`) per readiness, no read that only hears EAGAIN after a
+//! short receive batch. Only a source whose budget ran out is handed back
+//! to the set (`requeue`), behind the others. An interface costs no
+//! thread; buffers belong to workers.
 //!
 //! Deregistering (down, destroy, a new port) waits only for a batch in
 //! flight on that descriptor, never for a thread to end.
@@ -50,7 +56,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A descriptor the workers serve.
@@ -71,12 +77,42 @@ impl Kind {
     }
 }
 
-struct Source {
+pub(crate) struct Source {
     kind: Kind,
     /// Held by the worker handling the source.
     busy: Mutex<()>,
     /// Cleared by `deregister`; a worker that sees it cleared does nothing.
     live: AtomicBool,
+    /// 0: nobody handles the source; 1: a worker does; more: readiness
+    /// came while it did, so it goes again.
+    claims: AtomicU32,
+}
+
+impl Source {
+    /// Whether the calling worker now handles the source; if another one
+    /// does, it is told to go again.
+    fn claim(&self) -> bool {
+        self.claims.fetch_add(1, Ordering::AcqRel) == 0
+    }
+
+    /// Let go of the source, unless readiness came meanwhile: then the
+    /// holder goes again (true).
+    fn again(&self) -> bool {
+        if self
+            .claims
+            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return false;
+        }
+        self.claims.store(1, Ordering::Release);
+        true
+    }
+
+    /// Let go of the source whatever came meanwhile.
+    fn release(&self) {
+        self.claims.store(0, Ordering::Release);
+    }
 }
 
 pub struct Plane {
@@ -104,7 +140,7 @@ const CREW: u64 = 0;
 
 /// Readiness wanted for every source.
 fn interest() -> EpollFlags {
-    EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT
+    EpollFlags::EPOLLIN | EpollFlags::EPOLLET
 }
 
 impl Plane {
@@ -157,6 +193,7 @@ impl Plane {
             kind,
             busy: Mutex::new(()),
             live: AtomicBool::new(true),
+            claims: AtomicU32::new(0),
         });
         let fd = src
             .kind
@@ -200,14 +237,24 @@ impl Plane {
             .cloned()
     }
 
-    /// Hand the source back to the epoll set after it was handled.
-    fn rearm(&self, token: u64, src: &Source) {
+    /// Hand a source whose budget ran out back to the epoll set: being
+    /// still readable, it is queued behind the sources ready now.
+    fn requeue(&self, token: u64, src: &Source) {
+        src.release();
         if !src.live.load(Ordering::SeqCst) {
             return;
         }
         if let Some(fd) = src.kind.fd() {
             let mut ev = EpollEvent::new(interest(), token);
             let _ = self.epoll.modify(fd, &mut ev);
+        }
+    }
+
+    /// Stop watching a dead descriptor (its link is gone); `deregister`
+    /// forgets the source.
+    fn unwatch(&self, src: &Source) {
+        if let Some(fd) = src.kind.fd() {
+            let _ = self.epoll.delete(fd);
         }
     }
 }

@@ -1,10 +1,15 @@
 //! One worker of the shared data plane: wait for a ready descriptor,
-//! drain it with this worker's buffers, re-arm it.
+//! claim it, drain it with this worker's buffers (again while readiness
+//! came meanwhile), let it go.
 
-use crate::data::{inbound, outbound, Buffers};
-use crate::plane::{Kind, Plane, CREW};
+use crate::data::{inbound, outbound, Buffers, Drained};
+use crate::plane::{Kind, Plane, Source, CREW};
 use nix::sys::epoll::{EpollEvent, EpollTimeout};
 use std::sync::atomic::Ordering;
+
+/// Drains of one source per claim, when readiness keeps coming, before
+/// it goes back behind the others.
+const PASSES: usize = 4;
 
 pub fn run(plane: &Plane) {
     let mut bufs = Buffers::default();
@@ -29,22 +34,39 @@ pub fn run(plane: &Plane) {
         let Some(src) = plane.source(token) else {
             continue;
         };
-        let moving = plane.moving();
-        let busy = src.busy.lock().unwrap_or_else(|e| e.into_inner());
-        if !src.live.load(Ordering::SeqCst) {
+        if !src.claim() {
+            // Its holder goes again.
             continue;
         }
-        let alive = match &src.kind {
-            Kind::Tun(ifc, tun) => outbound::drain(ifc, tun, &mut bufs, &plane.crew),
-            Kind::Udp(ifc, socks, i, tun, queue) => {
-                inbound::drain(ifc, socks, *i, tun, queue, &mut bufs, &plane.crew);
-                true
-            }
-        };
-        if alive {
-            plane.rearm(token, &src);
-        }
+        let moving = plane.moving();
+        let busy = src.busy.lock().unwrap_or_else(|e| e.into_inner());
+        handle(plane, token, &src, &mut bufs);
         drop(busy);
         drop(moving);
     }
+}
+
+/// Drain a claimed source until it is empty and no readiness came
+/// meanwhile, then let it go.
+fn handle(plane: &Plane, token: u64, src: &Source, bufs: &mut Buffers) {
+    for _ in 0..PASSES {
+        if !src.live.load(Ordering::SeqCst) {
+            // Deregistered: nobody claims it any more.
+            return;
+        }
+        let end = match &src.kind {
+            Kind::Tun(ifc, tun) => outbound::drain(ifc, tun, bufs, &plane.crew),
+            Kind::Udp(ifc, socks, i, tun, queue) => {
+                inbound::drain(ifc, socks, *i, tun, queue, bufs, &plane.crew)
+            }
+        };
+        match end {
+            // Held for good: no worker spins on a dead device.
+            Drained::Gone => return plane.unwatch(src),
+            Drained::More => return plane.requeue(token, src),
+            Drained::Empty if src.again() => {}
+            Drained::Empty => return,
+        }
+    }
+    plane.requeue(token, src);
 }

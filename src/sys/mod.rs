@@ -29,3 +29,4 @@ pub mod peercred;
 pub mod sched;
 pub mod tun;
 pub mod udp;
+pub mod unlink;

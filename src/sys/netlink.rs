@@ -15,6 +15,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::route::{RouteAttribute, RouteType};
+use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use proto::IfAddr;
@@ -143,6 +144,22 @@ pub fn delete_group(group: u32) -> io::Result<()> {
     let mut m = link_msg(0);
     m.attributes.push(LinkAttribute::Group(group));
     request(RouteNetlinkMessage::DelLink(m), 0)
+}
+
+/// Give the link the `noqueue` root queueing discipline (as WireGuard's
+/// own links have), before it first goes up. A multi-queue TUN device
+/// has 256 transmit queues, and the default `mq` discipline would make
+/// one pfifo_fast for each on every up, and free them on delete; the TUN
+/// device drops itself when its ring is full, so they never held anything.
+pub fn no_queue(ifindex: u32) -> io::Result<()> {
+    let mut m = TcMessage::default();
+    m.header.index = ifindex as i32;
+    m.header.parent = TcHandle::ROOT;
+    m.attributes.push(TcAttribute::Kind("noqueue".into()));
+    request(
+        RouteNetlinkMessage::NewQueueDiscipline(m),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
 }
 
 /// Rename a link (it must be down).

@@ -19,8 +19,11 @@ pub const KEEPALIVE_LEN: usize = DATA_OVERHEAD;
 /// Plaintext is padded to a multiple of this.
 pub const PADDING: usize = 16;
 
-/// The longest the clock sleeps between looks at the deadlines.
-pub const TIMER_TICK: Duration = Duration::from_millis(250);
+/// How long after up the deadlines that lapsed while down run (what the
+/// old 250 ms tick gave): otherwise a persistent keepalive's initiation
+/// leaves before a peer configured at the same moment listens, and the
+/// handshake waits REKEY_TIMEOUT for its retry.
+pub const UP_SETTLE: Duration = Duration::from_millis(250);
 pub const REKEY_TIMEOUT_SECS: u64 = 5;
 pub const KEEPALIVE_TIMEOUT_SECS: u64 = 10;
 pub const REJECT_AFTER_TIME_SECS: u64 = 180;

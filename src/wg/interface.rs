@@ -24,10 +24,13 @@ use crate::sys::netlink::{self, Where};
 use crate::sys::netns;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
+use crate::sys::unlink;
 use crate::wg::config::{Config, ConfigError, Journal, PeerConfig, Settings};
+use crate::wg::constants::UP_SETTLE;
 use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
+use crate::wg::schedule::schedule;
 use crate::wg::timers;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
@@ -131,6 +134,8 @@ impl Interface {
         let ifindex = tun.ifindex();
         netlink::in_netns(birth.as_ref().map(|b| b.as_fd()), || -> io::Result<()> {
             netlink::disable_ipv6_autoconf(ifindex)?;
+            // Best effort: without it, the kernel's default.
+            let _ = netlink::no_queue(ifindex);
             netlink::set_flags(ifindex, Some(false), Some(false))
         })?;
         let nsid = match &birth {
@@ -147,9 +152,9 @@ impl Interface {
     }
 
     /// Stop serving it and drop every secret; the TUN device goes away
-    /// when the last reference to it is dropped (right after this). The
-    /// caller stops its UAPI socket first (requests wait for the config
-    /// lock).
+    /// when the last reference to it is dropped (here, unless a request
+    /// still holds it), its link before this returns. The caller stops
+    /// its UAPI socket first (requests wait for the config lock).
     pub fn shutdown(&self) {
         let mut cfg = lock(&self.config);
         self.destroyed.store(true, Ordering::SeqCst);
@@ -160,7 +165,14 @@ impl Interface {
             timers::reset_sessions(p, &mut p.lock(), None);
         }
         *cfg = Config::default();
-        lock(&self.tun).take();
+        // Nothing of the plane holds the device any more (`stop`); if
+        // no one else does, its link goes before we return, and the
+        // kernel's long tail of the close runs on its own thread.
+        if let Some(tun) = lock(&self.tun).take() {
+            if let Ok(tun) = Arc::try_unwrap(tun) {
+                unlink::close(tun, self.index());
+            }
+        }
     }
 
     /// The TUN device, until the interface is destroyed.
@@ -411,6 +423,7 @@ impl Interface {
                     Some(p) => (p.clone(), false),
                     None => {
                         let p = Arc::new(Peer::new(next_id()));
+                        p.attach(Arc::downgrade(self));
                         pc.live = Some(p.clone());
                         router.by_key.insert(*k, p.clone());
                         created.push(p.id);
@@ -462,6 +475,18 @@ impl Interface {
                 .and_then(|tun| self.wiring.serve_sockets(self, &tun, socks.as_ref()));
             if let Err(e) = served {
                 crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
+            }
+            // The clock let the deadlines of a down interface lapse
+            // (nothing is sent without sockets): they run from now on,
+            // but not before UP_SETTLE, so that a peer brought up in the
+            // same breath (rc.d starting both ends) has bound its port
+            // when the first initiation (a persistent keepalive's) goes.
+            if socks.is_some() {
+                let settled = timers::ms(Instant::now() + UP_SETTLE);
+                for p in self.router().by_key.values() {
+                    let at = p.lock().timers.earliest();
+                    schedule().push(p, at.max(settled));
+                }
             }
         }
     }

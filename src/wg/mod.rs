@@ -24,5 +24,6 @@ pub mod peer;
 pub mod peers;
 pub mod ratelimit;
 pub mod router;
+pub mod schedule;
 pub mod send;
 pub mod timers;

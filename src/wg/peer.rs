@@ -4,9 +4,11 @@
 use crate::noise::initiations::Initiations;
 use crate::noise::tunnel::Tunnel;
 use crate::wg::deadlines::Timers;
+use crate::wg::interface::Interface;
+use crate::wg::schedule::Home;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::SystemTime;
 
 /// Peer ids are unique for the life of the daemon and never repeat.
@@ -28,9 +30,14 @@ pub struct Peer {
     /// Every byte sent to / received from the endpoint, handshakes included.
     pub tx_bytes: AtomicU64,
     pub rx_bytes: AtomicU64,
-    /// The earliest deadline of `PeerState::timers` in `timers::ms`, or
-    /// earlier: the clock skips the peer until then without locking it.
+    /// When the clock looks at the peer next (`timers::ms`; `u64::MAX`:
+    /// never): its entry in `crate::wg::schedule`, at or before the
+    /// earliest deadline of `PeerState::timers`. Written under the
+    /// schedule's lock.
     pub due: AtomicU64,
+    /// The interface the peer belongs to, once it is filed there (the
+    /// schedule's entries point to both).
+    pub home: OnceLock<Home>,
 }
 
 #[derive(Default)]
@@ -66,7 +73,17 @@ impl Peer {
             tx_bytes: AtomicU64::new(0),
             rx_bytes: AtomicU64::new(0),
             due: AtomicU64::new(u64::MAX),
+            home: OnceLock::new(),
         }
+    }
+
+    /// The peer belongs to `ifc` from now on: its deadlines go to the
+    /// schedule the clock runs.
+    pub fn attach(self: &Arc<Self>, ifc: Weak<Interface>) {
+        let _ = self.home.set(Home {
+            ifc,
+            peer: Arc::downgrade(self),
+        });
     }
 
     /// A poisoned lock only means another thread panicked mid-packet; the

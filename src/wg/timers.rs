@@ -16,13 +16,15 @@
 //! Any authenticated packet received disarms "new handshake"; any sent
 //! disarms "send keepalive"; a completed handshake disarms "retransmit".
 //!
-//! Each peer keeps the earliest of its deadlines in `Peer::due`, so the
-//! clock looks at a peer only when something is due.
+//! Each peer is filed in the one schedule (`crate::wg::schedule`) at the
+//! earliest of its deadlines, or earlier, so the clock looks at a peer
+//! only when something may be due.
 
 use crate::noise::tunnel::Tunnel;
 use crate::wg::constants::*;
 pub use crate::wg::deadlines::{ms, Session, Timers};
 use crate::wg::peer::{Peer, PeerState};
+use crate::wg::schedule::schedule;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
@@ -61,12 +63,13 @@ fn jitter() -> Duration {
 /// Set a deadline and make sure the clock will look at the peer by then.
 /// `due` is read first: on the packet path the new deadline is almost
 /// always later than one already there, and a plain load keeps the
-/// cache line shared between the workers of the two directions.
+/// cache line shared between the workers of the two directions (and
+/// the schedule's lock untouched).
 fn arm(peer: &Peer, slot: &mut Option<Instant>, at: Instant) {
     *slot = Some(at);
     let at = ms(at);
     if at < peer.due.load(Ordering::Relaxed) {
-        peer.due.fetch_min(at, Ordering::Relaxed);
+        schedule().push(peer, at);
     }
 }
 
@@ -276,7 +279,7 @@ pub fn reset_sessions(peer: &Peer, st: &mut PeerState, tunnel: Option<Tunnel>) {
 /// keepalive goes out as soon as the interface can send.
 pub fn reset(peer: &Peer, st: &mut PeerState, now: Instant) {
     st.timers = Timers::default();
-    peer.due.store(u64::MAX, Ordering::Relaxed);
+    schedule().forget(peer);
     if st.pka > 0 {
         arm(peer, &mut st.timers.persistent, now);
     }

@@ -15,6 +15,7 @@ use crate::sys::udp::Sockets;
 use crate::wg::config::Config;
 use crate::wg::deadlines::Timers;
 use crate::wg::peer::{ids_above, Peer};
+use crate::wg::schedule::schedule;
 use proto::Op;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
@@ -138,6 +139,7 @@ impl Interface {
                 if let Some(pc) = cfg.peers.get_mut(&p.key) {
                     ids_above(p.id);
                     let peer = Arc::new(Peer::new(p.id));
+                    peer.attach(Arc::downgrade(&ifc));
                     pc.live = Some(peer.clone());
                     router.by_key.insert(p.key, peer);
                 }
@@ -168,7 +170,8 @@ impl Interface {
             if let (Some(t), Some(carried)) = (st.tunnel.as_mut(), &p.tunnel) {
                 t.resume(carried, now);
             }
-            peer.due.store(st.timers.earliest(), Ordering::Relaxed);
+            // The deadlines as they were (rebuilt from the time left).
+            schedule().push(peer, st.timers.earliest());
         }
         drop(router);
         drop(cfg);
