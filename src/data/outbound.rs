@@ -52,6 +52,11 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
     let router = ifc.router();
     let socks = ifc.sockets();
     let socks = socks.as_deref();
+    let to = Routing {
+        ifc,
+        router: &router,
+        live: socks.is_some(),
+    };
     let mut end = Drained::More;
     for _ in 0..BUDGET {
         let n = match tun.recv(&mut b.tun_in) {
@@ -75,7 +80,7 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
             }
             let mark = b.tx.used();
             while i < n && !b.tx.is_full() {
-                i = plan_run(ifc, &router, &b.tun_in, i, n, &mut b.tx, &mut b.seals);
+                i = plan_run(&to, &b.tun_in, i, n, &mut b.tx, &mut b.seals);
             }
             seal_all(&b.tun_in, b.tx.since_mut(mark), mark, &b.seals, crew);
             b.seals.clear();
@@ -89,17 +94,25 @@ fn route<'r>(router: &'r Router, p: &[u8]) -> Option<&'r Arc<Peer>> {
     router.allowed_ips.lookup(dst_addr(p)?)
 }
 
+/// Where a drain's packets go: the interface's peers, and whether it has
+/// sockets to send with (`live`; it is coming up or going down if not).
+struct Routing<'a> {
+    ifc: &'a Interface,
+    router: &'a Router,
+    live: bool,
+}
+
 /// Plan packet `i` and the packets after it that go to the same peer,
 /// while the queue has room; returns the index of the first packet left.
 fn plan_run(
-    ifc: &Interface,
-    router: &Router,
+    to: &Routing,
     pk: &TunPackets,
     mut i: usize,
     n: usize,
     tx: &mut TxQueue,
     seals: &mut Vec<Seal>,
 ) -> usize {
+    let (ifc, router) = (to.ifc, to.router);
     let Some(peer) = route(router, pk.packet(i)) else {
         return i + 1;
     };
@@ -149,7 +162,11 @@ fn plan_run(
         if sent {
             send::after_sent(peer, &mut st, tx, false, now, &mut ev);
         }
-        if staged {
+        // Without sockets the initiation would be lost yet count as
+        // sent (no retry before REKEY_TIMEOUT): the packets wait, and
+        // the handshake starts when the sockets come
+        // (`Interface::commit`).
+        if staged && to.live {
             send::initiate(peer, &mut st, tx, now, false, &mut ev);
         }
     }

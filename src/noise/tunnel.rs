@@ -153,6 +153,11 @@ impl Tunnel {
         self.staged.push_back(v);
     }
 
+    /// Whether packets wait for a session.
+    pub fn has_staged(&self) -> bool {
+        !self.staged.is_empty()
+    }
+
     /// The oldest packet waiting for a session (zeroized when dropped).
     pub fn take_staged(&mut self) -> Option<Zeroizing<Vec<u8>>> {
         self.staged.pop_front()

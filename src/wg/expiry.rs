@@ -45,6 +45,16 @@ pub fn expire(
         st.timers = timers::Timers::default();
         return after;
     }
+    // Packets wait and no handshake was ever started for them: they came
+    // while the interface had no sockets (`Interface::commit` files the
+    // peer when they come).
+    let waiting = st
+        .tunnel
+        .as_ref()
+        .is_some_and(|t| t.has_staged() && t.sending(now).is_none());
+    if waiting && st.timers.last_initiation.is_none() && st.timers.retransmit.is_none() {
+        send::initiate(peer, st, tx, now, false, ev);
+    }
     let t = &mut st.timers;
     if expired(t.reject, now) {
         // The sessions REJECT_AFTER_TIME old go, each by its own age (the

@@ -34,11 +34,11 @@ use crate::wg::schedule::schedule;
 use crate::wg::timers;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
-use proto::{IfAddr, InterfaceStatus, Op, PeerStatus, Psk};
+use proto::{InterfaceStatus, Op, PeerStatus, Psk};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Instant, UNIX_EPOCH};
 
 /// What serves an interface from above: the data plane reads its TUN
@@ -97,6 +97,7 @@ pub struct Interface {
 }
 
 mod carry;
+mod change;
 mod link;
 mod namespaces;
 
@@ -106,15 +107,6 @@ pub use namespaces::Moved;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Undo list for link changes made by a request that then fails.
-enum Undo {
-    Mtu(u32),
-    AddAddress(IfAddr),
-    DeleteAddress(IfAddr),
-    Multicast(bool),
-    Up(bool),
 }
 
 impl Interface {
@@ -324,18 +316,19 @@ impl Interface {
             }
         }
 
-        // 2. The link, undone in reverse if a later step fails.
+        // 2. The link, undone in reverse if a later step fails. Coming up,
+        // the kernel sends as soon as the link is (a routing daemon's
+        // first hello): the router stays held from before the link goes
+        // up until commit has put the sockets and the peers in it, so a
+        // worker that reads such a packet waits for them instead of
+        // dropping it. No sockets are served while down, so nothing the
+        // commit waits for needs the router.
+        let held =
+            (cfg.up && !old.up).then(|| self.router.write().unwrap_or_else(|e| e.into_inner()));
         let mut undo = Vec::new();
         if let Err(e) = self.change_link(old, cfg, &mut undo) {
-            for u in undo.into_iter().rev() {
-                let _ = match u {
-                    Undo::Mtu(m) => netlink::set_mtu(self.index(), m),
-                    Undo::AddAddress(a) => netlink::add_address(self.index(), &a),
-                    Undo::DeleteAddress(a) => netlink::delete_address(self.index(), &a),
-                    Undo::Multicast(b) => netlink::set_flags(self.index(), None, Some(b)),
-                    Undo::Up(b) => netlink::set_flags(self.index(), Some(b), None),
-                };
-            }
+            drop(held);
+            self.undo_link(undo);
             if let Some(s) = self.sockets() {
                 let _ = s.set_mark(old.cookie);
             }
@@ -344,55 +337,38 @@ impl Interface {
         }
 
         // 3. Commit; nothing below can fail.
-        self.commit(cfg, &journal, new_sockets);
+        self.commit(cfg, &journal, new_sockets, held);
         cfg.settle(&journal);
-        Ok(())
-    }
-
-    fn change_link(&self, old: &Settings, next: &Settings, undo: &mut Vec<Undo>) -> io::Result<()> {
-        let idx = self.index();
-        if next.mtu != old.mtu {
-            netlink::set_mtu(idx, next.mtu)?;
-            undo.push(Undo::Mtu(old.mtu));
-        }
-        for a in old.addrs.iter().filter(|a| !next.addrs.contains(a)) {
-            netlink::delete_address(idx, a)?;
-            undo.push(Undo::AddAddress(*a));
-        }
-        for a in next.addrs.iter().filter(|a| !old.addrs.contains(a)) {
-            netlink::add_address(idx, a)?;
-            undo.push(Undo::DeleteAddress(*a));
-        }
-        if next.link1 != old.link1 {
-            netlink::set_flags(idx, None, Some(next.link1))?;
-            undo.push(Undo::Multicast(old.link1));
-        }
-        if next.up != old.up {
-            netlink::set_flags(idx, Some(next.up), None)?;
-            undo.push(Undo::Up(old.up));
-            if next.up {
-                // Linux dropped the IPv6 addresses when the link went
-                // down; a BSD interface never loses them.
-                for a in next.addrs_v6() {
-                    netlink::add_address(idx, a)?;
-                }
-            }
-        }
         Ok(())
     }
 
     /// Bring the data plane's view up to date with a request just applied:
     /// only what the journal names, unless the change concerns every
     /// peer (a new private key, or going down).
-    fn commit(self: &Arc<Self>, cfg: &mut Config, j: &Journal, new_sockets: Option<Sockets>) {
+    /// `held`: the router, already taken (the link is coming up).
+    fn commit(
+        self: &Arc<Self>,
+        cfg: &mut Config,
+        j: &Journal,
+        new_sockets: Option<Sockets>,
+        held: Option<RwLockWriteGuard<'_, Router>>,
+    ) {
         let old = &j.settings;
         let key_changed = old.private_key != cfg.private_key;
         let went_down = old.up && !cfg.up;
         self.debug.store(cfg.debug, Ordering::Relaxed);
+        // New sockets before any peer that could send through them: a
+        // message queued for none is lost (and an initiation would then
+        // wait REKEY_TIMEOUT for its retry).
+        let socks = new_sockets.map(Arc::new);
+        if socks.is_some() {
+            self.serve(socks.clone());
+        }
         let mut created = Vec::new();
         let mut destroyed = Vec::new();
         {
-            let mut router = self.router.write().unwrap_or_else(|e| e.into_inner());
+            let mut router =
+                held.unwrap_or_else(|| self.router.write().unwrap_or_else(|e| e.into_inner()));
             router.mtu = cfg.mtu as usize;
             if key_changed {
                 router.identity = cfg
@@ -467,27 +443,35 @@ impl Interface {
             self.log(Message::PeerDestroyed(id));
         }
 
-        if new_sockets.is_some() || went_down {
-            let socks = new_sockets.map(Arc::new);
-            *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = socks.clone();
-            let served = self
-                .tun()
-                .and_then(|tun| self.wiring.serve_sockets(self, &tun, socks.as_ref()));
-            if let Err(e) = served {
-                crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
+        if went_down {
+            self.serve(None);
+        }
+        // The clock let the deadlines of a down interface lapse (nothing
+        // is sent without sockets): they run from now on, but not before
+        // UP_SETTLE, so that a peer brought up in the same breath (rc.d
+        // starting both ends) has bound its port when the first
+        // initiation (a persistent keepalive's) goes.
+        if socks.is_some() {
+            let settled = timers::ms(Instant::now() + UP_SETTLE);
+            for p in self.router().by_key.values() {
+                let st = p.lock();
+                // Packets that came while there were no sockets start
+                // their handshake then (`expiry::expire`).
+                let staged = st.tunnel.as_ref().is_some_and(|t| t.has_staged());
+                let at = st.timers.earliest();
+                schedule().push(p, if staged { settled } else { at.max(settled) });
             }
-            // The clock let the deadlines of a down interface lapse
-            // (nothing is sent without sockets): they run from now on,
-            // but not before UP_SETTLE, so that a peer brought up in the
-            // same breath (rc.d starting both ends) has bound its port
-            // when the first initiation (a persistent keepalive's) goes.
-            if socks.is_some() {
-                let settled = timers::ms(Instant::now() + UP_SETTLE);
-                for p in self.router().by_key.values() {
-                    let at = p.lock().timers.earliest();
-                    schedule().push(p, at.max(settled));
-                }
-            }
+        }
+    }
+
+    /// Serve these sockets (`None`: none) from now on.
+    fn serve(self: &Arc<Self>, socks: Option<Arc<Sockets>>) {
+        *self.sockets.write().unwrap_or_else(|e| e.into_inner()) = socks.clone();
+        let served = self
+            .tun()
+            .and_then(|tun| self.wiring.serve_sockets(self, &tun, socks.as_ref()));
+        if let Err(e) = served {
+            crate::log::error(format!("{}: cannot serve sockets: {e}", self.name()));
         }
     }
 

@@ -149,7 +149,7 @@ impl Interface {
             cfg.port = s.port;
         }
         let up = cfg.up;
-        ifc.commit(&mut cfg, &journal, sockets.filter(|_| up));
+        ifc.commit(&mut cfg, &journal, sockets.filter(|_| up), None);
         cfg.settle(&journal);
         let router = ifc.router();
         let identity = router.identity.clone();
