@@ -20,12 +20,16 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
             let mut batch = Vec::new();
             let mut checked = Instant::now();
             loop {
-                events.next(&mut batch);
                 // A namespace torn down with our link in it: no event
                 // reaches us from a dying namespace, but the TUN device
                 // knows its link is gone. Looked at once a second, busy
-                // or not.
-                if checked.elapsed() >= Duration::from_secs(1) {
+                // or not, while a link is away from home; with all at
+                // home the thread sleeps until an event (a link moving
+                // away is one).
+                let away = reg.all().iter().any(|i| i.place().nsid.is_some());
+                let _ = events.wait_at_most(away.then_some(Duration::from_secs(1)));
+                events.next(&mut batch);
+                if away && checked.elapsed() >= Duration::from_secs(1) {
                     checked = Instant::now();
                     for ifc in reg.all() {
                         if ifc.place().nsid.is_some() && !ifc.link_alive() {
@@ -57,7 +61,7 @@ pub fn start(reg: Arc<Registry>) -> std::io::Result<()> {
                                 }
                             }
                         }
-                        // Looked for above, at least once a second.
+                        // Looked for above, once a second while away.
                         LinkEvent::Quiet => {}
                         LinkEvent::Lost => {
                             // Events were dropped: check every link.

@@ -23,6 +23,7 @@ use std::cell::Cell;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
 
 thread_local! {
     /// The namespace this thread's netlink requests go to (`in_netns`);
@@ -435,6 +436,7 @@ pub enum LinkEvent {
 pub struct LinkEvents {
     sock: Socket,
     buf: Vec<u8>,
+    wait: Option<Duration>,
 }
 
 const RTMGRP_LINK: u32 = 1;
@@ -483,14 +485,27 @@ impl LinkEvents {
         let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
         sock.bind(&SocketAddr::new(0, groups))?;
         sock.set_listen_all_namespaces(true)?;
+        Ok(LinkEvents {
+            sock,
+            buf: vec![0u8; 1 << 16],
+            wait: None,
+        })
+    }
+
+    /// From now on `next` waits at most `d` (`None`: until an event).
+    pub fn wait_at_most(&mut self, d: Option<Duration>) -> io::Result<()> {
+        if self.wait == d {
+            return Ok(());
+        }
+        let d = d.unwrap_or_default();
         let tv = libc::timeval {
-            tv_sec: 1,
-            tv_usec: 0,
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_usec: d.subsec_micros() as libc::suseconds_t,
         };
         // SAFETY: setsockopt with a timeval that lives through the call.
         let r = unsafe {
             libc::setsockopt(
-                sock.as_raw_fd(),
+                self.sock.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_RCVTIMEO,
                 (&tv as *const libc::timeval).cast(),
@@ -500,13 +515,12 @@ impl LinkEvents {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(LinkEvents {
-            sock,
-            buf: vec![0u8; 1 << 16],
-        })
+        self.wait = (!d.is_zero()).then_some(d);
+        Ok(())
     }
 
-    /// Block for the next batch of events (at most a second).
+    /// Block for the next batch of events (at most as long as
+    /// `wait_at_most` said).
     pub fn next(&mut self, out: &mut Vec<LinkEvent>) {
         out.clear();
         let (n, nsid) = match recv_with_nsid(self.sock.as_raw_fd(), &mut self.buf) {
