@@ -9,7 +9,11 @@
 //! holds the busy lock of the descriptor it drains and takes only the last
 //! three (one peer at a time, after cloning the router and socket
 //! snapshots); it never takes `Interface::config`. No lock is held across
-//! a blocking call.
+//! a blocking call, with one exception: a request that brings the link
+//! up takes `Interface::router` before its netlink call and keeps it
+//! through the commit, so that the first packets the kernel sends wait
+//! for the peers and sockets; a down interface serves no sockets, so that
+//! commit waits for no busy lock.
 
 pub mod allowed_ips;
 pub mod config;
