@@ -479,6 +479,25 @@ fn recv_with_nsid(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)>
     Ok((n as usize, nsid))
 }
 
+/// Receives on `sock` wait at most `d` (zero: until something comes).
+pub fn set_recv_timeout(sock: &Socket, d: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: d.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: setsockopt with a timeval that lives through the call.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    (r >= 0).then_some(()).ok_or_else(io::Error::last_os_error)
+}
+
 impl LinkEvents {
     pub fn open() -> io::Result<LinkEvents> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
@@ -498,23 +517,7 @@ impl LinkEvents {
             return Ok(());
         }
         let d = d.unwrap_or_default();
-        let tv = libc::timeval {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_usec: d.subsec_micros() as libc::suseconds_t,
-        };
-        // SAFETY: setsockopt with a timeval that lives through the call.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        set_recv_timeout(&self.sock, d)?;
         self.wait = (!d.is_zero()).then_some(d);
         Ok(())
     }

@@ -5,12 +5,13 @@
 //! few milliseconds, when the kernel says so (RTM_DELLINK). So the close
 //! runs on a thread of its own and the caller waits only for that word.
 
+use crate::sys::netlink;
 use crate::sys::tun::Tun;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,23 +62,7 @@ fn watch_links(tun: &Tun) -> io::Result<Socket> {
 fn listen() -> io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_ROUTE)?;
     sock.bind(&SocketAddr::new(0, RTMGRP_LINK))?;
-    let tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: SLICE.as_micros() as libc::suseconds_t,
-    };
-    // SAFETY: setsockopt with a timeval that lives through the call.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    netlink::set_recv_timeout(&sock, SLICE)?;
     Ok(sock)
 }
 
