@@ -5,6 +5,7 @@
 //! Assertions are on the kernel routing tables and on pings.
 
 mod common;
+use common::routing::{example, Files};
 use common::*;
 use std::process::{Child, Command, Stdio};
 
@@ -184,19 +185,6 @@ impl Drop for Daemon {
             end_child(&mut c);
         }
     }
-}
-
-struct Files(Vec<String>);
-impl Drop for Files {
-    fn drop(&mut self) {
-        for f in &self.0 {
-            let _ = std::fs::remove_file(f);
-        }
-    }
-}
-
-fn example(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 /// Failover and recovery for tunnel 0<->2, first with `down`, then with

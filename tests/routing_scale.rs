@@ -10,6 +10,7 @@
 //! else.
 
 mod common;
+use common::routing::{example, Files};
 use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -286,19 +287,6 @@ impl Drop for Proc {
             end_child(&mut c);
         }
     }
-}
-
-struct Files(Vec<String>);
-impl Drop for Files {
-    fn drop(&mut self) {
-        for f in &self.0 {
-            let _ = std::fs::remove_file(f);
-        }
-    }
-}
-
-fn example(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn strings(a: &[&str]) -> Vec<String> {

@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod host;
 pub mod noise;
+pub mod routing;
 
 use std::fs;
 use std::path::PathBuf;
