@@ -274,6 +274,13 @@ fn bsd_habits_get_bsd_answers() {
         &format!("ifconfig-wg: {foo}: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: ifconfig-wg wg create name {foo})"),
     );
     assert!(!ns.link_exists(&foo));
+    // wg and then not only digits is not a unit either.
+    let odd = format!("wg{}x1", unique() % 1000);
+    d.fails(
+        &format!("{odd} create wgport 20001"),
+        &format!("ifconfig-wg: {odd}: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: ifconfig-wg wg create name {odd})"),
+    );
+    assert!(!ns.link_exists(&odd));
     assert_eq!(d.ok(&format!("-k {i}")), before);
     assert_eq!(d.ok("-l").trim(), i);
 }

@@ -85,6 +85,12 @@ fn connect(path: &str) -> Client {
 }
 
 /// Report a daemon refusal the way ifconfig reports a failed ioctl.
+/// wg and a unit number: a name the cloner makes by itself.
+fn is_unit_name(name: &str) -> bool {
+    name.strip_prefix("wg")
+        .is_some_and(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn refused(name: &str, e: ClientError) -> ! {
     match e {
         ClientError::Errno(ENXIO) => die(format!("interface {name} does not exist")),
@@ -265,7 +271,7 @@ fn main() {
                 ))
             }
             // Only wgN can be cloned by name; say how to get another name.
-            Err(ClientError::Errno(EINVAL)) if cmd.rename.is_none() && !name.starts_with("wg") => {
+            Err(ClientError::Errno(EINVAL)) if cmd.rename.is_none() && !is_unit_name(&name) => {
                 die(format!(
                     "{name}: SIOCIFCREATE2: Invalid argument (only wgN names; for another name: {} wg create name {name})",
                     prog()
