@@ -2,7 +2,8 @@
 //! payload size up to the tunnel MTU, inner IPv4 and IPv6, over outer
 //! IPv4 and IPv6, each echoed back byte for byte; and TCP streams large
 //! enough to be read from TUN as segmentation-offload super-packets and
-//! written back coalesced, checked end to end by SHA-256.
+//! written back coalesced, checked end to end by SHA-256. One datagram
+//! is made to sum to 0xffff, the checksum tun-rs wrote as 0.
 
 mod common;
 use common::*;
@@ -90,6 +91,51 @@ if t.recv(32, socket.MSG_WAITALL) != hashlib.sha256(data).digest():
     }
 }
 
+/// From `ns`, one UDP datagram to `addr`'s echo server whose one's
+/// complement sum (pseudo-header included) is 0xffff, so that its
+/// checksum, which the kernel leaves to the TUN device's reader, must
+/// be sent as 0xffff: a 0 there is refused by UDP over IPv6. The echo
+/// sums the same (addresses and ports swapped), so both directions
+/// carry one. Ok, or what went wrong.
+fn zero_sum(ns: &Ns, addr: &str) -> Result<(), String> {
+    let script = format!(
+        r#"
+import socket, struct, sys
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.settimeout(1.0)
+u.connect(("{addr}", 7777))
+me, port = u.getsockname()[:2]
+def words(b): return sum(struct.unpack("!%dH" % (len(b) // 2), b))
+d = bytearray(b"sums to 0xffff\0\0")
+n = 8 + len(d)
+s = words(socket.inet_pton(socket.AF_INET6, me)) + words(socket.inet_pton(socket.AF_INET6, "{addr}"))
+s += n + 17 + port + 7777 + n + words(bytes(d))
+while s > 0xffff: s = (s >> 16) + (s & 0xffff)
+d[-2:] = struct.pack("!H", ~s & 0xffff)
+for attempt in range(3):
+    u.send(bytes(d))
+    try:
+        r = u.recv(65535)
+    except socket.timeout:
+        continue
+    sys.exit(0 if r == d else "came back different")
+sys.exit("the datagram whose sum is 0xffff never came back")
+"#
+    );
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "/usr/bin/python3", "-c", &script])
+        .output()
+        .expect("python3 client");
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ))
+    }
+}
+
 fn sweep(outer_v6: bool, args: &[&str]) {
     require_root();
     let t = Tunnel::with_args(outer_v6, args);
@@ -104,6 +150,7 @@ fn sweep(outer_v6: bool, args: &[&str]) {
     let mut sb6 = servers(&t.u.b, &t.in_b6, 120);
     let mut sa4 = servers(&t.u.a, &t.in_a4, 120);
     let results = [
+        zero_sum(&t.u.a, &t.in_b6).map_err(|e| format!("a->b inner v6: {e}")),
         client(&t.u.a, &t.in_b4, MTU - 28, 16).map_err(|e| format!("a->b inner v4: {e}")),
         client(&t.u.a, &t.in_b6, MTU - 48, 16).map_err(|e| format!("a->b inner v6: {e}")),
         client(&t.u.b, &t.in_a4, MTU - 28, 16).map_err(|e| format!("b->a inner v4: {e}")),

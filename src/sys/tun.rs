@@ -107,6 +107,10 @@ impl Tun {
             match r {
                 Ok(n) => {
                     into.count = n;
+                    if n == 1 && self.offload() {
+                        let (hdr, pkt) = (&into.raw[..VIRTIO_NET_HDR_LEN], &mut into.bufs[0]);
+                        mend_zero_checksum(hdr, &mut pkt[PACKET_HEADROOM..][..into.sizes[0]]);
+                    }
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -119,6 +123,28 @@ impl Tun {
                     return Err(e);
                 }
             }
+        }
+    }
+}
+
+/// A packet the kernel left for us to checksum (NEEDS_CSUM, no GSO):
+/// tun-rs completes the sum but writes 0 where the result is 0xffff,
+/// and a zero UDP checksum means "none" over IPv4 and is refused over
+/// IPv6, so about one such UDP packet in 65 536 was lost, every time it
+/// was sent again. Linux (skb_checksum_help) writes 0xffff, the same
+/// value in one's complement; so do we. `hdr` is the virtio-net header
+/// of the read (native byte order), `pkt` the packet.
+fn mend_zero_checksum(hdr: &[u8], pkt: &mut [u8]) {
+    const NEEDS_CSUM: u8 = 1;
+    const GSO_NONE: u8 = 0;
+    if hdr.len() < 10 || hdr[0] & NEEDS_CSUM == 0 || hdr[1] != GSO_NONE {
+        return;
+    }
+    let start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
+    let offset = usize::from(u16::from_ne_bytes([hdr[8], hdr[9]]));
+    if let Some(field) = pkt.get_mut(start + offset..start + offset + 2) {
+        if field == [0, 0] {
+            field.copy_from_slice(&[0xff, 0xff]);
         }
     }
 }
@@ -251,5 +277,77 @@ impl TunWrites {
             }
             r
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mend_zero_checksum;
+
+    /// A virtio-net header: flags, GSO type, csum_start, csum_offset.
+    fn hdr(flags: u8, gso: u8, start: u16, offset: u16) -> [u8; 10] {
+        let mut h = [0u8; 10];
+        h[0] = flags;
+        h[1] = gso;
+        h[6..8].copy_from_slice(&start.to_ne_bytes());
+        h[8..10].copy_from_slice(&offset.to_ne_bytes());
+        h
+    }
+
+    /// An IPv6 UDP packet whose payload makes its one's complement sum
+    /// (pseudo-header included) 0xffff, so its checksum is 0xffff, never
+    /// 0: completed as tun-rs does, it comes out 0 and is mended.
+    #[test]
+    fn a_udp_sum_of_0xffff_is_sent_as_0xffff() {
+        let (src, dst) = ([0xfdu8; 16], [0x02u8; 16]);
+        let payload = 10usize;
+        let udp_len = 8 + payload;
+        let mut p = vec![0u8; 40 + udp_len];
+        p[0] = 0x60;
+        p[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        p[6] = 17;
+        p[7] = 64;
+        p[8..24].copy_from_slice(&src);
+        p[24..40].copy_from_slice(&dst);
+        p[40..42].copy_from_slice(&7777u16.to_be_bytes());
+        p[42..44].copy_from_slice(&40000u16.to_be_bytes());
+        p[44..46].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        p[48..56].copy_from_slice(b"wireguar");
+        let pseudo = |p: &[u8]| {
+            tun_rs::checksum_no_fold(&[0, 17, 0, udp_len as u8], {
+                tun_rs::checksum_no_fold(&p[24..40], tun_rs::checksum_no_fold(&p[8..24], 0))
+            })
+        };
+        // The last two payload bytes bring the sum to 0xffff.
+        let sum = tun_rs::checksum(&p[40..], pseudo(&p));
+        p[56..58].copy_from_slice(&(!sum).to_be_bytes());
+        assert_eq!(tun_rs::checksum(&p[40..], pseudo(&p)), 0xffff);
+        // tun-rs's completion: the complement of the sum, here 0.
+        let done = !tun_rs::checksum(&p[40..], pseudo(&p));
+        p[46..48].copy_from_slice(&done.to_be_bytes());
+        assert_eq!(&p[46..48], &[0, 0]);
+        mend_zero_checksum(&hdr(1, 0, 40, 6), &mut p);
+        assert_eq!(&p[46..48], &[0xff, 0xff]);
+        // And the receiver's check holds: everything sums to 0xffff.
+        assert_eq!(tun_rs::checksum(&p[40..], pseudo(&p)), 0xffff);
+    }
+
+    #[test]
+    fn other_packets_are_left_as_they_are() {
+        let mut p = vec![0u8; 60];
+        p[46..48].copy_from_slice(&[0x12, 0x34]);
+        let before = p.clone();
+        mend_zero_checksum(&hdr(1, 0, 40, 6), &mut p);
+        assert_eq!(p, before, "a checksum that is not 0");
+        p[46..48].fill(0);
+        let before = p.clone();
+        mend_zero_checksum(&hdr(0, 0, 40, 6), &mut p);
+        assert_eq!(p, before, "no NEEDS_CSUM: the sender's zero stays");
+        mend_zero_checksum(&hdr(1, 3, 40, 6), &mut p);
+        assert_eq!(p, before, "GSO: tun-rs's split handles it");
+        mend_zero_checksum(&hdr(1, 0, 59, 6), &mut p);
+        assert_eq!(p, before, "a field past the end");
+        mend_zero_checksum(&[1, 0], &mut p);
+        assert_eq!(p, before, "a short header");
     }
 }
