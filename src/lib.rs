@@ -3,7 +3,8 @@
 //! they exercise through it.
 //!
 //! ```text
-//!   daemon, registry, ctl, uapi, linkwatch, launcher   control and life
+//!   daemon, registry, ctl, uapi, linkwatch, launcher,  control and life
+//!   program, handover
 //!   plane, data                                        the packet path
 //!   wg, noise                                          driver core (no I/O)
 //!   sys                                                all unsafe, all Linux
@@ -24,6 +25,7 @@ pub mod linkwatch;
 pub mod log;
 pub mod noise;
 pub mod plane;
+pub mod program;
 pub mod registry;
 pub mod sys;
 pub mod uapi;

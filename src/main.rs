@@ -41,8 +41,14 @@ struct Args {
 }
 
 fn main() {
+    wgd::program::remember();
     let args = Args::parse();
-    let socket = PathBuf::from(proto::paths::control_socket(args.socket.as_deref()));
+    // Absolute: the daemon works from / (daemon(3)), and a hand-over
+    // passes them on.
+    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let socket = absolute(PathBuf::from(proto::paths::control_socket(
+        args.socket.as_deref(),
+    )));
     if args.handover {
         match handover_client(&socket) {
             Ok(pid) => {
@@ -69,7 +75,7 @@ fn main() {
             .workers
             .map_or_else(plane::Plane::default_workers, usize::from),
         foreground: args.foreground,
-        pidfile: args.pidfile,
+        pidfile: args.pidfile.map(absolute),
     };
     if let Err(e) = daemon::run(opts) {
         eprintln!("wgd: {}: {e}", socket.display());

@@ -34,6 +34,10 @@ pub struct Context {
     pub pidfile: Option<PathBuf>,
     pub registry: Arc<Registry>,
     pub control: std::os::unix::net::UnixListener,
+    /// The open lock file that makes this process the socket's owner:
+    /// sent last, after every interface's descriptors (a new process
+    /// that knows no lock ignores it), so the lock never lapses.
+    pub lock: Option<std::fs::File>,
 }
 
 /// One hand-over at a time.
@@ -100,6 +104,7 @@ pub fn give(ctx: &Context) -> Result<u32, String> {
                 fds.extend(f.as_ref().map(|f| f.as_fd()));
             }
         }
+        fds.extend(ctx.lock.as_ref().map(|l| l.as_fd()));
         w.u32(fds.len() as u32);
         let bytes = w.into_bytes();
         let io = |e: std::io::Error| format!("cannot send the snapshot: {e}");

@@ -31,8 +31,9 @@ impl Taking {
     }
 
     /// Receive everything and serve every interface through `reg`; the
-    /// control listener to serve from.
-    pub fn take(&self, reg: &Registry) -> Result<UnixListener, String> {
+    /// control listener to serve from, and the old process's lock file
+    /// if it sent one.
+    pub fn take(&self, reg: &Registry) -> Result<(UnixListener, Option<OwnedFd>), String> {
         let r = self.receive(reg);
         if let Err(why) = &r {
             let _ = fdpass::send(&self.sock, why.as_bytes(), &[]);
@@ -40,7 +41,7 @@ impl Taking {
         r
     }
 
-    fn receive(&self, reg: &Registry) -> Result<UnixListener, String> {
+    fn receive(&self, reg: &Registry) -> Result<(UnixListener, Option<OwnedFd>), String> {
         let io = |e: std::io::Error| format!("cannot receive the snapshot: {e}");
         let (bytes, first) = fdpass::recv(&self.sock, MAX_SNAPSHOT).map_err(io)?;
         let bytes = zeroize::Zeroizing::new(bytes);
@@ -90,7 +91,8 @@ impl Taking {
             reg.adopt(h, Instant::now())
                 .map_err(|e| format!("cannot take {name} over: {e}"))?;
         }
-        Ok(control)
+        // After every interface: the lock file (none from an older wgd).
+        Ok((control, fds.pop_front()))
     }
 
     /// Tell the old process we serve: it exits now.

@@ -12,6 +12,7 @@
 //!   caps.rs      dropping every capability but CAP_NET_ADMIN and
 //!                CAP_NET_BIND_SERVICE once started
 //!   daemon.rs    fork/setsid for wgd's detach
+//!   lock.rs      the flock that makes one daemon a control socket's owner
 //!   fdpass.rs    descriptors to another process (SCM_RIGHTS), for the
 //!                hand-over
 //!   notify.rs    READY=1 for a Type=notify service manager
@@ -22,6 +23,7 @@ pub mod caps;
 pub mod crew;
 pub mod daemon;
 pub mod fdpass;
+pub mod lock;
 pub mod netlink;
 pub mod netns;
 pub mod notify;

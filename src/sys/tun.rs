@@ -41,8 +41,9 @@ impl Tun {
         if nix::net::if_::if_nametoindex(name).ok() != Some(ifindex) {
             return Err(gone());
         }
-        // Nothing but the name: the device stays as it is.
-        let dev = open(|b| b, name)?;
+        // Nothing but the name: the device stays as it is, up or down
+        // (tun-rs brings a device up unless told to leave it).
+        let dev = open(|b| b.inherit_enable_state(), name)?;
         // Renamed or deleted meanwhile: the name made a new device,
         // which goes away with `dev`.
         if dev.if_index()? != ifindex {
