@@ -1,10 +1,12 @@
 //! ifconfig-wg's pieces, as a library for its binary and for the fuzz
 //! target of the keyword grammar: the grammar (words), the status printer
-//! (print) and the control-socket client (client).
+//! (print) and the control-socket client (client); output that a closed
+//! pipe cannot take is dropped quietly (out).
 
 pub mod bsd;
 pub mod client;
 pub mod json;
+pub mod out;
 pub mod print;
 pub mod words;
 

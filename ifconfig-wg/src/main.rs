@@ -1,7 +1,7 @@
 //! ifconfig-wg: ifconfig(8) for the wg interfaces that wgd owns.
 //! Thin: options, then words → one request → the daemon → print.
 
-use ifconfig_wg::{client, print, words};
+use ifconfig_wg::{client, errln, out, outln, print, words};
 
 use client::{Client, ClientError};
 use proto::errno::{strerror, EADDRINUSE, EEXIST, EINVAL, ENOENT, ENXIO, EPERM};
@@ -53,12 +53,12 @@ fn prog() -> &'static str {
 }
 
 fn die(msg: impl std::fmt::Display) -> ! {
-    eprintln!("{}: {msg}", prog());
+    errln!("{}: {msg}", prog());
     exit(1)
 }
 
 fn usage() -> ! {
-    eprintln!("{}", USAGE.replace("ifconfig-wg", prog()));
+    errln!("{}", USAGE.replace("ifconfig-wg", prog()));
     exit(1)
 }
 
@@ -113,10 +113,10 @@ fn get_status(c: &mut Client, name: Option<&str>, keys: bool) -> Vec<InterfaceSt
 
 fn print_all(all: &[InterfaceStatus], json: Option<bool>) {
     match json {
-        Some(pretty) => print!("{}", ifconfig_wg::json::status(all, pretty)),
+        Some(pretty) => out!("{}", ifconfig_wg::json::status(all, pretty)),
         None => {
             for s in all {
-                print!("{}", print::status(s));
+                out!("{}", print::status(s));
             }
         }
     }
@@ -153,7 +153,7 @@ fn main() {
     while i < args.len() {
         let a = args[i].as_str();
         if a == "-h" || a == "--help" {
-            println!("{}\n{HELP}", USAGE.replace("ifconfig-wg", prog()));
+            outln!("{}\n{HELP}", USAGE.replace("ifconfig-wg", prog()));
             return;
         }
         if let Some(fmt) = a.strip_prefix("--libxo=") {
@@ -212,7 +212,7 @@ fn main() {
             print_all(&members, o.json);
         } else {
             for s in members {
-                println!("{}", s.name);
+                outln!("{}", s.name);
             }
         }
         return;
@@ -234,7 +234,7 @@ fn main() {
         };
         let reply = c.call(&req).unwrap_or_else(|e| refused("wg", e));
         let names: Vec<&str> = reply.iter().map(|(_, v)| v.as_str()).collect();
-        println!("{}", names.join(" "));
+        outln!("{}", names.join(" "));
         return;
     }
 
@@ -252,7 +252,7 @@ fn main() {
             Ok(reply) => {
                 if let Some((_, n)) = reply.iter().find(|(k, _)| k == "ifname") {
                     if *n != name {
-                        println!("{n}");
+                        outln!("{n}");
                     }
                     name = n.clone();
                 }
@@ -288,7 +288,7 @@ fn main() {
         match c.call(&req) {
             // FreeBSD prints the new name.
             Ok(_) => {
-                println!("{new}");
+                outln!("{new}");
                 name = new.clone();
             }
             Err(ClientError::Errno(EADDRINUSE)) => die(format!(

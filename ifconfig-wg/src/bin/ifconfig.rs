@@ -1,12 +1,13 @@
-//! ifconfig(8) as on BSD: wg interfaces go to ifconfig-wg, any other one
-//! to the system's ifconfig (else it is printed in BSD format from the
-//! kernel's state); `-a` and no arguments list every link, `-l` their
-//! names, `-C` the cloners. See bsd-commands(8).
+//! ifconfig(8) as on BSD: wg interfaces go to ifconfig-wg; any other
+//! link is shown in BSD format from the kernel's state and configured
+//! here with FreeBSD's meaning of the words (bsd::other), never by a
+//! program that reads them differently; `-a` and no arguments list every
+//! link, `-l` their names, `-C` the cloners. See bsd-commands(8).
 
 use ifconfig_wg::bsd::dispatch::{is_wg_name, route, Listing, Route};
-use ifconfig_wg::bsd::{find, format, links};
+use ifconfig_wg::bsd::{find, format, links, other, rtnl};
 use ifconfig_wg::client::{Client, ClientError};
-use ifconfig_wg::print;
+use ifconfig_wg::{errln, out, outln, print};
 use proto::errno::strerror;
 use proto::{InterfaceStatus, Request};
 use std::os::unix::process::CommandExt;
@@ -20,7 +21,7 @@ usage: ifconfig [-kLmnv] interface [create | destroy] [parameters]
        ifconfig [-a] [-k] -g group";
 
 fn die(msg: impl std::fmt::Display) -> ! {
-    eprintln!("ifconfig: {msg}");
+    errln!("ifconfig: {msg}");
     exit(1)
 }
 
@@ -57,19 +58,14 @@ fn list_all(socket: &str, l: &Listing) {
     let wg = wg_status(socket, l.keys);
     for link in all_links().iter().filter(|k| l.shows(k.is_up())) {
         match wg.iter().find(|s| s.name == link.name) {
-            Some(s) => print!("{}", print::status(s)),
-            None => print!("{}", format::link(link)),
+            Some(s) => out!("{}", print::status(s)),
+            None => out!("{}", format::link(link)),
         }
     }
 }
 
-fn exec(program: std::path::PathBuf, args: &[String], passed_on: bool) -> ! {
-    let mut cmd = Command::new(&program);
-    cmd.arg0("ifconfig").args(args);
-    if passed_on {
-        cmd.env(find::PASSED_ON, "1");
-    }
-    let e = cmd.exec();
+fn exec(program: std::path::PathBuf, args: &[String]) -> ! {
+    let e = Command::new(&program).arg0("ifconfig").args(args).exec();
     die(format!(
         "{}: {}",
         program.display(),
@@ -77,33 +73,65 @@ fn exec(program: std::path::PathBuf, args: &[String], passed_on: bool) -> ! {
     ))
 }
 
+/// A link that is not wg: its status, or FreeBSD's meaning of the
+/// words, checked whole before anything changes.
+fn configure(name: &str, words: &[String]) {
+    let all = all_links();
+    let Some(link) = all.iter().find(|k| k.name == name) else {
+        if words.first().is_some_and(|w| w == "create" || w == "plumb") {
+            // No cloner by that name here (FreeBSD's answer to one it lacks).
+            die("SIOCIFCREATE2: Invalid argument");
+        }
+        die(format!("interface {name} does not exist"))
+    };
+    if words.is_empty() {
+        out!("{}", format::link(link));
+        return;
+    }
+    let line = other::parse(name, words).unwrap_or_else(|m| die(m));
+    if line.status_only {
+        out!(
+            "{}",
+            format::link_family(link, line.family == other::Family::Inet)
+        );
+        return;
+    }
+    let names: Vec<String> = all.iter().map(|k| k.name.clone()).collect();
+    let mtus = line
+        .steps
+        .iter()
+        .any(|s| matches!(s, other::Step::Mtu(_)))
+        .then(|| rtnl::mtu_range(link.index).ok().flatten())
+        .flatten();
+    let plan = other::plan(&line, link, &names, mtus).unwrap_or_else(|m| die(m));
+    for w in &plan.warnings {
+        errln!("ifconfig: {w}");
+    }
+    let (renamed, done) = other::apply(link.index, &plan);
+    // FreeBSD prints a new name on the way out, whatever happened after.
+    if let Some(n) = renamed {
+        outln!("{n}");
+    }
+    if let Err(m) = done {
+        die(m);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}\n\nSee bsd-commands(8) and ifconfig-wg(8).");
+        outln!("{USAGE}\n\nSee bsd-commands(8) and ifconfig-wg(8).");
         return;
     }
     let socket = proto::paths::control_socket(None);
     let names = listed(&socket, Request::List);
-    match route(&args, &|n| is_wg_name(n, &names)) {
+    let exists = |n: &str| nix::net::if_::if_nametoindex(n).is_ok();
+    match route(&args, &|n, w| is_wg_name(n, &names, w, exists(n))) {
         Route::Wg(a) => match find::ours("ifconfig-wg") {
-            Some(p) => exec(p, &a, false),
+            Some(p) => exec(p, &a),
             None => die("ifconfig-wg: not found (is wgd installed?)"),
         },
-        Route::Other { name, show } => {
-            if let Some(p) = find::system_ifconfig() {
-                exec(p, &args, true);
-            }
-            if !show {
-                die(format!(
-                    "{name}: not a wg interface, and there is no system ifconfig to configure it (install net-tools, or use ip(8))"
-                ));
-            }
-            match all_links().into_iter().find(|k| k.name == name) {
-                Some(link) => print!("{}", format::link(&link)),
-                None => die(format!("interface {name} does not exist")),
-            }
-        }
+        Route::Other { name, words } => configure(&name, &words),
         Route::All(l) => list_all(&socket, &l),
         Route::Names(l) => {
             let all = all_links();
@@ -112,13 +140,13 @@ fn main() {
                 .filter(|k| l.shows(k.is_up()))
                 .map(|k| k.name.as_str())
                 .collect();
-            println!("{}", shown.join(" "));
+            outln!("{}", shown.join(" "));
         }
         Route::Cloners => {
-            println!("{}", listed(&socket, Request::Cloners).join(" "));
+            outln!("{}", listed(&socket, Request::Cloners).join(" "));
         }
         Route::Usage => {
-            eprintln!("{USAGE}");
+            errln!("{USAGE}");
             exit(1)
         }
     }

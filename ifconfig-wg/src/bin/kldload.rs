@@ -1,11 +1,12 @@
 //! kldload(8) for if_wg: start wgd (see bsd-commands(8)).
 
 use ifconfig_wg::bsd::{getopt, kld};
+use ifconfig_wg::{errln, outln};
 use proto::errno::{strerror, EEXIST, ENOENT};
 use std::process::exit;
 
 fn usage() -> ! {
-    eprintln!("usage: kldload [-nqv] file ...");
+    errln!("usage: kldload [-nqv] file ...");
     exit(1)
 }
 
@@ -34,19 +35,19 @@ fn main() {
             Err(ENOENT)
         };
         match loaded {
-            Ok(l) if verbose => println!("Loaded {f}, id={}", l.pid),
+            Ok(l) if verbose => outln!("Loaded {f}, id={}", l.pid),
             Ok(_) => {}
             Err(EEXIST) if check_loaded => {
                 if verbose {
-                    println!("{f} is already loaded");
+                    outln!("{f} is already loaded");
                 }
             }
             Err(EEXIST) => {
-                eprintln!("kldload: can't load {f}: module already loaded or in kernel");
+                errln!("kldload: can't load {f}: module already loaded or in kernel");
                 errors += 1;
             }
             Err(n) => {
-                eprintln!("kldload: can't load {f}: {}", strerror(n));
+                errln!("kldload: can't load {f}: {}", strerror(n));
                 errors += 1;
             }
         }

@@ -2,6 +2,7 @@
 //! pid, its size the memory it takes (see bsd-commands(8)).
 
 use ifconfig_wg::bsd::kld::{self, Loaded};
+use ifconfig_wg::{errln, out, outln};
 use proto::errno::{strerror, ENOENT};
 use std::process::exit;
 
@@ -9,13 +10,13 @@ use std::process::exit;
 const PTR_WIDTH: usize = 18;
 
 fn usage() -> ! {
-    eprintln!("usage: kldstat [-dhqv] [-i id] [-n filename]\n       kldstat [-dq] [-m modname]");
+    errln!("usage: kldstat [-dhqv] [-i id] [-n filename]\n       kldstat [-dq] [-m modname]");
     exit(1)
 }
 
 fn warn_exit(quiet: bool, msg: String) -> ! {
     if !quiet {
-        eprintln!("kldstat: {msg}: {}", strerror(ENOENT));
+        errln!("kldstat: {msg}: {}", strerror(ENOENT));
     }
     exit(1)
 }
@@ -47,19 +48,19 @@ fn print_file(l: &Loaded, verbose: bool, human: bool) {
     } else {
         format!("{size:8x}")
     };
-    print!(
+    out!(
         "{:2} {:4} {addr:>PTR_WIDTH$} {size} {}",
         l.pid,
         l.refs(),
         kld::FILE
     );
     if verbose {
-        println!(" ({})", l.program);
-        println!("\tContains modules:");
-        println!("\t\t Id Name");
-        println!("\t\t{:3} {}", l.pid, kld::MODULE);
+        outln!(" ({})", l.program);
+        outln!("\tContains modules:");
+        outln!("\t\t Id Name");
+        outln!("\t\t{:3} {}", l.pid, kld::MODULE);
     } else {
-        println!();
+        outln!();
     }
 }
 
@@ -115,11 +116,11 @@ fn main() {
             return;
         }
         if data {
-            println!("Id  Refs Name data..(int, uint, ulong)");
-            println!("{:3} {:4} {} (0, 0, 0x0)", l.pid, l.refs(), kld::MODULE);
+            outln!("Id  Refs Name data..(int, uint, ulong)");
+            outln!("{:3} {:4} {} (0, 0, 0x0)", l.pid, l.refs(), kld::MODULE);
         } else {
-            println!("Id  Refs Name");
-            println!("{:3} {:4} {}", l.pid, l.refs(), kld::MODULE);
+            outln!("Id  Refs Name");
+            outln!("{:3} {:4} {}", l.pid, l.refs(), kld::MODULE);
         }
         return;
     }
@@ -133,11 +134,11 @@ fn main() {
     }
     let pad = PTR_WIDTH - 7;
     let width = if human { 5 } else { 8 };
-    println!("Id Refs Address{:pad$} {:>width$} Name", "", "Size");
+    outln!("Id Refs Address{:pad$} {:>width$} Name", "", "Size");
     match (id, loaded) {
         (Some(n), Some(l)) if n == u64::from(l.pid) => print_file(&l, verbose, human),
         (Some(n), _) => {
-            eprintln!("kldstat: can't stat file id {n}: {}", strerror(ENOENT));
+            errln!("kldstat: can't stat file id {n}: {}", strerror(ENOENT));
             exit(1)
         }
         (None, Some(l)) => print_file(&l, verbose, human),

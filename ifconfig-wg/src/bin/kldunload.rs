@@ -2,6 +2,7 @@
 //! unless -f (see bsd-commands(8)).
 
 use ifconfig_wg::bsd::{getopt, kld};
+use ifconfig_wg::{errln, outln};
 use proto::errno::{strerror, ENOENT};
 use std::process::exit;
 
@@ -9,12 +10,12 @@ use std::process::exit;
 const EX_USAGE: i32 = 64;
 
 fn usage() -> ! {
-    eprintln!("usage: kldunload [-fv] -i id ...\n       kldunload [-fv] [-n] name ...");
+    errln!("usage: kldunload [-fv] -i id ...\n       kldunload [-fv] [-n] name ...");
     exit(EX_USAGE)
 }
 
 fn fail(msg: String) -> ! {
-    eprintln!("kldunload: {msg}");
+    errln!("kldunload: {msg}");
     exit(1)
 }
 
@@ -55,7 +56,7 @@ fn main() {
             }
         };
         if verbose {
-            println!("Unloading {}, id={pid}", kld::FILE);
+            outln!("Unloading {}, id={pid}", kld::FILE);
         }
         if let Err(n) = kld::unload(&socket, force) {
             fail(format!("can't unload file: {}", strerror(n)));

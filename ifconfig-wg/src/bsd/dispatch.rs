@@ -1,7 +1,8 @@
 //! Which command answers an `ifconfig` command line: ifconfig-wg for a
-//! wg interface (`wg`, `wgN`, a name wgd serves) and for groups; the
-//! system's ifconfig for any other interface; ourselves for the
-//! listings of every link (`-a`, no arguments, `-l`) and for `-C`.
+//! wg interface (one wgd serves, the cloner `wg`, a `wgN` that is being
+//! created or exists nowhere) and for groups; ourselves for any other
+//! link (other.rs), for the listings of every link (`-a`, no arguments,
+//! `-l`) and for `-C`.
 
 /// How the listings show links.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,12 +24,11 @@ impl Listing {
 pub enum Route {
     /// ifconfig-wg, with these arguments.
     Wg(Vec<String>),
-    /// Another interface: the system's ifconfig with the arguments as
-    /// given; without one, `show` (nothing but the name) is printed from
-    /// the kernel's state.
+    /// Another link, configured with FreeBSD's meaning of the words
+    /// that follow its name (none: its status).
     Other {
         name: String,
-        show: bool,
+        words: Vec<String>,
     },
     /// `-a` or nothing: every link.
     All(Listing),
@@ -39,16 +39,22 @@ pub enum Route {
     Usage,
 }
 
-/// A name of the wg driver's: the cloner, `wgN`, or one wgd serves.
-pub fn is_wg_name(name: &str, served: &[String]) -> bool {
+/// A name of the wg driver's: one wgd serves, the cloner, or `wgN` when
+/// it is being created or no link has it (so ifconfig-wg gives its own
+/// answers: already exists, does not exist, cannot reach wgd). A `wgN`
+/// link that wgd does not serve (kernel WireGuard's, a TUN device) is
+/// another link.
+pub fn is_wg_name(name: &str, served: &[String], words: &[String], exists: bool) -> bool {
     let unit = name
         .strip_prefix("wg")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    name == "wg" || unit || served.iter().any(|s| s == name)
+    let creating = words.first().is_some_and(|w| w == "create");
+    served.iter().any(|s| s == name) || name == "wg" || unit && (creating || !exists)
 }
 
-/// Route a command line (without the program name).
-pub fn route(args: &[String], is_wg: &dyn Fn(&str) -> bool) -> Route {
+/// Route a command line (without the program name); `is_wg` gets the
+/// interface name and the words after it.
+pub fn route(args: &[String], is_wg: &dyn Fn(&str, &[String]) -> bool) -> Route {
     let mut l = Listing::default();
     let (mut all, mut names, mut cloners) = (false, false, false);
     let mut group = None;
@@ -129,13 +135,13 @@ pub fn route(args: &[String], is_wg: &dyn Fn(&str) -> bool) -> Route {
         }
         return Route::All(l);
     };
-    if is_wg(name) {
+    if is_wg(name, &rest[1..]) {
         passed.extend(rest.iter().cloned());
         return Route::Wg(passed);
     }
     Route::Other {
         name: name.clone(),
-        show: rest.len() == 1,
+        words: rest[1..].to_vec(),
     }
 }
 
@@ -143,10 +149,22 @@ pub fn route(args: &[String], is_wg: &dyn Fn(&str) -> bool) -> Route {
 mod tests {
     use super::*;
 
+    /// wgd serves tun-hub and wg0; the kernel has lo, eth0, wg0 and a
+    /// TUN device wg77 that wgd does not serve.
     fn r(line: &str) -> Route {
         let args: Vec<String> = line.split_whitespace().map(String::from).collect();
-        let served = vec!["tun-hub".to_string()];
-        route(&args, &|n| is_wg_name(n, &served))
+        let served = vec!["tun-hub".to_string(), "wg0".to_string()];
+        let kernel = ["lo", "eth0", "wg0", "wg77", "tun-hub"];
+        route(&args, &|n, w| {
+            is_wg_name(n, &served, w, kernel.contains(&n))
+        })
+    }
+
+    fn other(name: &str, words: &str) -> Route {
+        Route::Other {
+            name: name.into(),
+            words: words.split_whitespace().map(String::from).collect(),
+        }
     }
 
     fn wg(line: &str) -> Route {
@@ -171,28 +189,25 @@ mod tests {
     }
 
     #[test]
+    fn a_wg_name_nobody_serves_is_another_link() {
+        assert_eq!(r("wg77"), other("wg77", ""));
+        assert_eq!(
+            r("wg77 inet 10.0.0.1/24 alias"),
+            other("wg77", "inet 10.0.0.1/24 alias")
+        );
+        // Created, or missing everywhere: ifconfig-wg answers.
+        assert_eq!(r("wg77 create"), wg("wg77 create"));
+        assert_eq!(r("wg5 create"), wg("wg5 create"));
+        assert_eq!(r("wg999 up"), wg("wg999 up"));
+        assert_eq!(r("wg0 up"), wg("wg0 up"));
+    }
+
+    #[test]
     fn others_and_listings() {
-        assert_eq!(
-            r("lo"),
-            Route::Other {
-                name: "lo".into(),
-                show: true
-            }
-        );
-        assert_eq!(
-            r("eth0 mtu 1400"),
-            Route::Other {
-                name: "eth0".into(),
-                show: false
-            }
-        );
-        assert_eq!(
-            r("wgx"),
-            Route::Other {
-                name: "wgx".into(),
-                show: true
-            }
-        );
+        assert_eq!(r("lo"), other("lo", ""));
+        assert_eq!(r("eth0 mtu 1400"), other("eth0", "mtu 1400"));
+        assert_eq!(r("-v eth0 inet6"), other("eth0", "inet6"));
+        assert_eq!(r("wgx"), other("wgx", ""));
         assert_eq!(r(""), Route::All(Listing::default()));
         assert_eq!(r("-a"), Route::All(Listing::default()));
         let up = Listing {

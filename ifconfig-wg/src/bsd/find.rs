@@ -1,13 +1,9 @@
 //! Finding the programs the BSD commands hand over to: ours beside the
 //! running binary first (an install keeps them in one directory), then
-//! PATH; the system's ifconfig on PATH only, never ourselves.
+//! PATH.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-/// Set for the system ifconfig we run: a second copy of ours found
-/// as "the system's" must not pass it on again.
-pub const PASSED_ON: &str = "WGD_BSD_IFCONFIG_PASSED_ON";
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -33,13 +29,4 @@ pub fn ours(name: &str) -> Option<PathBuf> {
     beside
         .filter(|p| executable(p))
         .or_else(|| on_path(name).next())
-}
-
-/// The distribution's ifconfig (net-tools), if one is on PATH.
-pub fn system_ifconfig() -> Option<PathBuf> {
-    if std::env::var_os(PASSED_ON).is_some() {
-        return None;
-    }
-    let me = std::env::current_exe().ok()?.canonicalize().ok();
-    on_path("ifconfig").find(|p| p.canonicalize().ok() != me)
 }

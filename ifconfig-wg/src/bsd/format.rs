@@ -18,6 +18,9 @@ pub fn link(l: &Link) -> String {
         let _ = write!(o, " mtu {m}");
     }
     o.push('\n');
+    if let Some(d) = &l.description {
+        let _ = writeln!(o, "\tdescription: {d}");
+    }
     if let Some(e) = l.ether {
         let hex: Vec<String> = e.iter().map(|b| format!("{b:02x}")).collect();
         let _ = writeln!(o, "\tether {}", hex.join(":"));
@@ -43,6 +46,22 @@ pub fn link(l: &Link) -> String {
     o
 }
 
+/// The status `ifconfig eth0 inet` (or `inet6`) prints: the link with
+/// that family's addresses only, as FreeBSD shows one family.
+pub fn link_family(l: &Link, v4: bool) -> String {
+    let only = Link {
+        ether: None,
+        addrs: l
+            .addrs
+            .iter()
+            .filter(|a| a.ip.addr.is_ipv4() == v4)
+            .cloned()
+            .collect(),
+        ..l.clone()
+    };
+    link(&only)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::links::Address;
@@ -57,6 +76,7 @@ mod tests {
             flags: 0x49,
             mtu: Some(65536),
             ether: None,
+            description: None,
             addrs: vec![
                 Address {
                     ip: IfAddr {
@@ -89,6 +109,7 @@ mod tests {
             flags: 0x1003,
             mtu: Some(1500),
             ether: Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            description: Some("uplink".into()),
             addrs: vec![
                 Address {
                     ip: IfAddr {
@@ -111,6 +132,7 @@ mod tests {
         assert_eq!(
             link(&eth),
             "veth0: flags=8003<UP,BROADCAST,MULTICAST> metric 0 mtu 1500
+\tdescription: uplink
 \tether 52:54:00:12:34:56
 \tinet 192.0.2.1 netmask 0xffffff00 broadcast 192.0.2.255
 \tinet6 fe80::5054:ff:fe12:3456%veth0 prefixlen 64 scopeid 0x7

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 /// Linux's interface flag bits (netdevice(7)) that BSD also has.
-mod linux {
+pub mod linux {
     pub const UP: u32 = 0x1;
     pub const BROADCAST: u32 = 0x2;
     pub const DEBUG: u32 = 0x4;
@@ -36,6 +36,8 @@ pub struct Link {
     pub flags: u32,
     pub mtu: Option<u32>,
     pub ether: Option<[u8; 6]>,
+    /// Linux's ifalias, BSD's description.
+    pub description: Option<String>,
     pub addrs: Vec<Address>,
 }
 
@@ -114,6 +116,10 @@ pub fn all() -> std::io::Result<Vec<Link>> {
             // namespace; only if it describes this very link.
             let ours = sysfs(&name, "ifindex") == Some(index.to_string());
             let mtu = ours.then(|| sysfs(&name, "mtu")).flatten();
+            let description = ours
+                .then(|| sysfs(&name, "ifalias"))
+                .flatten()
+                .filter(|d| !d.is_empty());
             let ether = hw
                 .filter(|l| l.hatype() == ARPHRD_ETHER)
                 .and_then(|l| l.addr());
@@ -123,6 +129,7 @@ pub fn all() -> std::io::Result<Vec<Link>> {
                 flags,
                 mtu: mtu.and_then(|m| m.parse().ok()),
                 ether,
+                description,
                 addrs: Vec::new(),
             });
             continue;
@@ -138,7 +145,11 @@ pub fn all() -> std::io::Result<Vec<Link>> {
             },
             broadcast: ip_of(ifa.broadcast.as_ref()),
         };
-        addrs.push((ifa.interface_name, a));
+        // An IPv4 address carries its label, which is the link's name or,
+        // for a secondary once the link was renamed, `name:N` (a link's
+        // own name never has a colon).
+        let owner = ifa.interface_name.split(':').next().unwrap_or_default();
+        addrs.push((owner.to_string(), a));
     }
     for (name, a) in addrs {
         if let Some(l) = links.iter_mut().find(|l| l.name == name) {
@@ -161,6 +172,7 @@ mod tests {
             flags: linux::UP | linux::LOOPBACK | linux::RUNNING | 0x10000,
             mtu: Some(65536),
             ether: None,
+            description: None,
             addrs: vec![],
         };
         assert_eq!(
