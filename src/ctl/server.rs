@@ -13,11 +13,12 @@ use crate::ctl::handler;
 use crate::registry::Registry;
 use crate::sys::peercred::peer_uid;
 use proto::errno;
+use proto::wipe;
 use proto::wire::{
     read_message, write_message, WireError, MAX_LINE, MAX_REQUEST, MAX_UNPRIVILEGED_REQUEST,
 };
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Mutex};
@@ -141,7 +142,8 @@ fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
     } else {
         MAX_UNPRIVILEGED_REQUEST
     };
-    let mut reader = BufReader::new(Deadline {
+    // Requests carry keys: the buffer is wiped when the connection ends.
+    let mut reader = wipe::Reader::new(Deadline {
         stream: read_half,
         end: Instant::now() + idle,
         passed: None,
