@@ -41,6 +41,7 @@ struct Args {
 }
 
 fn main() {
+    wgd::sys::rlimit::raise_nofile();
     let args = Args::parse();
     let socket = PathBuf::from(proto::paths::control_socket(args.socket.as_deref()));
     if args.handover {
