@@ -41,6 +41,7 @@ struct Args {
 }
 
 fn main() {
+    wgd::sys::rlimit::raise_nofile();
     wgd::program::remember();
     let args = Args::parse();
     // Absolute: the daemon works from / (daemon(3)), and a hand-over

@@ -13,6 +13,8 @@ pub const EBUSY: i32 = 16;
 pub const EEXIST: i32 = 17;
 pub const ENODEV: i32 = 19;
 pub const EINVAL: i32 = 22;
+pub const ENFILE: i32 = 23;
+pub const EMFILE: i32 = 24;
 pub const ENOSPC: i32 = 28;
 pub const EPROTO: i32 = 71;
 pub const EMSGSIZE: i32 = 90;
@@ -21,25 +23,16 @@ pub const EADDRINUSE: i32 = 98;
 pub const EADDRNOTAVAIL: i32 = 99;
 pub const ETIMEDOUT: i32 = 110;
 
-/// strerror(3) for the values the daemon returns.
+/// strerror(3): BSD's text where it differs from Linux's and the commands
+/// that print it are BSD's, else the C library's, for every errno (the
+/// daemon passes on whatever the kernel said, "Too many open files"
+/// included).
 pub fn strerror(errno: i32) -> String {
     match errno {
-        EPERM => "Operation not permitted".into(),
-        ENOENT => "No such file or directory".into(),
-        EIO => "Input/output error".into(),
         ENXIO => "Device not configured".into(),
         EBUSY => "Device busy".into(),
-        EEXIST => "File exists".into(),
-        ENODEV => "No such device".into(),
-        EINVAL => "Invalid argument".into(),
-        ENOSPC => "No space left on device".into(),
-        EPROTO => "Protocol error".into(),
-        EMSGSIZE => "Message too long".into(),
-        EAFNOSUPPORT => "Address family not supported by protocol".into(),
-        EADDRINUSE => "Address already in use".into(),
-        EADDRNOTAVAIL => "Cannot assign requested address".into(),
         ETIMEDOUT => "Operation timed out".into(),
-        n => format!("Unknown error {n}"),
+        n => describe(&std::io::Error::from_raw_os_error(n)),
     }
 }
 
@@ -54,6 +47,45 @@ pub fn describe(e: &std::io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_knows_every_errno() {
+        assert_eq!(strerror(EMFILE), "Too many open files");
+        assert_eq!(strerror(ENFILE), "Too many open files in system");
+        for (n, text) in [
+            (EPERM, "Operation not permitted"),
+            (ENOENT, "No such file or directory"),
+            (EIO, "Input/output error"),
+            (EEXIST, "File exists"),
+            (ENODEV, "No such device"),
+            (EINVAL, "Invalid argument"),
+            (ENOSPC, "No space left on device"),
+            (EPROTO, "Protocol error"),
+            (EMSGSIZE, "Message too long"),
+            (EAFNOSUPPORT, "Address family not supported by protocol"),
+            (EADDRINUSE, "Address already in use"),
+            (EADDRNOTAVAIL, "Cannot assign requested address"),
+            (12, "Cannot allocate memory"),
+            (105, "No buffer space available"),
+        ] {
+            assert_eq!(strerror(n), text, "errno {n}");
+        }
+        // BSD's words where the commands are BSD's.
+        assert_eq!(strerror(ENXIO), "Device not configured");
+        assert_eq!(strerror(EBUSY), "Device busy");
+        assert_eq!(strerror(ETIMEDOUT), "Operation timed out");
+        // Every Linux errno has its own text (41 and 58 are unassigned).
+        for n in (1..=133).filter(|n| ![41, 58].contains(n)) {
+            let t = strerror(n);
+            assert!(
+                !t.starts_with("Unknown error") && !t.contains("os error"),
+                "{n}: {t}"
+            );
+        }
+        assert_eq!(strerror(4242), "Unknown error 4242");
+    }
+
     #[test]
     fn describe_drops_the_os_error_suffix() {
         let e = std::io::Error::from_raw_os_error(2);

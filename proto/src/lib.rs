@@ -17,6 +17,7 @@ pub mod key;
 pub mod paths;
 pub mod request;
 pub mod status;
+pub mod wipe;
 pub mod wire;
 
 pub use addr::{IfAddr, Prefix};

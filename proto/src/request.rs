@@ -124,6 +124,12 @@ fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
 }
 
+/// A key's pair: its base64 moved in, never copied (`kv` would copy it
+/// and free the original unwiped).
+fn key_kv(k: &str, key: &Key) -> (String, String) {
+    (k.to_string(), key.to_base64())
+}
+
 fn bool_str(b: bool) -> &'static str {
     if b {
         "1"
@@ -270,9 +276,12 @@ impl Request {
                     Some((k, v)) if k == "ifname" => v.clone(),
                     _ => return Err("op=set needs ifname= first".into()),
                 };
-                let ops = rest
-                    .map(|(k, v)| decode_op(k, v))
-                    .collect::<Result<Vec<_>, _>>()?;
+                // Sized up front: a growing Vec would move a private key
+                // and free the old block unwiped.
+                let mut ops = Vec::with_capacity(rest.len());
+                for (k, v) in rest {
+                    ops.push(decode_op(k, v)?);
+                }
                 Ok(Request::Set { name, ops })
             }
             _ => Err(format!("unknown request op={op}")),
@@ -282,20 +291,18 @@ impl Request {
 
 fn encode_op(op: &Op) -> (String, String) {
     match op {
-        Op::PrivateKey(k) => kv("private_key", k.to_base64()),
+        Op::PrivateKey(k) => key_kv("private_key", k),
         Op::ListenPort(p) => kv("listen_port", p),
         Op::Cookie(c) => kv("cookie", c),
-        Op::Peer(k) => kv("peer", k.to_base64()),
-        Op::RemovePeer(k) => kv("remove_peer", k.to_base64()),
+        Op::Peer(k) => key_kv("peer", k),
+        Op::RemovePeer(k) => key_kv("remove_peer", k),
         Op::RemoveAllPeers => kv("remove_all_peers", "1"),
         Op::Endpoint(a) => kv("endpoint", a),
         Op::ReplaceAllowedIps => kv("replace_allowed_ips", "1"),
         Op::AllowedIp(p) => kv("allowed_ip", p),
         Op::UpdateOnly => kv("update_only", "1"),
-        Op::PresharedKey(k) => kv(
-            "preshared_key",
-            k.as_ref().map(|k| k.to_base64()).unwrap_or_default(),
-        ),
+        Op::PresharedKey(Some(k)) => key_kv("preshared_key", k),
+        Op::PresharedKey(None) => kv("preshared_key", ""),
         Op::PersistentKeepalive(n) => kv("persistent_keepalive", n),
         Op::PeerDescription(d) => kv("peer_description", d.clone().unwrap_or_default()),
         Op::Up(b) => kv("up", bool_str(*b)),

@@ -58,6 +58,12 @@ fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
 }
 
+/// A key's pair: its base64 moved in, never copied (`kv` would copy it
+/// and free the original unwiped).
+fn key_kv(k: &str, key: &Key) -> (String, String) {
+    (k.to_string(), key.to_base64())
+}
+
 impl InterfaceStatus {
     pub fn new(name: &str) -> InterfaceStatus {
         InterfaceStatus {
@@ -95,13 +101,13 @@ impl InterfaceStatus {
         }
         m.push(kv("cookie", self.cookie));
         if let Some(k) = &self.private_key {
-            m.push(kv("private_key", k.to_base64()));
+            m.push(key_kv("private_key", k));
         }
         if let Some(k) = &self.public_key {
-            m.push(kv("public_key", k.to_base64()));
+            m.push(key_kv("public_key", k));
         }
         for p in &self.peers {
-            m.push(kv("peer", p.public_key.to_base64()));
+            m.push(key_kv("peer", &p.public_key));
             m.push(kv("id", p.id));
             if let Some(d) = &p.description {
                 m.push(kv("peer_description", d));
@@ -109,7 +115,7 @@ impl InterfaceStatus {
             match &p.psk {
                 Psk::None => {}
                 Psk::Present => m.push(kv("preshared_key", "present")),
-                Psk::Key(k) => m.push(kv("preshared_key", k.to_base64())),
+                Psk::Key(k) => m.push(key_kv("preshared_key", k)),
             }
             m.push(kv("persistent_keepalive", p.pka));
             if let Some(e) = p.endpoint {

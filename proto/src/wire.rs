@@ -4,8 +4,9 @@
 //! than `max_total` is refused, so a peer cannot make the daemon buffer
 //! without limit.
 
+use crate::wipe;
 use std::io::{self, BufRead, Write};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Longest line the daemon accepts from a client.
 pub const MAX_LINE: usize = 4096;
@@ -50,14 +51,19 @@ pub fn escape(v: &str) -> String {
 }
 
 pub fn unescape(v: &str) -> Option<String> {
+    // Exactly as long as `v` or shorter: never reallocated.
     let mut s = String::with_capacity(v.len());
     let mut it = v.chars();
     while let Some(c) = it.next() {
         if c == '\\' {
-            match it.next()? {
-                '\\' => s.push('\\'),
-                'n' => s.push('\n'),
-                _ => return None,
+            match it.next() {
+                Some('\\') => s.push('\\'),
+                Some('n') => s.push('\n'),
+                _ => {
+                    // What was unescaped so far may be part of a key.
+                    s.zeroize();
+                    return None;
+                }
             }
         } else {
             s.push(c);
@@ -66,23 +72,60 @@ pub fn unescape(v: &str) -> Option<String> {
     Some(s)
 }
 
+/// The length of `v` escaped.
+fn escaped_len(v: &str) -> usize {
+    v.len() + v.bytes().filter(|&b| b == b'\\' || b == b'\n').count()
+}
+
+/// Write one message. It is built whole in a buffer of its exact size,
+/// wiped once written: a status reply for root with `-k` holds keys, and
+/// a growing buffer would leave copies of them in freed memory.
 pub fn write_message<W: Write>(w: &mut W, msg: &[(String, String)]) -> io::Result<()> {
-    let mut buf = Vec::new();
+    let size = 1 + msg
+        .iter()
+        .map(|(k, v)| k.len() + escaped_len(v) + 2)
+        .sum::<usize>();
+    let mut buf = Zeroizing::new(Vec::with_capacity(size));
     for (k, v) in msg {
         buf.extend_from_slice(k.as_bytes());
         buf.push(b'=');
-        buf.extend_from_slice(escape(v).as_bytes());
+        for &b in v.as_bytes() {
+            match b {
+                b'\\' => buf.extend_from_slice(b"\\\\"),
+                b'\n' => buf.extend_from_slice(b"\\n"),
+                b => buf.push(b),
+            }
+        }
         buf.push(b'\n');
     }
     buf.push(b'\n');
+    debug_assert_eq!(buf.len(), size);
     w.write_all(&buf)?;
     w.flush()
 }
 
 /// Read one line (without the `\n`) of at most `max_line` bytes.
-/// `Ok(None)` at end of input before any byte.
+/// `Ok(None)` at end of input before any byte. The line may hold a key:
+/// it grows without leaving copies behind, and the caller wipes it.
 pub fn read_line<R: BufRead>(r: &mut R, max_line: usize) -> Result<Option<Vec<u8>>, WireError> {
     let mut line = Vec::new();
+    let result = read_line_into(r, max_line, &mut line);
+    match result {
+        Ok(true) => Ok(Some(line)),
+        Ok(false) => Ok(None),
+        Err(e) => {
+            line.zeroize();
+            Err(e)
+        }
+    }
+}
+
+/// `read_line`'s loop: `Ok(false)` at end of input before any byte.
+fn read_line_into<R: BufRead>(
+    r: &mut R,
+    max_line: usize,
+    line: &mut Vec<u8>,
+) -> Result<bool, WireError> {
     loop {
         let buf = match r.fill_buf() {
             Ok(b) => b,
@@ -91,7 +134,7 @@ pub fn read_line<R: BufRead>(r: &mut R, max_line: usize) -> Result<Option<Vec<u8
         };
         if buf.is_empty() {
             return if line.is_empty() {
-                Ok(None)
+                Ok(false)
             } else {
                 Err(WireError::Truncated)
             };
@@ -101,16 +144,16 @@ pub fn read_line<R: BufRead>(r: &mut R, max_line: usize) -> Result<Option<Vec<u8
                 if line.len() + i > max_line {
                     return Err(WireError::LineTooLong);
                 }
-                line.extend_from_slice(&buf[..i]);
+                wipe::extend(line, &buf[..i]);
                 r.consume(i + 1);
-                return Ok(Some(line));
+                return Ok(true);
             }
             None => {
                 let n = buf.len();
                 if line.len() + n > max_line {
                     return Err(WireError::LineTooLong);
                 }
-                line.extend_from_slice(buf);
+                wipe::extend(line, buf);
                 r.consume(n);
             }
         }
@@ -142,8 +185,8 @@ pub fn read_message<R: BufRead>(
         if raw.len() + line.len() + 1 > max_total {
             break Err(WireError::TooLarge);
         }
-        raw.extend_from_slice(&line);
-        raw.push(b'\n');
+        wipe::extend(&mut raw, &line);
+        wipe::extend(&mut raw, b"\n");
         line.zeroize();
     };
     // Requests carry keys.
@@ -153,12 +196,24 @@ pub fn read_message<R: BufRead>(
 
 fn parse(raw: &[u8]) -> Result<Message, WireError> {
     let text = std::str::from_utf8(raw).map_err(|_| WireError::Malformed)?;
-    text.lines()
-        .map(|line| {
-            let (k, v) = line.split_once('=').ok_or(WireError::Malformed)?;
-            Ok((k.to_string(), unescape(v).ok_or(WireError::Malformed)?))
-        })
-        .collect()
+    // Sized up front: the pairs are never moved, and what was parsed
+    // before a bad line (keys too) is wiped.
+    let mut msg: Message = Vec::with_capacity(text.lines().count());
+    for line in text.lines() {
+        let pair = line
+            .split_once('=')
+            .and_then(|(k, v)| Some((k.to_string(), unescape(v)?)));
+        match pair {
+            Some(p) => msg.push(p),
+            None => {
+                for (_, v) in msg.iter_mut() {
+                    v.zeroize();
+                }
+                return Err(WireError::Malformed);
+            }
+        }
+    }
+    Ok(msg)
 }
 
 #[cfg(test)]

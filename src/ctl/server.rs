@@ -12,12 +12,14 @@
 use crate::ctl::handler;
 use crate::registry::Registry;
 use crate::sys::peercred::peer_uid;
+use crate::sys::spare::{transient, Accepted, Backoff, Spare};
 use proto::errno;
+use proto::wipe;
 use proto::wire::{
     read_message, write_message, WireError, MAX_LINE, MAX_REQUEST, MAX_UNPRIVILEGED_REQUEST,
 };
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Mutex};
@@ -75,10 +77,30 @@ impl Budget {
     }
 }
 
+/// What a client is told when no descriptor could be had for it.
+fn refusal(n: i32, _request: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    let _ = write_message(&mut v, &errno_reply(n));
+    v
+}
+
 pub fn serve(listener: UnixListener, reg: Arc<Registry>) {
     let budget = Arc::new(Mutex::new(Budget::default()));
-    for conn in listener.incoming() {
-        let Ok(stream) = conn else { continue };
+    // At the descriptor limit, clients are answered EMFILE rather than
+    // left queued while accept fails at once, over and over.
+    let mut spare = Spare::new();
+    let mut backoff = Backoff::new();
+    loop {
+        let stream = match spare.accept(&listener, &refusal) {
+            Accepted::Client(s) => s,
+            Accepted::Empty | Accepted::Refused => continue,
+            Accepted::Failed(e) if transient(&e) => continue,
+            Accepted::Starved | Accepted::Failed(_) => {
+                backoff.wait();
+                continue;
+            }
+        };
+        backoff.reset();
         // Unknown credentials: treated as nobody.
         let uid = peer_uid(&stream).unwrap_or(u32::MAX);
         if !budget.lock().unwrap_or_else(|e| e.into_inner()).take(uid) {
@@ -102,22 +124,22 @@ pub fn serve(listener: UnixListener, reg: Arc<Registry>) {
 
 /// Reads that must all be done by a deadline: a client sending a byte
 /// now and then cannot stretch a request.
-struct Deadline {
-    stream: UnixStream,
+struct Deadline<'a> {
+    stream: &'a UnixStream,
     end: Instant,
     /// A descriptor sent along with the request (the launcher's network
     /// namespace), the newest only.
     passed: Option<OwnedFd>,
 }
 
-impl Read for Deadline {
+impl Read for Deadline<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.end.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::Error::from(io::ErrorKind::TimedOut));
         }
         self.stream.set_read_timeout(Some(left))?;
-        crate::sys::peercred::recv_keeping_fd(&self.stream, buf, &mut self.passed)
+        crate::sys::peercred::recv_keeping_fd(self.stream, buf, &mut self.passed)
     }
 }
 
@@ -126,14 +148,14 @@ fn errno_reply(n: i32) -> Vec<(String, String)> {
 }
 
 /// Serve requests on one connection until it closes.
-fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
+fn connection(stream: UnixStream, uid: u32, reg: &Registry) {
     let root = uid == 0;
     let idle = if root { ROOT_IDLE } else { OTHERS_IDLE };
     // A reply nobody reads gives up after the same time.
     let _ = stream.set_write_timeout(Some(idle));
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
+    // Read and written through shared references: one descriptor a
+    // connection, not two.
+    let mut writer = &stream;
     // What a pending request may hold: raw bytes only, and for anyone
     // but root only as much as a status request needs.
     let max_request = if root {
@@ -141,8 +163,9 @@ fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
     } else {
         MAX_UNPRIVILEGED_REQUEST
     };
-    let mut reader = BufReader::new(Deadline {
-        stream: read_half,
+    // Requests carry keys: the buffer is wiped when the connection ends.
+    let mut reader = wipe::Reader::new(Deadline {
+        stream: &stream,
         end: Instant::now() + idle,
         passed: None,
     });
@@ -162,17 +185,17 @@ fn connection(mut stream: UnixStream, uid: u32, reg: &Registry) {
             }
             // The stream cannot be resynchronised after these: answer, close.
             Err(WireError::LineTooLong) | Err(WireError::TooLarge) => {
-                let _ = write_message(&mut stream, &errno_reply(errno::EMSGSIZE));
+                let _ = write_message(&mut writer, &errno_reply(errno::EMSGSIZE));
                 return;
             }
             Err(WireError::Malformed) => {
-                let _ = write_message(&mut stream, &errno_reply(errno::EINVAL));
+                let _ = write_message(&mut writer, &errno_reply(errno::EINVAL));
                 return;
             }
             Err(WireError::Io(_)) | Err(WireError::Truncated) => return,
         };
         let mut reply = reply;
-        let sent = write_message(&mut stream, &reply);
+        let sent = write_message(&mut writer, &reply);
         // A status reply for root with -k carries the private key.
         for (_, v) in reply.iter_mut() {
             v.zeroize();

@@ -1,7 +1,9 @@
 //! The hand-over's wire format between two wgd processes: a versioned
 //! byte string of plain values, written and read in one order. The
-//! buffer holds keys, so it zeroizes itself; it only ever travels over a
-//! private socketpair, never to disk.
+//! buffer holds keys, so it zeroizes itself, and it grows by copying into
+//! a bigger buffer and wiping the old one (`proto::wipe`), never by a
+//! reallocation that would free a copy of every key unwiped; it only
+//! ever travels over a private socketpair, never to disk.
 //!
 //! A reader that finds another version, or runs out of bytes, fails as a
 //! whole: the new process then declines the hand-over and the old one
@@ -10,6 +12,7 @@
 use crate::noise::crypto::Secret;
 use crate::noise::replay::{Replay, WORDS};
 use crate::noise::session::Carried;
+use proto::wipe;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -57,7 +60,7 @@ impl Writer {
         let mut w = Writer {
             buf: Zeroizing::new(Vec::with_capacity(4096)),
         };
-        w.buf.extend_from_slice(MAGIC);
+        w.raw(MAGIC);
         w.u32(VERSION);
         w
     }
@@ -67,7 +70,7 @@ impl Writer {
     }
 
     pub fn u8(&mut self, v: u8) {
-        self.buf.push(v);
+        self.raw(&[v]);
     }
 
     pub fn bool(&mut self, v: bool) {
@@ -75,15 +78,15 @@ impl Writer {
     }
 
     pub fn u16(&mut self, v: u16) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.raw(&v.to_le_bytes());
     }
 
     pub fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.raw(&v.to_le_bytes());
     }
 
     pub fn u64(&mut self, v: u64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.raw(&v.to_le_bytes());
     }
 
     pub fn duration(&mut self, d: Duration) {
@@ -92,7 +95,7 @@ impl Writer {
 
     pub fn bytes(&mut self, b: &[u8]) {
         self.u32(b.len() as u32);
-        self.buf.extend_from_slice(b);
+        self.raw(b);
     }
 
     pub fn str(&mut self, s: &str) {
@@ -101,7 +104,7 @@ impl Writer {
 
     /// Bytes of a length both sides know.
     pub fn raw(&mut self, b: &[u8]) {
-        self.buf.extend_from_slice(b);
+        wipe::extend(&mut self.buf, b);
     }
 
     pub fn key(&mut self, k: &[u8; 32]) {

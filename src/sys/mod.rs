@@ -17,6 +17,9 @@
 //!                hand-over
 //!   notify.rs    READY=1 for a Type=notify service manager
 //!   sched.rs     a thread's scheduling priority (the handshake service)
+//!   rlimit.rs    the descriptor limit, raised to the hard limit at start
+//!   spare.rs     a spare descriptor, for answering "Too many open files"
+//!                at the descriptor limit instead of spinning on accept
 //! ```
 
 pub mod caps;
@@ -28,7 +31,9 @@ pub mod netlink;
 pub mod netns;
 pub mod notify;
 pub mod peercred;
+pub mod rlimit;
 pub mod sched;
+pub mod spare;
 pub mod tun;
 pub mod udp;
 pub mod unlink;

@@ -5,9 +5,11 @@
 //! negated.
 
 use proto::errno::{EINVAL, EPROTO};
+use proto::wipe::Text;
 use proto::{InterfaceStatus, Key, Op, Prefix, Psk};
 use std::fmt::Write;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use zeroize::Zeroizing;
 
 fn key(v: &str) -> Result<Key, i32> {
     Key::from_hex(v).ok_or(EINVAL)
@@ -59,7 +61,9 @@ pub fn render_endpoint(e: &SocketAddr) -> String {
 
 /// Parse the lines of one `set=1` request (without the blank line).
 pub fn parse_set(request: &str) -> Result<Vec<Op>, i32> {
-    let mut ops = Vec::new();
+    // At most one op a line, sized up front: a growing Vec would move the
+    // private key and free the old block unwiped.
+    let mut ops = Vec::with_capacity(request.lines().count());
     let mut peer: Option<Key> = None;
     for line in request.lines() {
         let (k, v) = line.split_once('=').ok_or(EPROTO)?;
@@ -111,11 +115,13 @@ pub fn parse_set(request: &str) -> Result<Vec<Op>, i32> {
     Ok(ops)
 }
 
-/// The body of a `get=1` reply (without `errno=`).
-pub fn render_get(s: &InterfaceStatus) -> String {
-    let mut o = String::new();
+/// The body of a `get=1` reply (without `errno=`); it holds the private
+/// key, so it grows without leaving copies behind and is wiped when
+/// dropped.
+pub fn render_get(s: &InterfaceStatus) -> Text {
+    let mut o = Text::new();
     if let Some(k) = &s.private_key {
-        let _ = writeln!(o, "private_key={}", k.to_hex());
+        let _ = writeln!(o, "private_key={}", Zeroizing::new(k.to_hex()).as_str());
     }
     if let Some(p) = s.listen_port {
         let _ = writeln!(o, "listen_port={p}");
@@ -125,11 +131,11 @@ pub fn render_get(s: &InterfaceStatus) -> String {
     }
     for p in &s.peers {
         let _ = writeln!(o, "public_key={}", p.public_key.to_hex());
-        let psk = match &p.psk {
+        let psk = Zeroizing::new(match &p.psk {
             Psk::Key(k) => k.to_hex(),
             _ => Key::zero().to_hex(),
-        };
-        let _ = writeln!(o, "preshared_key={psk}");
+        });
+        let _ = writeln!(o, "preshared_key={}", psk.as_str());
         let _ = writeln!(o, "protocol_version=1");
         if let Some(e) = p.endpoint {
             let _ = writeln!(o, "endpoint={}", render_endpoint(&e));

@@ -10,14 +10,17 @@
 pub mod codec;
 
 use crate::sys::peercred::peer_uid;
+use crate::sys::spare::{transient, Accepted, Backoff, Spare};
 use crate::wg::config::ConfigError;
 use crate::wg::interface::{Interface, SetError};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use proto::errno::{EINVAL, EIO, ENODEV};
+use proto::wipe::{self, Text};
 use proto::wire::{read_line, WireError};
+use proto::Op;
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -156,9 +159,25 @@ impl UapiSocket {
     }
 }
 
+/// What a wg(8) client is told when no descriptor could be had for it,
+/// the way it reads an error: a `get` reply's errno positive, a `set`
+/// reply's negated (as wireguard-go sends it).
+fn refusal(n: i32, request: &[u8]) -> Vec<u8> {
+    if request.starts_with(b"set=1\n") {
+        format!("errno=-{n}\n\n").into_bytes()
+    } else {
+        format!("errno={n}\n\n").into_bytes()
+    }
+}
+
 fn serve() {
     let Ok(a) = acceptor() else { return };
     let mut events = [EpollEvent::empty(); 16];
+    // At the descriptor limit, clients are answered EMFILE rather than
+    // left queued while the level-triggered listener wakes us at once,
+    // over and over.
+    let mut spare = Spare::new();
+    let mut backoff = Backoff::new();
     loop {
         let n = match a.epoll.wait(&mut events, EpollTimeout::NONE) {
             Ok(n) => n,
@@ -167,12 +186,25 @@ fn serve() {
                 continue;
             }
         };
+        let mut starved = false;
         for ev in &events[..n] {
             let entry = lock(&a.listeners).get(&ev.data()).cloned();
             let Some((ifc, listener)) = entry else {
                 continue;
             };
-            while let Ok((stream, _)) = listener.accept() {
+            loop {
+                let stream = match spare.accept(&listener, &refusal) {
+                    Accepted::Client(s) => s,
+                    Accepted::Refused => continue,
+                    Accepted::Failed(e) if transient(&e) => continue,
+                    Accepted::Empty => break,
+                    // Out of descriptors without a spare, or out of
+                    // memory (ENOBUFS, ENOMEM).
+                    Accepted::Starved | Accepted::Failed(_) => {
+                        starved = true;
+                        break;
+                    }
+                };
                 let Some(ifc) = ifc.upgrade() else { break };
                 if peer_uid(&stream) != Some(0) {
                     continue;
@@ -195,6 +227,13 @@ fn serve() {
                 }
             }
         }
+        // The listeners stay ready while accept cannot succeed: wait a
+        // little before polling them again.
+        if starved {
+            backoff.wait();
+        } else {
+            backoff.reset();
+        }
     }
 }
 
@@ -209,11 +248,19 @@ fn set_errno(e: &SetError) -> i32 {
     }
 }
 
+/// What a connection reads its requests through: a buffer wiped when the
+/// connection ends (a `set` request holds the private key).
+pub fn request_reader<S: Read>(stream: S) -> wipe::Reader<S> {
+    wipe::Reader::new(stream)
+}
+
 /// Serve `get=1` / `set=1` requests until the client closes.
-fn connection(ifc: &Arc<Interface>, mut stream: UnixStream) {
+fn connection(ifc: &Arc<Interface>, stream: UnixStream) {
     let _ = stream.set_read_timeout(Some(IDLE));
-    let Ok(r) = stream.try_clone() else { return };
-    let mut r = BufReader::new(r);
+    // Read and written through shared references: one descriptor a
+    // connection, not two.
+    let mut r = request_reader(&stream);
+    let mut writer = &stream;
     loop {
         let op = match read_line(&mut r, MAX_LINE) {
             Ok(Some(l)) => l,
@@ -226,45 +273,53 @@ fn connection(ifc: &Arc<Interface>, mut stream: UnixStream) {
                     body.push_str("errno=0\n\n");
                     body
                 }
-                Ok(Some(_)) => format!("errno=-{EINVAL}\n\n"),
+                Ok(Some(_)) => Text::from(format!("errno=-{EINVAL}\n\n").as_str()),
                 _ => return,
             },
             b"set=1" => {
-                let (mut request, errno) = read_set(&mut r);
-                let errno = match errno {
-                    Some(n) => n,
-                    None => match codec::parse_set(&request) {
-                        Ok(ops) => ifc.set(&ops).err().map_or(0, |e| set_errno(&e)),
-                        Err(n) => n,
-                    },
+                let errno = match read_set_ops(&mut r) {
+                    Ok(ops) => ifc.set(&ops).err().map_or(0, |e| set_errno(&e)),
+                    Err(n) => n,
                 };
-                request.zeroize();
                 if errno == EIO {
                     // The stream cannot be followed any further.
-                    let _ = stream.write_all(format!("errno=-{EIO}\n\n").as_bytes());
+                    let _ = writer.write_all(format!("errno=-{EIO}\n\n").as_bytes());
                     return;
                 }
                 if errno == 0 {
-                    "errno=0\n\n".to_string()
+                    Text::from("errno=0\n\n")
                 } else {
-                    format!("errno=-{errno}\n\n")
+                    Text::from(format!("errno=-{errno}\n\n").as_str())
                 }
             }
             _ => return,
         };
-        let mut reply = reply;
-        let sent = stream.write_all(reply.as_bytes());
-        reply.zeroize();
+        // Wiped when dropped (a `get` reply holds the private key).
+        let sent = writer.write_all(reply.as_bytes());
+        drop(reply);
         if sent.is_err() {
             return;
         }
     }
 }
 
+/// The rest of a `set=1` request (after that line), up to the blank
+/// line, as `Op`s; the errno to answer if it is malformed or the stream
+/// broke (`EIO`: the stream cannot be followed any further).
+pub fn read_set_ops<R: BufRead>(r: &mut R) -> Result<Vec<Op>, i32> {
+    let (mut request, errno) = read_set(r);
+    let ops = match errno {
+        Some(n) => Err(n),
+        None => codec::parse_set(&request),
+    };
+    request.zeroize();
+    ops
+}
+
 /// The lines of a `set` request up to the blank line, held as the raw
 /// text received (bounded by `MAX_REQUEST`); `Some(EIO)` if a line or the
 /// request is too long or the stream broke.
-fn read_set(r: &mut BufReader<UnixStream>) -> (String, Option<i32>) {
+fn read_set<R: BufRead>(r: &mut R) -> (String, Option<i32>) {
     let mut request = String::new();
     loop {
         match read_line(r, MAX_LINE) {
@@ -276,8 +331,9 @@ fn read_set(r: &mut BufReader<UnixStream>) -> (String, Option<i32>) {
                 }
                 match std::str::from_utf8(&l) {
                     Ok(s) => {
-                        request.push_str(s);
-                        request.push('\n');
+                        // Grows without leaving a copy of the key behind.
+                        wipe::push_str(&mut request, s);
+                        wipe::push_str(&mut request, "\n");
                     }
                     Err(_) => {
                         l.zeroize();

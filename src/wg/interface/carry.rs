@@ -48,7 +48,19 @@ pub struct CarriedInterface {
 
 /// The request that makes `cfg` from a new interface's defaults.
 fn ops_of(cfg: &Config) -> Vec<Op> {
-    let mut ops = Vec::new();
+    // Sized up front: growing would move the private key and pre-shared
+    // keys and free the old block unwiped.
+    let n = 1
+        + 8
+        + cfg.groups.len()
+        + cfg.addrs.len()
+        + cfg
+            .peers
+            .iter()
+            .map(|pc| 4 + pc.allowed_ips.len())
+            .sum::<usize>()
+        + 1;
+    let mut ops = Vec::with_capacity(n);
     if let Some(k) = &cfg.private_key {
         ops.push(Op::PrivateKey(k.clone()));
     }
