@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod host;
+pub mod mesh;
 pub mod noise;
 pub mod routing;
 
