@@ -27,6 +27,7 @@ pub mod noise;
 pub mod plane;
 pub mod program;
 pub mod registry;
+pub mod routewatch;
 pub mod sys;
 pub mod uapi;
 pub mod wg;

@@ -130,6 +130,10 @@ impl Wiring for Wires {
         Ok(())
     }
 
+    fn watch_routes(&self, ifc: &Arc<Interface>, on: bool) {
+        crate::routewatch::watch(ifc, on);
+    }
+
     fn stop(&self) {
         for t in lock(&self.udp).drain(..) {
             self.plane.deregister(t);

@@ -258,6 +258,7 @@ fn a_status_reply_with_keys_leaves_no_private_key() {
             rx_bytes: 2,
             last_handshake: None,
             allowed_ips: vec![format!("10.{i}.0.0/16").parse().unwrap()],
+            link_local: None,
         });
     }
     let slots = [
@@ -343,6 +344,7 @@ fn a_uapi_get_leaves_no_private_key() {
             rx_bytes: 0,
             last_handshake: None,
             allowed_ips: vec![format!("10.{i}.0.0/16").parse().unwrap()],
+            link_local: None,
         });
     }
     let slots = [arm(&k), arm(hex.as_bytes())];

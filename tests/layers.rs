@@ -13,6 +13,7 @@ const ABOVE_THE_CORE: &[&str] = &[
     "daemon",
     "launcher",
     "linkwatch",
+    "routewatch",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -186,6 +186,9 @@ fn interface(st: &InterfaceStatus, now: f64) -> J {
                 x.push(("last_handshake_age", n(((now - t).max(0.0)) as u64)));
             }
             x.push(("wgaip", J::Arr(p.allowed_ips.iter().map(s).collect())));
+            if let Some(a) = p.link_local {
+                x.push(("wgaip_link_local", s(format!("{a}/128"))));
+            }
             J::Obj(x)
         })
         .collect();

@@ -122,6 +122,10 @@ pub fn status(s: &InterfaceStatus) -> String {
         for a in &p.allowed_ips {
             let _ = writeln!(o, "\t\twgaip: {a}");
         }
+        // link2: implicitly one of its allowed IPs, and said so.
+        if let Some(a) = p.link_local {
+            let _ = writeln!(o, "\t\twgaip: {a}/128 (link-local)");
+        }
     }
     if s.groups.is_empty() {
         let _ = writeln!(o, "\tgroups: wg");
@@ -169,6 +173,7 @@ mod tests {
                 "fc00:6:66::2/128".parse().unwrap(),
                 "10.6.66.2/32".parse().unwrap(),
             ],
+            link_local: None,
         });
         let want = "wg0: flags=a0d1<UP,POINTOPOINT,RUNNING,NOARP,LINK1,MULTICAST> metric 0 mtu 1420
 \tdescription: uplink to hub

@@ -34,6 +34,9 @@ pub struct PeerStatus {
     pub last_handshake: Option<Duration>,
     /// Newest first.
     pub allowed_ips: Vec<Prefix>,
+    /// link2: the peer's link-local address, implicitly one of its
+    /// allowed IPs.
+    pub link_local: Option<std::net::Ipv6Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +138,9 @@ impl InterfaceStatus {
             for a in &p.allowed_ips {
                 m.push(kv("allowed_ip", a));
             }
+            if let Some(a) = p.link_local {
+                m.push(kv("link_local", a));
+            }
         }
     }
 
@@ -163,6 +169,7 @@ impl InterfaceStatus {
                     rx_bytes: 0,
                     last_handshake: None,
                     allowed_ips: Vec::new(),
+                    link_local: None,
                 });
                 continue;
             }
@@ -184,6 +191,7 @@ impl InterfaceStatus {
                         p.last_handshake = Some(Duration::new(s, n as u32));
                     }
                     "allowed_ip" => p.allowed_ips.push(v.parse().map_err(|_| bad())?),
+                    "link_local" => p.link_local = Some(v.parse().map_err(|_| bad())?),
                     _ => return Err(bad()),
                 }
                 continue;
@@ -237,10 +245,12 @@ mod tests {
                 "fc00:6:66::2/128".parse().unwrap(),
                 "10.6.66.2/32".parse().unwrap(),
             ],
+            link_local: None,
         });
         let mut b = InterfaceStatus::new("wg1");
         b.peers.push(PeerStatus {
             psk: Psk::Key(Key::new([8; 32])),
+            link_local: Some("fe80::1:2:3:4".parse().unwrap()),
             ..a.peers[0].clone()
         });
         let mut m = Vec::new();

@@ -345,8 +345,8 @@ fn deliver(
     ev.each(|m| s.out.log(m));
 }
 
-/// A decrypted packet from `src` goes to the TUN device if `src` is one
-/// of the peer's allowed IPs.
+/// A decrypted packet from `src` goes to the TUN device if the peer may
+/// send from `src` (`allowed`).
 fn inner(
     router: &Router,
     peer: &Arc<Peer>,
@@ -362,9 +362,15 @@ fn inner(
     }
 }
 
+/// Whether `peer` may send from `src`: one of its allowed IPs; on a
+/// link2 interface also its link-local, or a source routed through it
+/// (reverse path).
 fn allowed(router: &Router, peer: &Arc<Peer>, src: IpAddr) -> bool {
-    router
-        .allowed_ips
-        .lookup(src)
-        .is_some_and(|owner| Arc::ptr_eq(owner, peer))
+    match &router.multipoint {
+        None => router
+            .allowed_ips
+            .lookup(src)
+            .is_some_and(|owner| Arc::ptr_eq(owner, peer)),
+        Some(mp) => mp.source_ok(&router.allowed_ips, src, peer),
+    }
 }

@@ -20,6 +20,7 @@ use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunPackets};
 use crate::wg::interface::Interface;
 use crate::wg::messages::{Events, Message};
+use crate::wg::multipoint::is_local_multicast;
 use crate::wg::peer::Peer;
 use crate::wg::router::Router;
 use crate::wg::send;
@@ -90,8 +91,16 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
     end
 }
 
+/// The one peer a packet goes to: by allowed IPs; on a link2
+/// interface by the route copy first, and none for link-local multicast
+/// (it goes to every peer: `plan_multicast`).
 fn route<'r>(router: &'r Router, p: &[u8]) -> Option<&'r Arc<Peer>> {
-    router.allowed_ips.lookup(dst_addr(p)?)
+    let dst = dst_addr(p)?;
+    match &router.multipoint {
+        None => router.allowed_ips.lookup(dst),
+        Some(_) if is_local_multicast(dst) => None,
+        Some(mp) => mp.route(&router.allowed_ips, dst),
+    }
 }
 
 /// Where a drain's packets go: the interface's peers, and whether it has
@@ -114,6 +123,10 @@ fn plan_run(
 ) -> usize {
     let (ifc, router) = (to.ifc, to.router);
     let Some(peer) = route(router, pk.packet(i)) else {
+        let multicast = dst_addr(pk.packet(i)).is_some_and(is_local_multicast);
+        if router.multipoint.is_some() && multicast {
+            return plan_multicast(to, pk, i, tx, seals);
+        }
         return i + 1;
     };
     let now = Instant::now();
@@ -172,6 +185,60 @@ fn plan_run(
     }
     ev.each(|m| ifc.log(m));
     i
+}
+
+/// link2: plan packet `i`, link-local multicast, for every peer with an
+/// endpoint, each sealed from the same packet for its own session (no
+/// copy but the ones staged for peers without a session, whose
+/// handshake starts). Peers the transmit queue has no room left for
+/// miss it, as on a congested link.
+fn plan_multicast(
+    to: &Routing,
+    pk: &TunPackets,
+    i: usize,
+    tx: &mut TxQueue,
+    seals: &mut Vec<Seal>,
+) -> usize {
+    let (ifc, router) = (to.ifc, to.router);
+    let now = Instant::now();
+    let p = pk.packet(i);
+    let padded = padded_len(p.len(), router.mtu);
+    let mut ev = Events::default();
+    for peer in router.by_key.values() {
+        if tx.is_full() {
+            break;
+        }
+        let mut st = peer.lock();
+        let Some(ep) = st.endpoint else {
+            continue;
+        };
+        let session = st.tunnel.as_ref().and_then(|t| t.sending(now)).cloned();
+        match session.and_then(|s| s.reserve(1).map(|c| (s, c))) {
+            Some((session, counter)) => {
+                let len = padded + OVERHEAD;
+                seals.push(Seal {
+                    session,
+                    counter,
+                    packet: i,
+                    padded,
+                    at: tx.used(),
+                });
+                peer.add_tx(len);
+                tx.commit(len, ep, st.local);
+                send::after_sent(peer, &mut st, tx, false, now, &mut ev);
+            }
+            None => {
+                if let Some(t) = st.tunnel.as_mut() {
+                    t.stage_padded(p, padded);
+                    if to.live {
+                        send::initiate(peer, &mut st, tx, now, false, &mut ev);
+                    }
+                }
+            }
+        }
+    }
+    ev.each(|m| ifc.log(m));
+    i + 1
 }
 
 /// Seal one planned packet into `out`, the queue's bytes from `base`.

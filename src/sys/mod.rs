@@ -8,6 +8,7 @@
 //!                receive batches, GSO sends
 //!   netlink.rs   link flags, MTU, addresses (rtnetlink over netlink-sys)
 //!   peercred.rs  SO_PEERCRED on the control socket
+//!   routes.rs    routes over a link (dump, events), for link2 interfaces
 //!   crew.rs      lending a job to idle workers (scoped, without threads)
 //!   caps.rs      dropping every capability but CAP_NET_ADMIN and
 //!                CAP_NET_BIND_SERVICE once started
@@ -32,6 +33,7 @@ pub mod netns;
 pub mod notify;
 pub mod peercred;
 pub mod rlimit;
+pub mod routes;
 pub mod sched;
 pub mod spare;
 pub mod tun;

@@ -353,7 +353,7 @@ pub fn link_state(ifindex: u32) -> io::Result<LinkState> {
 }
 
 /// Send a dump request and collect every message of the reply.
-fn dump(msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+pub(super) fn dump(msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
     let mut out = Vec::new();
     exchange(msg, NLM_F_DUMP, |m| out.push(m))?;
     Ok(out)
@@ -445,7 +445,7 @@ const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 
 /// One datagram, and the id of the namespace it came from if not home.
-fn recv_with_nsid(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)> {
+pub(super) fn recv_with_nsid(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),

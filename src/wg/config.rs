@@ -10,6 +10,7 @@
 //! interface with 100 000 is as cheap as adding it to one with 10.
 
 use crate::wg::keys::{clamp, is_low_order, public_of};
+use crate::wg::linklocal;
 pub use crate::wg::peers::{PeerConfig, Peers};
 use proto::request::{DEFAULT_MTU, MAX_MTU, MAX_PKA, MIN_MTU};
 use proto::{IfAddr, Key, Op, Prefix};
@@ -160,10 +161,39 @@ impl Config {
             next_seq: self.peers.next_seq,
         };
         match self.apply_ops(ops, &mut j) {
-            Ok(()) => Ok(j),
+            Ok(()) => {
+                self.keep_link_local(&j.settings);
+                Ok(j)
+            }
             Err(e) => {
                 self.rollback(j);
                 Err(e)
+            }
+        }
+    }
+
+    /// link2's own address: the link-local of our public key is one of
+    /// the interface's addresses while link2 is set (it follows a new
+    /// key, and goes with -link2).
+    fn keep_link_local(&mut self, before: &Settings) {
+        let of = |s: &Settings| {
+            let k = s.public_key.as_ref().filter(|_| s.link2)?;
+            Some(IfAddr {
+                addr: IpAddr::V6(linklocal::of(k.as_bytes())),
+                prefix_len: 64,
+                dest: None,
+            })
+        };
+        let (was, is) = (of(before), of(&self.settings));
+        if was == is {
+            return;
+        }
+        if let Some(w) = was {
+            self.addrs.retain(|a| a.addr != w.addr);
+        }
+        if let Some(i) = is {
+            if !self.addrs.iter().any(|a| a.addr == i.addr) {
+                self.addrs.push(i);
             }
         }
     }

@@ -60,6 +60,9 @@ pub trait Wiring: Send + Sync {
     /// Serve nothing of the interface any more (it is destroyed); returns
     /// once nothing of it is in flight.
     fn stop(&self);
+    /// Keep the interface's route copy (link2 set: `on`) from now on, or
+    /// stop.
+    fn watch_routes(&self, _ifc: &Arc<Interface>, _on: bool) {}
 }
 
 #[derive(Debug)]
@@ -94,11 +97,16 @@ pub struct Interface {
     v6_dropped: AtomicBool,
     /// What serves the TUN device and the UDP sockets.
     wiring: Arc<dyn Wiring>,
+    /// The kernel's routes over the link, while link2 is set, and
+    /// whether they are being kept (`multipoint::follow_link2`).
+    routes: Mutex<crate::wg::routes::RouteCopy>,
+    routes_watched: AtomicBool,
 }
 
 mod carry;
 mod change;
 mod link;
+mod multipoint;
 mod namespaces;
 
 pub use carry::{CarriedInterface, CarriedPeer};
@@ -253,11 +261,13 @@ impl Interface {
 
     /// Apply one request atomically.
     pub fn set(self: &Arc<Self>, ops: &[Op]) -> Result<(), SetError> {
-        match self.in_link_ns(|| self.set_here(ops)) {
+        let r = match self.in_link_ns(|| self.set_here(ops)) {
             Ok(r) => r,
             Err(_) if self.destroyed.load(Ordering::SeqCst) => Err(SetError::Gone),
             Err(e) => Err(SetError::Link(e)),
-        }
+        };
+        self.follow_link2();
+        r
     }
 
     fn set_here(self: &Arc<Self>, ops: &[Op]) -> Result<(), SetError> {
@@ -435,7 +445,14 @@ impl Interface {
                     }
                 }
             }
+            // link2's view follows the peers and their allowed IPs.
+            let peers_changed =
+                !created.is_empty() || !destroyed.is_empty() || !j.owners.is_empty();
+            if cfg.link2 != old.link2 || (cfg.link2 && peers_changed) {
+                self.rebuild_multipoint(&mut router, cfg.link2);
+            }
         }
+
         for id in created {
             self.log(Message::PeerCreated(id));
         }
@@ -493,7 +510,7 @@ impl Interface {
             f |= IFF_LINK1 | IFF_POINTOPOINT | IFF_MULTICAST;
         }
         if cfg.link2 {
-            f |= IFF_LINK2;
+            f |= IFF_LINK2 | IFF_MULTICAST;
         }
         f
     }
@@ -518,8 +535,10 @@ impl Interface {
             s.private_key = cfg.private_key.clone();
         }
         s.public_key = cfg.public_key.clone();
+        let router = self.router();
         for pc in cfg.peers.iter() {
             let Some(peer) = &pc.live else { continue };
+            let link_local = Interface::link_local_of(&router, peer);
             let st = peer.lock();
             s.peers.push(PeerStatus {
                 public_key: pc.public_key.clone(),
@@ -544,6 +563,7 @@ impl Interface {
                     .last_handshake
                     .map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default()),
                 allowed_ips: pc.allowed_ips.iter().rev().copied().collect(),
+                link_local,
             });
         }
         s

@@ -8,6 +8,7 @@ use crate::noise::cookie::Checker;
 use crate::noise::handshake::Responder;
 use crate::noise::index::Table;
 use crate::wg::allowed_ips::AllowedIps;
+use crate::wg::multipoint::Multipoint;
 use crate::wg::peer::Peer;
 use crate::wg::ratelimit::PerSource;
 use boringtun::x25519::{PublicKey, StaticSecret};
@@ -51,6 +52,8 @@ pub struct Router {
     pub indices: Arc<Table<Peer>>,
     pub allowed_ips: AllowedIps<Arc<Peer>>,
     pub mtu: usize,
+    /// link2: the routing table and link-locals choose peers too.
+    pub multipoint: Option<Box<Multipoint<Peer>>>,
 }
 
 impl Router {

@@ -187,6 +187,7 @@ impl Interface {
         }
         drop(router);
         drop(cfg);
+        ifc.follow_link2();
         Ok(ifc)
     }
 
@@ -222,6 +223,8 @@ impl Interface {
             destroyed: AtomicBool::new(false),
             v6_dropped: AtomicBool::new(false),
             wiring,
+            routes: Mutex::new(Default::default()),
+            routes_watched: AtomicBool::new(false),
         })
     }
 }

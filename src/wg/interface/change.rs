@@ -1,4 +1,4 @@
-//! The link changes a request makes (MTU, addresses, link1's flags, up
+//! The link changes a request makes (MTU, addresses, link1/link2's flags, up
 //! or down), in order, and their undo when a later one fails.
 
 use super::Interface;
@@ -36,9 +36,11 @@ impl Interface {
             netlink::add_address(idx, a)?;
             undo.push(Undo::DeleteAddress(*a));
         }
-        if next.link1 != old.link1 {
-            netlink::set_flags(idx, None, Some(next.link1))?;
-            undo.push(Undo::Multicast(old.link1));
+        // link1 and link2 both make the link multicast.
+        let (was, is) = (old.link1 || old.link2, next.link1 || next.link2);
+        if was != is {
+            netlink::set_flags(idx, None, Some(is))?;
+            undo.push(Undo::Multicast(was));
         }
         if next.up != old.up {
             netlink::set_flags(idx, Some(next.up), None)?;

@@ -1,0 +1,357 @@
+//! The kernel's routes, for link2 interfaces: a dump of a namespace's
+//! routes, and a subscription to route changes in the home namespace and
+//! in every namespace that has an id there (NETLINK_LISTEN_ALL_NSID, as
+//! the link events), each parsed into what a route copy keeps: the
+//! routes that lead over a given link, with their gateway if any.
+//!
+//! A route counts for a link when it is a unicast route (not a cloned
+//! cache entry) whose output interface is that link, or one of whose
+//! next hops (multipath) leaves through it; its gateway is RTA_GATEWAY,
+//! or RTA_VIA (an IPv4 route through an IPv6 next hop).
+
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteType, RouteVia,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use proto::Prefix;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+
+/// The routing table the kernel consults for ordinary traffic.
+pub const MAIN_TABLE: u32 = 254;
+
+/// A route over one link: table, destination, metric (together the
+/// kernel's identity of a route) and its gateway, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub table: u32,
+    pub dst: Prefix,
+    pub metric: u32,
+    pub gateway: Option<IpAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteChange {
+    /// Added or replaced.
+    Put(Route),
+    /// Deleted (the gateway is not part of its identity).
+    Delete(Route),
+}
+
+/// A change of a route over link `oif` of the namespace `nsid` (none:
+/// home), or news that some were lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteEvent {
+    Changed {
+        nsid: Option<i32>,
+        oif: u32,
+        change: RouteChange,
+    },
+    /// The socket overran: dump again.
+    Lost,
+}
+
+fn address(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+fn via(v: &RouteVia) -> Option<IpAddr> {
+    match v {
+        RouteVia::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteVia::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+/// The gateway among these attributes.
+fn gateway_of(attrs: &[RouteAttribute]) -> Option<IpAddr> {
+    attrs.iter().find_map(|a| match a {
+        RouteAttribute::Gateway(g) => address(g),
+        RouteAttribute::Via(v) => via(v),
+        _ => None,
+    })
+}
+
+fn unspecified(h: &RouteHeader) -> Option<IpAddr> {
+    match h.address_family {
+        AddressFamily::Inet => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        AddressFamily::Inet6 => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        _ => None,
+    }
+}
+
+/// What route message `m` (`new`: RTM_NEWROUTE, else RTM_DELROUTE) says
+/// of each link it leads over: one change per output link.
+pub fn parse(m: &RouteMessage, new: bool, out: &mut Vec<(u32, RouteChange)>) {
+    let h = &m.header;
+    if h.kind != RouteType::Unicast || h.flags.contains(RouteFlags::Cloned) {
+        return;
+    }
+    let (mut dst, mut table, mut metric, mut oif) = (None, u32::from(h.table), 0, None);
+    let mut hops = None;
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Destination(d) => dst = address(d),
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Priority(p) => metric = *p,
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::MultiPath(n) => hops = Some(n),
+            _ => {}
+        }
+    }
+    let Some(dst) = dst
+        .or_else(|| unspecified(h))
+        .and_then(|d| Prefix::new(d, h.destination_prefix_length))
+    else {
+        return;
+    };
+    let route = |gateway| Route {
+        table,
+        dst,
+        metric,
+        gateway,
+    };
+    let change = |r| {
+        if new {
+            RouteChange::Put(r)
+        } else {
+            RouteChange::Delete(r)
+        }
+    };
+    if let Some(i) = oif {
+        out.push((i, change(route(gateway_of(&m.attributes)))));
+    }
+    // Each link once: the first of its next hops is the one used.
+    for n in hops.into_iter().flatten() {
+        let i = n.interface_index;
+        if Some(i) != oif && !out.iter().any(|(o, _)| *o == i) {
+            out.push((i, change(route(gateway_of(&n.attributes)))));
+        }
+    }
+}
+
+/// Parse a datagram of route notifications from namespace `nsid`.
+pub fn parse_events(mut buf: &[u8], nsid: Option<i32>, out: &mut Vec<RouteEvent>) {
+    let mut each = Vec::new();
+    while !buf.is_empty() {
+        let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(buf) else {
+            return;
+        };
+        each.clear();
+        match &msg.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r)) => {
+                parse(r, true, &mut each)
+            }
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(r)) => {
+                parse(r, false, &mut each)
+            }
+            _ => {}
+        }
+        out.extend(
+            each.iter()
+                .map(|&(oif, change)| RouteEvent::Changed { nsid, oif, change }),
+        );
+        let len = (msg.header.length as usize + 3) & !3;
+        if len == 0 || len > buf.len() {
+            return;
+        }
+        buf = &buf[len..];
+    }
+}
+
+/// Every route of the namespace this thread's requests go to (see
+/// `netlink::in_netns`), both families, every table: (output link,
+/// route) for each link a route leads over.
+pub fn dump() -> io::Result<Vec<(u32, Route)>> {
+    let mut out = Vec::new();
+    let mut each = Vec::new();
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut req = RouteMessage::default();
+        req.header.address_family = family;
+        for m in super::netlink::dump(RouteNetlinkMessage::GetRoute(req))? {
+            if let RouteNetlinkMessage::NewRoute(r) = m {
+                each.clear();
+                parse(&r, true, &mut each);
+                out.extend(each.iter().filter_map(|(oif, c)| match c {
+                    RouteChange::Put(r) => Some((*oif, *r)),
+                    RouteChange::Delete(_) => None,
+                }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+const RTMGRP_IPV6_ROUTE: u32 = 0x400;
+
+/// A subscription to route changes at home and in every namespace with
+/// an id there, holding none of them open.
+pub struct RouteEvents {
+    sock: Socket,
+    buf: Vec<u8>,
+    wait: Option<std::time::Duration>,
+}
+
+impl RouteEvents {
+    pub fn open() -> io::Result<RouteEvents> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind(&SocketAddr::new(0, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE))?;
+        sock.set_listen_all_namespaces(true)?;
+        Ok(RouteEvents {
+            sock,
+            buf: vec![0u8; 1 << 16],
+            wait: None,
+        })
+    }
+
+    /// Block for the next datagram of events, at most `wait` (`None`:
+    /// until one comes).
+    pub fn next(&mut self, out: &mut Vec<RouteEvent>, wait: Option<std::time::Duration>) {
+        out.clear();
+        if wait != self.wait {
+            let d = wait.unwrap_or_default();
+            if super::netlink::set_recv_timeout(&self.sock, d).is_ok() {
+                self.wait = wait;
+            }
+        }
+        match super::netlink::recv_with_nsid(self.sock.as_raw_fd(), &mut self.buf) {
+            Ok((n, nsid)) => parse_events(&self.buf[..n], nsid, out),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => out.push(RouteEvent::Lost),
+            Err(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_route::route::{RouteNextHop, RouteProtocol};
+
+    fn msg(dst: &str, len: u8, attrs: Vec<RouteAttribute>) -> RouteMessage {
+        let mut m = RouteMessage::default();
+        let ip: IpAddr = dst.parse().unwrap();
+        m.header.address_family = if ip.is_ipv4() {
+            AddressFamily::Inet
+        } else {
+            AddressFamily::Inet6
+        };
+        m.header.destination_prefix_length = len;
+        m.header.table = 254;
+        m.header.kind = RouteType::Unicast;
+        m.header.protocol = RouteProtocol::Static;
+        m.attributes.push(RouteAttribute::Destination(ip.into()));
+        m.attributes.extend(attrs);
+        m
+    }
+
+    fn one(m: &RouteMessage, new: bool) -> Vec<(u32, RouteChange)> {
+        let mut out = Vec::new();
+        parse(m, new, &mut out);
+        out
+    }
+
+    #[test]
+    fn gateway_via_and_direct_routes() {
+        let m = msg(
+            "10.1.0.0",
+            16,
+            vec![
+                RouteAttribute::Oif(7),
+                RouteAttribute::Gateway("10.0.0.2".parse::<IpAddr>().unwrap().into()),
+                RouteAttribute::Priority(20),
+            ],
+        );
+        let r = Route {
+            table: 254,
+            dst: "10.1.0.0/16".parse().unwrap(),
+            metric: 20,
+            gateway: Some("10.0.0.2".parse().unwrap()),
+        };
+        assert_eq!(one(&m, true), vec![(7, RouteChange::Put(r))]);
+        assert_eq!(one(&m, false), vec![(7, RouteChange::Delete(r))]);
+        // An IPv4 route through an IPv6 link-local next hop.
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let m = msg(
+            "10.2.0.0",
+            24,
+            vec![
+                RouteAttribute::Oif(7),
+                RouteAttribute::Via(RouteVia::Inet6(ll)),
+            ],
+        );
+        let got = one(&m, true);
+        assert!(matches!(got[0].1, RouteChange::Put(r) if r.gateway == Some(IpAddr::V6(ll))));
+        // A direct route, in another table.
+        let m = msg(
+            "fd00::",
+            64,
+            vec![RouteAttribute::Oif(7), RouteAttribute::Table(1000)],
+        );
+        let got = one(&m, true);
+        assert!(matches!(got[0].1, RouteChange::Put(r) if r.gateway.is_none() && r.table == 1000));
+    }
+
+    #[test]
+    fn multipath_counts_once_per_link_and_other_kinds_not_at_all() {
+        let hop = |i: u32, gw: &str| {
+            let mut h = RouteNextHop::default();
+            h.interface_index = i;
+            h.attributes = vec![RouteAttribute::Gateway(
+                gw.parse::<IpAddr>().unwrap().into(),
+            )];
+            h
+        };
+        let m = msg(
+            "0.0.0.0",
+            0,
+            vec![RouteAttribute::MultiPath(vec![
+                hop(7, "10.0.0.2"),
+                hop(8, "10.9.0.2"),
+                hop(7, "10.0.0.3"),
+            ])],
+        );
+        let got = one(&m, true);
+        assert_eq!(got.len(), 2);
+        assert!(matches!(got[0], (7, RouteChange::Put(r))
+            if r.gateway == Some("10.0.0.2".parse().unwrap())
+                && r.dst == "0.0.0.0/0".parse().unwrap()));
+        assert_eq!(got[1].0, 8);
+        let mut m = msg("10.3.0.0", 16, vec![RouteAttribute::Oif(7)]);
+        m.header.kind = RouteType::Unreachable;
+        assert!(one(&m, true).is_empty());
+        let mut m = msg("10.3.0.1", 32, vec![RouteAttribute::Oif(7)]);
+        m.header.flags = RouteFlags::Cloned;
+        assert!(one(&m, true).is_empty());
+    }
+
+    #[test]
+    fn events_from_bytes_and_garbage() {
+        let m = msg("10.1.0.0", 16, vec![RouteAttribute::Oif(3)]);
+        let mut nl = NetlinkMessage::from(RouteNetlinkMessage::NewRoute(m));
+        nl.finalize();
+        let mut buf = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        let mut out = Vec::new();
+        parse_events(&buf, Some(4), &mut out);
+        assert!(matches!(
+            out[..],
+            [RouteEvent::Changed {
+                nsid: Some(4),
+                oif: 3,
+                change: RouteChange::Put(_)
+            }]
+        ));
+        out.clear();
+        parse_events(&buf[..buf.len() / 2], None, &mut out);
+        parse_events(&[0xff; 64], None, &mut out);
+        assert!(out.is_empty());
+    }
+}
