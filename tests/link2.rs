@@ -137,10 +137,12 @@ fn traffic_goes_via(m: &Mesh, from: usize, to: usize, via: usize) {
             );
         }
     }
-    let (tx, rx) = delta(&t0, &t1, via);
+    // At `to`, the bytes came from (and went back to) the last hop.
+    let hop = if via == to { from } else { via };
+    let (tx, rx) = delta(&t0, &t1, hop);
     assert!(
         tx >= BULK && rx >= BULK,
-        "host {to}: {rx} bytes from / {tx} to host {via}, want >= {BULK}"
+        "host {to}: {rx} bytes from / {tx} to host {hop}, want >= {BULK}"
     );
 }
 
