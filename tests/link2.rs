@@ -431,3 +431,107 @@ fn bird2_ospf_broadcast_mesh_over_one_link2_interface() {
     traffic_goes_via(&m, B, C, C);
     drop(daemons);
 }
+
+/// Static routes, no routing daemon: a route's gateway chooses the peer
+/// (a detour through B), a source routed via another peer is refused
+/// even from a host that merely forwards it (asymmetric routes), and a
+/// multipath route over the link (two gateways, as OSPF ECMP installs)
+/// carries traffic in both directions.
+#[test]
+fn static_routes_over_one_link2_interface() {
+    require_root();
+    let m = Mesh::new(HOSTS, true);
+    let wg = |h: usize| m.hosts[h].wg.clone();
+    let route = |h: usize, net: String, via: &str| {
+        m.hosts[h]
+            .ns
+            .run(&format!("ip route replace {net} {via} dev {}", wg(h)));
+    };
+    // B and C route A's and D's LANs straight to them.
+    for h in [B, C] {
+        route(h, lan4_net(A), &format!("via {}", tun4(A)));
+        route(h, lan4_net(D), &format!("via {}", tun4(D)));
+    }
+    // A detour through B, both ways.
+    route(A, lan4_net(D), &format!("via {}", tun4(B)));
+    route(D, lan4_net(A), &format!("via {}", tun4(B)));
+    traffic_goes_via(&m, A, D, B);
+    traffic_goes_via(&m, D, A, B);
+
+    // Asymmetric: D answers through C, but routes A's LAN via C, so B's
+    // forwarding of A's packets is refused at D (they are decrypted, then
+    // dropped: D's kernel never sees them).
+    route(D, lan4_net(A), &format!("via {}", tun4(C)));
+    let wgd = wg(D);
+    m.hosts[D].ns.run(&format!(
+        "nft -f - <<'EOF'\ntable inet wgtasym {{\n\tchain pre {{\n\t\ttype filter hook prerouting priority -300;\n\t\tiifname \"{wgd}\" ip saddr {} counter\n\t}}\n}}\nEOF",
+        lan4(A)
+    ));
+    let (d0, b0) = (m.counters(D), m.counters(B));
+    let answered = m.lan_ping(A, D, false, 10, SIZE);
+    let (d1, b1) = (m.counters(D), m.counters(B));
+    let (_, drx) = delta(&d0, &d1, B);
+    let (btx, _) = delta(&b0, &b1, D);
+    eprintln!("link2: asymmetric: B sent {btx} bytes to D, D received {drx} from B");
+    assert!(
+        !answered,
+        "D accepted A's packets from B while routing A via C"
+    );
+    assert!(btx >= 10_000 && drx >= 10_000, "B did not forward to D");
+    let out = m.hosts[D].ns.run("nft list chain inet wgtasym pre");
+    assert!(
+        out.contains("counter packets 0 "),
+        "D's kernel saw A's packets from B: {out}"
+    );
+    m.hosts[D].ns.run("nft delete table inet wgtasym");
+
+    // Multipath: A and D route each other's LAN through B and C at once
+    // (listed in opposite orders: whichever gateway each end picks, the
+    // other end must accept what comes back through either).
+    for (h, o, first, second) in [(A, D, B, C), (D, A, C, B)] {
+        route(
+            h,
+            lan4_net(o),
+            &format!("nexthop via {} nexthop via {}", tun4(first), tun4(second)),
+        );
+        let r = m.route(h, false, &lan4_net(o)).expect("multipath route");
+        eprintln!("link2: multipath at {h}: {}", r.line);
+    }
+    let wgd = wg(D);
+    m.hosts[D].ns.run(&format!(
+        "nft -f - <<'EOF'\ntable inet wgtmp {{\n\tchain pre {{\n\t\ttype filter hook prerouting priority -300;\n\t\tiifname \"{wgd}\" ip saddr {} counter\n\t}}\n}}\nEOF",
+        lan4(A)
+    ));
+    let (a0, bb0, c0, d0) = (m.counters(A), m.counters(B), m.counters(C), m.counters(D));
+    let ok = m.lan_ping(A, D, false, PINGS, SIZE);
+    let (a1, bb1, c1, d1) = (m.counters(A), m.counters(B), m.counters(C), m.counters(D));
+    let seen_d = m.hosts[D].ns.run("nft list chain inet wgtmp pre");
+    eprintln!(
+        "link2: multipath: D's (tx, rx) with B {:?}, with C {:?}; D's kernel: {}",
+        delta(&d0, &d1, B),
+        delta(&d0, &d1, C),
+        seen_d
+            .lines()
+            .find(|l| l.contains("counter"))
+            .unwrap_or("")
+            .trim()
+    );
+    let sent: Vec<(usize, (u64, u64))> = (0..HOSTS)
+        .filter(|&o| o != A)
+        .map(|o| (o, delta(&a0, &a1, o)))
+        .collect();
+    eprintln!(
+        "link2: multipath A -> D: A's per-peer deltas {sent:?}; B's (tx, rx) with D {:?}, C's {:?}",
+        delta(&bb0, &bb1, D),
+        delta(&c0, &c1, D)
+    );
+    assert!(
+        ok,
+        "pings over a multipath route (via B and C) not answered: {sent:?}"
+    );
+    let (dtx, _) = delta(&a0, &a1, D);
+    assert!(
+        dtx < QUIET,
+        "A sent {dtx} bytes straight to D, routed via B/C"
+    );
+}
