@@ -119,7 +119,7 @@ fn traffic_goes_via(m: &Mesh, from: usize, to: usize, via: usize) {
         "host {from} -> {to} via {via}: not every ping answered: {text}\n{}",
         m.routes_text()
     );
-    let seen: Vec<(usize, (u64, u64))> = (0..HOSTS)
+    let seen: Vec<(usize, (u64, u64))> = (0..m.len())
         .filter(|&o| o != from)
         .map(|o| (o, delta(&f0, &f1, o)))
         .collect();
@@ -432,26 +432,35 @@ fn bird2_ospf_broadcast_mesh_over_one_link2_interface() {
     drop(daemons);
 }
 
+/// A four-host mesh without routing daemon, B and C routing A's and D's
+/// LANs straight to them; `route(h, net, how)` sets a route on h's wg
+/// interface.
+fn static_mesh() -> Mesh {
+    let m = Mesh::new(HOSTS, true);
+    for h in [B, C] {
+        static_route(&m, h, lan4_net(A), &format!("via {}", tun4(A)));
+        static_route(&m, h, lan4_net(D), &format!("via {}", tun4(D)));
+    }
+    m
+}
+
+fn static_route(m: &Mesh, h: usize, net: String, how: &str) {
+    m.hosts[h].ns.run(&format!(
+        "ip route replace {net} {how} dev {}",
+        m.hosts[h].wg
+    ));
+}
+
 /// Static routes, no routing daemon: a route's gateway chooses the peer
 /// (a detour through B), a source routed via another peer is refused
 /// even from a host that merely forwards it (asymmetric routes), and a
-/// multipath route over the link (two gateways, as OSPF ECMP installs)
-/// carries traffic in both directions.
+/// route without a gateway falls back to allowed IPs.
 #[test]
 fn static_routes_over_one_link2_interface() {
     require_root();
-    let m = Mesh::new(HOSTS, true);
+    let m = static_mesh();
     let wg = |h: usize| m.hosts[h].wg.clone();
-    let route = |h: usize, net: String, via: &str| {
-        m.hosts[h]
-            .ns
-            .run(&format!("ip route replace {net} {via} dev {}", wg(h)));
-    };
-    // B and C route A's and D's LANs straight to them.
-    for h in [B, C] {
-        route(h, lan4_net(A), &format!("via {}", tun4(A)));
-        route(h, lan4_net(D), &format!("via {}", tun4(D)));
-    }
+    let route = |h: usize, net: String, via: &str| static_route(&m, h, net, via);
     // A detour through B, both ways.
     route(A, lan4_net(D), &format!("via {}", tun4(B)));
     route(D, lan4_net(A), &format!("via {}", tun4(B)));
@@ -485,6 +494,35 @@ fn static_routes_over_one_link2_interface() {
     );
     m.hosts[D].ns.run("nft delete table inet wgtasym");
 
+    // A route without a gateway falls back to allowed IPs: D's LAN as an
+    // allowed IP of B at A, and a plain device route.
+    route(A, lan4_net(D), "");
+    route(D, lan4_net(A), &format!("via {}", tun4(B)));
+    // (The ranges of one command replace the peer's list.)
+    m.hosts[A].d.ok(&format!(
+        "{} wgpeer {} wgaip {}/32 wgaip {}",
+        wg(A),
+        m.hosts[B].pubkey,
+        tun4(B),
+        lan4_net(D)
+    ));
+    traffic_goes_via(&m, A, D, B);
+    m.hosts[A].d.ok(&format!(
+        "{} wgpeer {} wgaip {}/32",
+        wg(A),
+        m.hosts[B].pubkey,
+        tun4(B)
+    ));
+}
+
+/// A multipath route over the link (two gateways, as OSPF installs for
+/// equal-cost paths) carries traffic both ways.
+#[test]
+fn multipath_route_over_one_link2_interface() {
+    require_root();
+    let m = static_mesh();
+    let wg = |h: usize| m.hosts[h].wg.clone();
+    let route = |h: usize, net: String, via: &str| static_route(&m, h, net, via);
     // Multipath: A and D route each other's LAN through B and C at once
     // (listed in opposite orders: whichever gateway each end picks, the
     // other end must accept what comes back through either).
@@ -534,4 +572,150 @@ fn static_routes_over_one_link2_interface() {
         dtx < QUIET,
         "A sent {dtx} bytes straight to D, routed via B/C"
     );
+}
+
+/// The flag itself: status and kernel with link2, across down/up, and
+/// after -link2 (plain allowed-IP routing again, as without the flag);
+/// the link-local is the same when link2 comes back (derived from the key).
+#[test]
+fn link2_flag_status_down_up_and_off() {
+    require_root();
+    let m = Mesh::new(2, true);
+    let (d, wg, ll) = (&m.hosts[0].d, m.hosts[0].wg.clone(), m.hosts[0].ll.clone());
+    let peer_ll = format!("wgaip: {}/128 (link-local)", m.hosts[1].ll);
+    assert!(ll.starts_with("fe80::"), "{ll}");
+    d.ok(&format!("{wg} down"));
+    d.ok(&format!("{wg} up"));
+    let st = d.ok(&wg);
+    assert_eq!(status_link_local(&st).as_deref(), Some(ll.as_str()), "{st}");
+    assert!(st.contains(&peer_ll), "{st}");
+    // Multicast reaches the peer: ping ff02::1 from the link, answered by
+    // the other host's link-local.
+    let o = m.hosts[0]
+        .ns
+        .exec(&format!("ping -c 3 -i 0.2 -W 2 ff02::1%{wg}"));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        text.contains(&format!("from {}%{wg}", m.hosts[1].ll)),
+        "no answer to ff02::1 from the peer's link-local: {text}"
+    );
+
+    d.ok(&format!("{wg} -link2"));
+    let st = d.ok(&wg);
+    let first = st.lines().next().unwrap_or("");
+    assert!(
+        !first.contains("LINK2") && !first.contains("MULTICAST"),
+        "{first}"
+    );
+    assert!(
+        !st.contains("(link-local)"),
+        "-link2 left link-local allowed IPs:\n{st}"
+    );
+    eprintln!("link2: status after -link2:\n{st}");
+
+    d.ok(&format!("{wg} link2"));
+    let st = d.ok(&wg);
+    assert_eq!(status_link_local(&st).as_deref(), Some(ll.as_str()), "{st}");
+    assert!(st.contains(&peer_ll), "{st}");
+}
+
+/// No such process, or a zombie (the old daemon is our child until the
+/// mesh reaps it).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+        .unwrap_or(true)
+}
+
+/// The process serving after a hand-over (not the one the test started),
+/// read from the pid file, ended by that PID when dropped.
+struct Taker(String);
+impl Taker {
+    fn pid(&self) -> u32 {
+        std::fs::read_to_string(&self.0)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+}
+impl Drop for Taker {
+    fn drop(&mut self) {
+        let pid = self.pid();
+        if pid != 0 {
+            let _ = sh(&format!("kill -TERM {pid}"));
+            poll(10, || {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            });
+        }
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A hand-over (SIGUSR2) of a daemon with a link2 interface: the same
+/// link-local in status and kernel, the peers' link-locals still allowed,
+/// multicast still reaches every peer, and a route's gateway still picks
+/// the peer (the new process rebuilds its copy of the routes).
+#[test]
+fn link2_survives_a_hand_over() {
+    require_root();
+    let pidfile = format!("/tmp/wgt-l2ho-{}.pid", unique());
+    let m = Mesh::with_args(3, true, &["-p", &pidfile]);
+    // Declared after the mesh: dropped first, while its namespace lives.
+    let taker = Taker(pidfile.clone());
+    let (a, b, c) = (0, 1, 2);
+    let route = |h: usize, net: String, via: usize| {
+        m.hosts[h].ns.run(&format!(
+            "ip route replace {net} via {} dev {}",
+            tun4(via),
+            m.hosts[h].wg
+        ));
+    };
+    route(b, lan4_net(a), a);
+    route(b, lan4_net(c), c);
+    route(a, lan4_net(c), b);
+    route(c, lan4_net(a), b);
+    traffic_goes_via(&m, a, c, b);
+    let wg = m.hosts[a].wg.clone();
+    let before = m.hosts[a].d.ok(&wg);
+    let kernel = |h: usize| {
+        m.hosts[h]
+            .ns
+            .run(&format!("ip -6 addr show dev {} scope link", m.hosts[h].wg))
+    };
+    let kernel_before = kernel(a);
+
+    let old = m.hosts[a].d.pid();
+    assert_eq!(taker.pid(), old, "pid file");
+    ok(&format!("kill -USR2 {old}"));
+    assert!(
+        poll(10, || taker.pid() != old && taker.pid() != 0 && gone(old)),
+        "no hand-over: {}",
+        m.hosts[a].d.log_text()
+    );
+    let after = m.hosts[a].d.ok(&wg);
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.contains("tx: ") && !l.contains("last handshake"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(strip(&after), strip(&before), "status across the hand-over");
+    assert_eq!(
+        status_link_local(&after).as_deref(),
+        Some(m.hosts[a].ll.as_str())
+    );
+    assert_eq!(kernel(a), kernel_before, "kernel link-local");
+    let o = m.hosts[a]
+        .ns
+        .exec(&format!("ping -c 3 -i 0.3 -W 2 ff02::1%{wg}"));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    for h in [b, c] {
+        assert!(
+            text.contains(&format!("from {}%{wg}", m.hosts[h].ll)),
+            "after the hand-over, no answer to ff02::1 from host {h}: {text}"
+        );
+    }
+    traffic_goes_via(&m, a, c, b);
+    drop(taker);
 }

@@ -129,6 +129,11 @@ impl Mesh {
     /// false the wg interfaces have no IPv4 address (only the derived
     /// link-local), so babeld announces IPv4 routes with IPv6 next hops.
     pub fn new(n: usize, v4_tunnel: bool) -> Mesh {
+        Mesh::with_args(n, v4_tunnel, &[])
+    }
+
+    /// The same, host 0's wgd started with extra arguments.
+    pub fn with_args(n: usize, v4_tunnel: bool, first: &[&str]) -> Mesh {
         let mid = Ns::new("l2m");
         mid.run("ip link add br0 type bridge");
         mid.run("ip link set br0 up");
@@ -158,7 +163,7 @@ impl Mesh {
             ns.run(&format!("ip addr add {}/24 dev lan", lan4(h)));
             ns.run(&format!("ip addr add {}/64 dev lan nodad", lan6(h)));
             ns.run("ip link set lan up");
-            let d = Wgd::start(&ns);
+            let d = Wgd::start_with(&ns, if h == 0 { first } else { &[] });
             let wg = format!("wg{}", unique());
             d.ok(&format!("{wg} create wgkey {} wgport {PORT}", genkey()));
             let pubkey = pubkey(&d, &wg);
