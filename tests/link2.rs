@@ -719,3 +719,58 @@ fn link2_survives_a_hand_over() {
     traffic_goes_via(&m, a, c, b);
     drop(taker);
 }
+
+/// Multicast is accepted from a peer only with its own link-local (or an
+/// allowed IP) as source: C sending to ff02::1 from B's link-local is
+/// decrypted at A and dropped there, while C's own link-local gets
+/// through to A's kernel (nftables counters on A's wg interface).
+#[test]
+fn multicast_from_another_peers_link_local_is_dropped() {
+    require_root();
+    let m = Mesh::new(3, true);
+    let (a, b, c) = (0, 1, 2);
+    let (wa, wc) = (m.hosts[a].wg.clone(), m.hosts[c].wg.clone());
+    let (bll, cll) = (m.hosts[b].ll.clone(), m.hosts[c].ll.clone());
+    m.hosts[c]
+        .ns
+        .run(&format!("ip addr add {bll}/64 dev {wc} nodad"));
+    m.hosts[a].ns.run(&format!(
+        "nft -f - <<'EOF'\ntable inet wgtmc {{\n\tchain pre {{\n\t\ttype filter hook prerouting priority -300;\n\t\tiifname \"{wa}\" ip6 saddr {bll} ip6 daddr ff02::1 counter\n\t\tiifname \"{wa}\" ip6 saddr {cll} ip6 daddr ff02::1 counter\n\t}}\n}}\nEOF"
+    ));
+    let count = |src: &str| -> u64 {
+        let out = m.hosts[a].ns.run("nft list chain inet wgtmc pre");
+        out.lines()
+            .find(|l| l.contains(&format!("saddr {src} ")))
+            .and_then(|l| l.split("counter packets ").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no counter for {src}: {out}"))
+    };
+    for (src, legit) in [(bll.clone(), false), (cll.clone(), true)] {
+        let (a0, c0) = (m.counters(a), m.counters(c));
+        let o = m.hosts[c].ns.exec(&format!(
+            "ping -c 10 -i 0.05 -s 500 -W 1 -I {src}%{wc} ff02::1%{wc}"
+        ));
+        let (a1, c1) = (m.counters(a), m.counters(c));
+        let (_, arx) = delta(&a0, &a1, c);
+        let (ctx, _) = delta(&c0, &c1, a);
+        let n = count(&src);
+        eprintln!(
+            "link2: multicast from {src} ({}): C sent {ctx} bytes to A, A received {arx}, A's kernel saw {n} packets; ping: {}",
+            if legit { "C's own" } else { "B's" },
+            String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or("")
+        );
+        assert!(
+            ctx >= 5_000 && arx >= 5_000,
+            "C's multicast from {src} never reached A's wgd: the check would prove nothing"
+        );
+        if legit {
+            assert!(n >= 10, "C's own link-local: A's kernel saw {n} of 10");
+        } else {
+            assert_eq!(
+                n, 0,
+                "A's kernel accepted multicast from B's link-local sent by C"
+            );
+        }
+    }
+}
