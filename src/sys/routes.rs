@@ -354,4 +354,21 @@ mod tests {
         parse_events(&[0xff; 64], None, &mut out);
         assert!(out.is_empty());
     }
+
+    #[test]
+    fn the_fuzz_seeds_are_real_notifications() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/route_events");
+        for (name, want) in [
+            ("gateway", 1),
+            ("via6", 1),
+            ("del", 1),
+            ("multipath", 2),
+            ("two", 2),
+        ] {
+            let data = std::fs::read(dir.join(name)).unwrap();
+            let mut out = Vec::new();
+            parse_events(&data, None, &mut out);
+            assert_eq!(out.len(), want, "{name}: {out:?}");
+        }
+    }
 }
