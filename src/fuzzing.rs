@@ -343,42 +343,6 @@ pub fn drain(data: &[u8]) {
     run(w, Vec::new());
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The worker that receives an initiation does no Diffie-Hellman: it
-    /// only queues it (no response leaves with the batch); the handshake
-    /// service's `consume` answers it.
-    #[test]
-    fn the_receiving_worker_queues_handshakes_and_never_answers_them() {
-        let mut w = wire().lock().unwrap_or_else(|e| e.into_inner());
-        let w = &mut *w;
-        std::thread::sleep(std::time::Duration::from_millis(25));
-        let init = datagram(w, 2, &[]).expect("initiation");
-        let src = SocketAddr::from(([192, 0, 2, 7], 51820));
-        let mut r = Script(vec![(init, src)]);
-        let mut opens = Vec::new();
-        let mut tun_full = |t: &mut TunWrites| t.clear();
-        let mut step = Step {
-            out: &Nowhere,
-            router: &w.router,
-            queue: &w.queue,
-            tx: &mut w.tx,
-            tun_out: &mut w.tun_out,
-            tun_full: &mut tun_full,
-        };
-        batch(&mut step, &mut r, 1, &mut opens, &w.crew);
-        assert_eq!(w.queue.depth(), 1, "queued");
-        assert!(w.tx.is_empty(), "nothing sent by the receiving worker");
-        let mut jobs = Vec::new();
-        w.queue.take(16, &mut jobs);
-        consume(&Nowhere, &w.router, &jobs[0], &mut w.tx);
-        assert!(!w.tx.is_empty(), "the service answers it");
-        w.tx.clear();
-    }
-}
-
 /// Route notifications as the route watcher reads them, applied to a
 /// route copy and resolved for a multipoint view: the parser takes any
 /// bytes, and the copy's chosen routes match what it was told.
@@ -417,5 +381,41 @@ pub fn route_events(data: &[u8]) {
                 let _ = mp.route(&aips, dst.addr());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worker that receives an initiation does no Diffie-Hellman: it
+    /// only queues it (no response leaves with the batch); the handshake
+    /// service's `consume` answers it.
+    #[test]
+    fn the_receiving_worker_queues_handshakes_and_never_answers_them() {
+        let mut w = wire().lock().unwrap_or_else(|e| e.into_inner());
+        let w = &mut *w;
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        let init = datagram(w, 2, &[]).expect("initiation");
+        let src = SocketAddr::from(([192, 0, 2, 7], 51820));
+        let mut r = Script(vec![(init, src)]);
+        let mut opens = Vec::new();
+        let mut tun_full = |t: &mut TunWrites| t.clear();
+        let mut step = Step {
+            out: &Nowhere,
+            router: &w.router,
+            queue: &w.queue,
+            tx: &mut w.tx,
+            tun_out: &mut w.tun_out,
+            tun_full: &mut tun_full,
+        };
+        batch(&mut step, &mut r, 1, &mut opens, &w.crew);
+        assert_eq!(w.queue.depth(), 1, "queued");
+        assert!(w.tx.is_empty(), "nothing sent by the receiving worker");
+        let mut jobs = Vec::new();
+        w.queue.take(16, &mut jobs);
+        consume(&Nowhere, &w.router, &jobs[0], &mut w.tx);
+        assert!(!w.tx.is_empty(), "the service answers it");
+        w.tx.clear();
     }
 }
