@@ -194,8 +194,11 @@ impl Tunnel {
         let local = s.local;
         self.macs(msg, now);
         // An unconfirmed session replaced by a newer one gives its index
-        // back now.
+        // back now. The previous session goes too, as Linux and
+        // wireguard-go drop it: once the new one is confirmed, the
+        // current one becomes the previous.
         self.next = Some(Arc::new(s));
+        self.previous = None;
         Some((RESPONSE_LEN, local))
     }
 
@@ -537,6 +540,40 @@ mod tests {
         assert!(a.session_for(second, end).is_none());
         assert_eq!(a.drop_expired(end), None);
         assert!(table.is_empty());
+    }
+
+    /// Answering an initiation drops the previous session, as Linux
+    /// (noise.c, add_new_keypair) and wireguard-go do: the response's
+    /// session waits as `next`, the current one stays, and a late packet
+    /// on the one before is no longer opened.
+    #[test]
+    fn responding_drops_the_previous_session() {
+        let (a_s, a_p) = keys();
+        let (b_s, b_p) = keys();
+        let (table, lb) = leases();
+        let mut a = Tunnel::new(a_s, b_p, None, leases().1);
+        let mut b = Tunnel::new(b_s.clone(), a_p, None, lb);
+        let now = Instant::now();
+        let (mut m, mut r) = (vec![0u8; 2048], vec![0u8; 2048]);
+        let mut locals = Vec::new();
+        for _ in 0..3 {
+            let n = a.initiation(&mut m, now, SystemTime::now()).unwrap();
+            let (rn, local) = b.respond(&opened(&b, &b_s, &m[..n]), &mut r, now).unwrap();
+            assert!(a.consume_response(&r[..rn], now));
+            locals.push(local);
+            if locals.len() < 3 {
+                // a's first packet confirms it.
+                let n = a.encapsulate(&packet(1), &mut m, now).unwrap();
+                let s = b.session_for(local, now).unwrap().clone();
+                assert_eq!(s.open_copy(&m[..n]), Some(packet(1)));
+                assert!(b.confirm(&s));
+            }
+        }
+        // b: current = the second, next = the third; the first is gone.
+        assert!(b.session_for(locals[0], now).is_none(), "previous dropped");
+        assert!(b.session_for(locals[1], now).is_some(), "current kept");
+        assert!(b.session_for(locals[2], now).is_some(), "next waits");
+        assert_eq!(table.len(), 2, "the previous one's index given back");
     }
 
     /// Every handshake takes a fresh random index; a replaced initiation
