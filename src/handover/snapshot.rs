@@ -78,7 +78,7 @@ impl Writer {
             t.persistent,
             t.reject,
             t.zero_keys,
-            t.last_initiation,
+            t.last_handshake_sent,
         ] {
             self.instant(d, now);
         }
@@ -210,7 +210,7 @@ impl Reader<'_> {
             persistent: self.instant(now)?,
             reject: self.instant(now)?,
             zero_keys: self.instant(now)?,
-            last_initiation: self.instant(now)?,
+            last_handshake_sent: self.instant(now)?,
             ..Timers::default()
         };
         t.need_another_keepalive = self.bool()?;

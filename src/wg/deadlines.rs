@@ -27,9 +27,10 @@ pub struct Timers {
     pub need_another_keepalive: bool,
     /// Retries of the handshake in progress (0 for the first initiation).
     pub attempts: u32,
-    /// When the last initiation went out: at most one per REKEY_TIMEOUT
-    /// unless it is a retry.
-    pub last_initiation: Option<Instant>,
+    /// When the last handshake message (initiation or response) went
+    /// out: no initiation, retry or not, within REKEY_TIMEOUT of it, as
+    /// Linux and wireguard-go rate them.
+    pub last_handshake_sent: Option<Instant>,
     /// The initiator's one rekey on receive near the end of a session.
     pub sent_last_minute: bool,
     pub session: Option<Session>,

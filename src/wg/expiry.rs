@@ -52,7 +52,7 @@ pub fn expire(
         .tunnel
         .as_ref()
         .is_some_and(|t| t.has_staged() && t.sending(now).is_none());
-    if waiting && st.timers.last_initiation.is_none() && st.timers.retransmit.is_none() {
+    if waiting && st.timers.last_handshake_sent.is_none() && st.timers.retransmit.is_none() {
         send::initiate(peer, st, tx, now, false, ev);
     }
     let t = &mut st.timers;
