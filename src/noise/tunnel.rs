@@ -158,6 +158,12 @@ impl Tunnel {
         !self.staged.is_empty()
     }
 
+    /// Drop (and zeroize) every packet waiting for a session: the
+    /// handshake they waited for was given up.
+    pub fn purge_staged(&mut self) {
+        self.staged.clear();
+    }
+
     /// The oldest packet waiting for a session (zeroized when dropped).
     pub fn take_staged(&mut self) -> Option<Zeroizing<Vec<u8>>> {
         self.staged.pop_front()

@@ -67,8 +67,7 @@ fn run(ifc: &Interface, peer: &Arc<Peer>, tx: &mut TxQueue, now: Instant) {
     };
     ev.each(|m| ifc.log(m));
     match after {
-        After::ZeroKeys => ifc.zero_keys(peer, true),
-        After::Flush => ifc.zero_keys(peer, false),
+        After::ZeroKeys => ifc.zero_keys(peer),
         After::Nothing => {}
     }
     // What a timer sends goes at once, so that it leaves when its

@@ -229,10 +229,7 @@ impl Interface {
     /// `Tunnel` by a fresh one, which drops every session key, the
     /// handshake state and the packets waiting for a session. The other
     /// deadlines run on (a persistent keepalive still starts a handshake).
-    /// With `zeroed` false, only the `Tunnel` is replaced (the packets that
-    /// waited for a handshake that gave up are dropped, as the reference
-    /// does); the deadlines stay.
-    pub fn zero_keys(&self, peer: &Arc<Peer>, zeroed: bool) {
+    pub fn zero_keys(&self, peer: &Arc<Peer>) {
         let cfg = lock(&self.config);
         let identity = self.router().identity.clone();
         let Some(pc) = cfg
@@ -246,9 +243,7 @@ impl Interface {
         if st.tunnel.is_some() {
             st.tunnel = new_tunnel(identity.as_deref(), pc, peer, &self.router().indices);
         }
-        if zeroed {
-            timers::keys_zeroed(&mut st);
-        }
+        timers::keys_zeroed(&mut st);
     }
 
     /// Apply one request atomically.

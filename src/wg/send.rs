@@ -157,7 +157,7 @@ pub fn staged<O: Outbox>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::noise::index::Table;
     use crate::noise::tunnel::Tunnel;
