@@ -15,10 +15,11 @@ use crate::noise::handshake::{
 };
 use crate::noise::index::Allocate;
 use crate::noise::session::{Session, REJECT_AFTER_TIME};
+use crate::sys::boottime::Instant;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Packets kept while waiting for a session; older ones are dropped
@@ -303,6 +304,23 @@ impl Tunnel {
         self.previous = None;
         self.next = None;
     }
+
+    /// Whether any session or an initiation in flight holds keys.
+    pub fn has_keys(&self) -> bool {
+        self.handshake.is_some()
+            || self.current.is_some()
+            || self.previous.is_some()
+            || self.next.is_some()
+    }
+
+    /// Forget every session and the initiation in flight (their keys
+    /// zeroize themselves), as Linux clears a peer's keypairs and
+    /// handshake before a suspend; the staged packets, the cookie and
+    /// the newest timestamp stay.
+    pub fn forget_keys(&mut self) {
+        self.drop_sessions();
+        self.handshake = None;
+    }
 }
 
 #[cfg(test)]
@@ -580,6 +598,32 @@ mod tests {
         assert!(b.session_for(locals[1], now).is_some(), "current kept");
         assert!(b.session_for(locals[2], now).is_some(), "next waits");
         assert_eq!(table.len(), 2, "the previous one's index given back");
+    }
+
+    /// Forgetting the keys (a suspend) leaves no session to send or
+    /// receive with and no initiation to answer; the indices go back.
+    #[test]
+    fn forgetting_keys_drops_every_session_and_the_handshake() {
+        let (a_s, a_p) = keys();
+        let (b_s, b_p) = keys();
+        let (table, la) = leases();
+        let mut a = Tunnel::new(a_s, b_p, None, la);
+        let mut b = Tunnel::new(b_s.clone(), a_p, None, leases().1);
+        let now = Instant::now();
+        let (mut m, mut r) = (vec![0u8; 2048], vec![0u8; 2048]);
+        let n = a.initiation(&mut m, now, SystemTime::now()).unwrap();
+        let (rn, _) = b.respond(&opened(&b, &b_s, &m[..n]), &mut r, now).unwrap();
+        assert!(a.consume_response(&r[..rn], now));
+        let local = a.sending(now).unwrap().local;
+        a.initiation(&mut m, now, SystemTime::now()).unwrap();
+        assert_eq!(table.len(), 2);
+        a.stage(&packet(1));
+        a.forget_keys();
+        assert!(!a.has_keys());
+        assert!(a.sending(now).is_none() && a.session_for(local, now).is_none());
+        assert!(!a.consume_response(&r[..rn], now));
+        assert!(table.is_empty(), "indices given back");
+        assert!(a.has_staged());
     }
 
     /// Every handshake takes a fresh random index; a replaced initiation

@@ -2,6 +2,9 @@
 //! knows about Linux. Everything above talks to these small types.
 //!
 //! ```text
+//!   boottime.rs  CLOCK_BOOTTIME: the clock of every protocol age, and
+//!                the time the machine has slept
+//!   alarm.rs     a CLOCK_BOOTTIME timerfd the clock thread sleeps on
 //!   tun.rs       the wgN TUN device (tun-rs, with TSO/USO offloads): split
 //!                reads, GRO-coalesced writes
 //!   udp.rs       the interface's IPv4+IPv6 UDP sockets (quinn-udp): GRO
@@ -19,6 +22,8 @@
 //!   sched.rs     a thread's scheduling priority (the handshake service)
 //! ```
 
+pub mod alarm;
+pub mod boottime;
 pub mod caps;
 pub mod crew;
 pub mod daemon;

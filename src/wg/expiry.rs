@@ -2,13 +2,14 @@
 //! the clock (`crate::plane::clock`) calls `expire` for each peer whose
 //! `due` time has come; what it decides to send goes into the outbox.
 
+use crate::sys::boottime::Instant;
 use crate::wg::constants::*;
 use crate::wg::messages::{Events, Message};
 use crate::wg::outbox::Outbox;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::send;
 use crate::wg::timers::{self, MAX_TIMER_HANDSHAKES};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What must be done to a peer once its lock is released
 /// (`Interface::zero_keys`).

@@ -5,12 +5,13 @@
 //! the timer events for what went out.
 
 use crate::noise::session::REKEY_AFTER_MESSAGES;
+use crate::sys::boottime::Instant;
 use crate::wg::constants::*;
 use crate::wg::messages::{Events, Message};
 use crate::wg::outbox::Outbox;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::timers;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// The first `len` bytes of `tx`'s slot go to the peer's endpoint.
 pub fn commit(peer: &Peer, st: &PeerState, tx: &mut dyn Outbox, len: usize, ev: &mut Events) {

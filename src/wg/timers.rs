@@ -21,13 +21,14 @@
 //! only when something may be due.
 
 use crate::noise::tunnel::Tunnel;
+use crate::sys::boottime::Instant;
 use crate::wg::constants::*;
 pub use crate::wg::deadlines::{ms, Session, Timers};
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::schedule::schedule;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Retries after the first initiation before giving up: 18 + the first
 /// + the one that runs out = 20 initiations in all (wg(4) reports 20).
