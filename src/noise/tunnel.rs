@@ -15,10 +15,11 @@ use crate::noise::handshake::{
 };
 use crate::noise::index::Allocate;
 use crate::noise::session::{Session, REJECT_AFTER_TIME};
+use crate::sys::boottime::Instant;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Packets kept while waiting for a session; older ones are dropped
@@ -158,6 +159,12 @@ impl Tunnel {
         !self.staged.is_empty()
     }
 
+    /// Drop (and zeroize) every packet waiting for a session: the
+    /// handshake they waited for was given up.
+    pub fn purge_staged(&mut self) {
+        self.staged.clear();
+    }
+
     /// The oldest packet waiting for a session (zeroized when dropped).
     pub fn take_staged(&mut self) -> Option<Zeroizing<Vec<u8>>> {
         self.staged.pop_front()
@@ -194,8 +201,11 @@ impl Tunnel {
         let local = s.local;
         self.macs(msg, now);
         // An unconfirmed session replaced by a newer one gives its index
-        // back now.
+        // back now. The previous session goes too, as Linux and
+        // wireguard-go drop it: once the new one is confirmed, the
+        // current one becomes the previous.
         self.next = Some(Arc::new(s));
+        self.previous = None;
         Some((RESPONSE_LEN, local))
     }
 
@@ -293,6 +303,23 @@ impl Tunnel {
         self.current = None;
         self.previous = None;
         self.next = None;
+    }
+
+    /// Whether any session or an initiation in flight holds keys.
+    pub fn has_keys(&self) -> bool {
+        self.handshake.is_some()
+            || self.current.is_some()
+            || self.previous.is_some()
+            || self.next.is_some()
+    }
+
+    /// Forget every session and the initiation in flight (their keys
+    /// zeroize themselves), as Linux clears a peer's keypairs and
+    /// handshake before a suspend; the staged packets, the cookie and
+    /// the newest timestamp stay.
+    pub fn forget_keys(&mut self) {
+        self.drop_sessions();
+        self.handshake = None;
     }
 }
 
@@ -537,6 +564,66 @@ mod tests {
         assert!(a.session_for(second, end).is_none());
         assert_eq!(a.drop_expired(end), None);
         assert!(table.is_empty());
+    }
+
+    /// Answering an initiation drops the previous session, as Linux
+    /// (noise.c, add_new_keypair) and wireguard-go do: the response's
+    /// session waits as `next`, the current one stays, and a late packet
+    /// on the one before is no longer opened.
+    #[test]
+    fn responding_drops_the_previous_session() {
+        let (a_s, a_p) = keys();
+        let (b_s, b_p) = keys();
+        let (table, lb) = leases();
+        let mut a = Tunnel::new(a_s, b_p, None, leases().1);
+        let mut b = Tunnel::new(b_s.clone(), a_p, None, lb);
+        let now = Instant::now();
+        let (mut m, mut r) = (vec![0u8; 2048], vec![0u8; 2048]);
+        let mut locals = Vec::new();
+        for _ in 0..3 {
+            let n = a.initiation(&mut m, now, SystemTime::now()).unwrap();
+            let (rn, local) = b.respond(&opened(&b, &b_s, &m[..n]), &mut r, now).unwrap();
+            assert!(a.consume_response(&r[..rn], now));
+            locals.push(local);
+            if locals.len() < 3 {
+                // a's first packet confirms it.
+                let n = a.encapsulate(&packet(1), &mut m, now).unwrap();
+                let s = b.session_for(local, now).unwrap().clone();
+                assert_eq!(s.open_copy(&m[..n]), Some(packet(1)));
+                assert!(b.confirm(&s));
+            }
+        }
+        // b: current = the second, next = the third; the first is gone.
+        assert!(b.session_for(locals[0], now).is_none(), "previous dropped");
+        assert!(b.session_for(locals[1], now).is_some(), "current kept");
+        assert!(b.session_for(locals[2], now).is_some(), "next waits");
+        assert_eq!(table.len(), 2, "the previous one's index given back");
+    }
+
+    /// Forgetting the keys (a suspend) leaves no session to send or
+    /// receive with and no initiation to answer; the indices go back.
+    #[test]
+    fn forgetting_keys_drops_every_session_and_the_handshake() {
+        let (a_s, a_p) = keys();
+        let (b_s, b_p) = keys();
+        let (table, la) = leases();
+        let mut a = Tunnel::new(a_s, b_p, None, la);
+        let mut b = Tunnel::new(b_s.clone(), a_p, None, leases().1);
+        let now = Instant::now();
+        let (mut m, mut r) = (vec![0u8; 2048], vec![0u8; 2048]);
+        let n = a.initiation(&mut m, now, SystemTime::now()).unwrap();
+        let (rn, _) = b.respond(&opened(&b, &b_s, &m[..n]), &mut r, now).unwrap();
+        assert!(a.consume_response(&r[..rn], now));
+        let local = a.sending(now).unwrap().local;
+        a.initiation(&mut m, now, SystemTime::now()).unwrap();
+        assert_eq!(table.len(), 2);
+        a.stage(&packet(1));
+        a.forget_keys();
+        assert!(!a.has_keys());
+        assert!(a.sending(now).is_none() && a.session_for(local, now).is_none());
+        assert!(!a.consume_response(&r[..rn], now));
+        assert!(table.is_empty(), "indices given back");
+        assert!(a.has_staged());
     }
 
     /// Every handshake takes a fresh random index; a replaced initiation

@@ -30,4 +30,5 @@ pub mod ratelimit;
 pub mod router;
 pub mod schedule;
 pub mod send;
+pub mod sleep;
 pub mod timers;

@@ -7,13 +7,13 @@
 use crate::noise::cookie::Checker;
 use crate::noise::handshake::Responder;
 use crate::noise::index::Table;
+use crate::sys::boottime::Instant;
 use crate::wg::allowed_ips::AllowedIps;
 use crate::wg::peer::Peer;
 use crate::wg::ratelimit::PerSource;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Our static identity, needed to check and answer handshake messages.
 pub struct Identity {
