@@ -15,6 +15,7 @@ use crate::data::Outlet;
 use crate::noise::cookie::Macs;
 use crate::noise::handshake::{add_macs, mac1_key};
 use crate::noise::tunnel::Tunnel;
+use crate::sys::boottime::Instant;
 use crate::sys::crew::Crew;
 use crate::sys::tun::TunWrites;
 use crate::wg::config::Config;
@@ -27,7 +28,6 @@ use proto::wire::{read_message, MAX_LINE, MAX_REQUEST};
 use proto::Request;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
 /// Control protocol: framing, then request decoding; whatever decodes
 /// must encode back to the same request.

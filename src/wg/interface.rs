@@ -20,6 +20,7 @@
 
 use crate::noise::index::Table;
 use crate::noise::tunnel::Tunnel;
+use crate::sys::boottime::Instant;
 use crate::sys::netlink::{self, Where};
 use crate::sys::netns;
 use crate::sys::tun::Tun;
@@ -31,6 +32,7 @@ use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
 use crate::wg::schedule::schedule;
+use crate::wg::sleep;
 use crate::wg::timers;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
@@ -39,7 +41,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// What serves an interface from above: the data plane reads its TUN
 /// device and its UDP sockets. The interface says what changed; the
@@ -237,10 +239,7 @@ impl Interface {
     /// `Tunnel` by a fresh one, which drops every session key, the
     /// handshake state and the packets waiting for a session. The other
     /// deadlines run on (a persistent keepalive still starts a handshake).
-    /// With `zeroed` false, only the `Tunnel` is replaced (the packets that
-    /// waited for a handshake that gave up are dropped, as the reference
-    /// does); the deadlines stay.
-    pub fn zero_keys(&self, peer: &Arc<Peer>, zeroed: bool) {
+    pub fn zero_keys(&self, peer: &Arc<Peer>) {
         let cfg = lock(&self.config);
         let identity = self.router().identity.clone();
         let Some(pc) = cfg
@@ -254,9 +253,18 @@ impl Interface {
         if st.tunnel.is_some() {
             st.tunnel = new_tunnel(identity.as_deref(), pc, peer, &self.router().indices);
         }
-        if zeroed {
-            timers::keys_zeroed(&mut st);
-        }
+        timers::keys_zeroed(&mut st);
+    }
+
+    /// The machine slept: forget every peer's session keys and handshake
+    /// in progress (`crate::wg::sleep`). Returns how many peers had any.
+    pub fn forget_keys(&self) -> usize {
+        let router = self.router();
+        router
+            .by_key
+            .values()
+            .filter(|p| sleep::forget_keys(&mut p.lock()))
+            .count()
     }
 
     /// Apply one request atomically.
