@@ -21,6 +21,7 @@ use wgd::noise::handshake::Responder;
 use wgd::noise::index::Table;
 use wgd::noise::session::{Session, OVERHEAD};
 use wgd::noise::tunnel::Tunnel;
+use wgd::sys::boottime::Instant as BootInstant;
 use wgd::sys::crew::Crew;
 use wgd::wg::allowed_ips::AllowedIps;
 
@@ -50,7 +51,7 @@ fn pair() -> (Arc<Session>, Arc<Session>) {
     let table = Arc::new(Table::<()>::default());
     let mut ta = Tunnel::new(a, pb, None, table.allocator(Weak::new()));
     let mut tb = Tunnel::new(b.clone(), pa, None, table.allocator(Weak::new()));
-    let now = Instant::now();
+    let now = BootInstant::now();
     let mut init = vec![0u8; 256];
     let n = ta
         .initiation(&mut init, now, SystemTime::now())
@@ -98,7 +99,7 @@ fn handshakes() {
     let tr = Tunnel::new(r.clone(), pi, None, table.allocator(Weak::new()));
     let mut init = vec![0u8; 256];
     let n = ti
-        .initiation(&mut init, Instant::now(), SystemTime::now())
+        .initiation(&mut init, BootInstant::now(), SystemTime::now())
         .expect("initiation");
     let responder = Responder::new(&pr);
     let ns = time(|| {

@@ -15,6 +15,7 @@ use crate::data::Outlet;
 use crate::noise::cookie::Macs;
 use crate::noise::handshake::{add_macs, mac1_key};
 use crate::noise::tunnel::Tunnel;
+use crate::sys::boottime::Instant;
 use crate::sys::crew::Crew;
 use crate::sys::tun::TunWrites;
 use crate::wg::config::Config;
@@ -27,7 +28,6 @@ use proto::wire::{read_message, MAX_LINE, MAX_REQUEST};
 use proto::Request;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
 /// Control protocol: framing, then request decoding; whatever decodes
 /// must encode back to the same request.
@@ -341,6 +341,47 @@ pub fn drain(data: &[u8]) {
     );
     w.tun_out.clear();
     run(w, Vec::new());
+}
+
+/// Route notifications as the route watcher reads them, applied to a
+/// route copy and resolved for a multipoint view: the parser takes any
+/// bytes, and the copy's chosen routes match what it was told.
+pub fn route_events(data: &[u8]) {
+    use crate::sys::routes::{parse_events, RouteChange, RouteEvent};
+    use crate::wg::allowed_ips::AllowedIps;
+    use crate::wg::multipoint::Multipoint;
+    use crate::wg::routes::RouteCopy;
+    let mut events = Vec::new();
+    parse_events(data, None, &mut events);
+    let mut copy = RouteCopy::default();
+    let peers: Vec<([u8; 32], std::sync::Arc<u32>)> = (1u8..4)
+        .map(|i| ([i; 32], std::sync::Arc::new(i as u32)))
+        .collect();
+    let mut aips = AllowedIps::default();
+    for (i, (_, p)) in peers.iter().enumerate() {
+        if let Some(x) = proto::Prefix::new(
+            format!("10.0.0.{}", i + 2)
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([10, 0, 0, 2])),
+            32,
+        ) {
+            aips.insert(&x, p.clone());
+        }
+    }
+    let mut mp = Multipoint::build(peers.iter().map(|(k, p)| (k, p)), &aips, &copy);
+    for e in &events {
+        if let RouteEvent::Changed { change, .. } = e {
+            if let Some(dst) = copy.apply(*change) {
+                mp.resolve(dst, copy.chosen(&dst), &aips);
+                if let RouteChange::Put(r) = change {
+                    if r.table == crate::sys::routes::MAIN_TABLE {
+                        assert!(copy.chosen(&dst).is_some());
+                    }
+                }
+                let _ = mp.route(&aips, dst.addr());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use crate::data::backlog::Queue;
 use crate::plane::{Kind, Plane};
+use crate::sys::boottime::Instant;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
 use crate::uapi::{self, UapiSocket};
@@ -12,7 +13,6 @@ use crate::wg::interface::{CarriedInterface, Interface, Wiring};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
 
 pub use crate::wg::constants::CLONER;
 /// IFNAMSIZ - 1.

@@ -44,6 +44,11 @@ fn inbound_corpus() {
 }
 
 #[test]
+fn route_events_corpus() {
+    replay("route_events", wgd::fuzzing::route_events);
+}
+
+#[test]
 fn drain_corpus() {
     replay("drain", wgd::fuzzing::drain);
 }

@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+use wgd::sys::boottime::Instant as BootInstant;
 use wgd::sys::netns;
 use wgd::sys::tun::{Tun, TunPackets};
 
@@ -157,7 +158,7 @@ fn an_interface_carried_through_a_snapshot_is_the_same_interface() {
     let before = old.status(true, true);
     assert!(before.listen_port.is_some_and(|p| p != 0));
 
-    let now = Instant::now();
+    let now = BootInstant::now();
     let mut w = Writer::new();
     w.interface(&old.carry(now), now);
     let bytes = w.into_bytes();
@@ -169,7 +170,7 @@ fn an_interface_carried_through_a_snapshot_is_the_same_interface() {
 
     let carried = Reader::new(&bytes)
         .unwrap()
-        .interface(Instant::now())
+        .interface(BootInstant::now())
         .unwrap();
     let new = Interface::adopt(
         &carried,
@@ -177,7 +178,7 @@ fn an_interface_carried_through_a_snapshot_is_the_same_interface() {
         Some(wgd::sys::udp::Sockets::adopt(v4, v6).unwrap()),
         Arc::new(Unplugged),
         Some(fd.try_clone().unwrap()),
-        Instant::now(),
+        BootInstant::now(),
     )
     .unwrap();
     assert_eq!(

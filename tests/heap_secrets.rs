@@ -15,7 +15,8 @@ use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use wgd::sys::boottime::Instant;
 
 use proto::wire::{read_line, write_message};
 use proto::{InterfaceStatus, Key, Op, PeerStatus, Psk};

@@ -6,12 +6,12 @@
 //! after it last was.
 
 use crate::noise::handshake::INITIATION_LEN;
+use crate::sys::boottime::Instant;
 use crate::wg::interface::Interface;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::time::Instant;
 
 /// Handshake messages waiting per interface (wireguard-go's bound).
 pub const QUEUE_MAX: usize = 1024;

@@ -22,13 +22,13 @@ use crate::data::tx::TxQueue;
 use crate::data::Outlet;
 use crate::noise::cookie::Macs;
 use crate::noise::handshake::{INITIATION_LEN, RESPONSE_LEN};
+use crate::sys::boottime::Instant;
 use crate::wg::constants::{MSG_INITIATION, MSG_RESPONSE};
 use crate::wg::messages::{Events, Message};
 use crate::wg::peer::PeerState;
 use crate::wg::router::Router;
 use crate::wg::{send, timers};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 
 /// What screening a handshake message decided.
 pub enum Screened {

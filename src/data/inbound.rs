@@ -22,6 +22,7 @@ use crate::data::packet::{inner_packet, le32, message_type};
 use crate::data::tx::TxQueue;
 use crate::data::{Buffers, Drained, Live, Outlet, BUDGET};
 use crate::noise::session::{Session, HEADER_LEN, OVERHEAD};
+use crate::sys::boottime::Instant;
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunWrites};
 use crate::sys::udp::{RecvBatch, Sockets, RECV_BATCH};
@@ -36,7 +37,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Instant;
 
 /// Data messages per chunk a helper opens at a time.
 const CHUNK: usize = 8;

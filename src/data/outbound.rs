@@ -16,6 +16,7 @@ use crate::data::packet::{dst_addr, flush, padded_len};
 use crate::data::tx::TxQueue;
 use crate::data::{Buffers, Drained, BUDGET};
 use crate::noise::session::{Session, OVERHEAD};
+use crate::sys::boottime::Instant;
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunPackets};
 use crate::wg::interface::Interface;
@@ -26,7 +27,6 @@ use crate::wg::router::Router;
 use crate::wg::send;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// Seals per chunk a helper takes at a time.
 const CHUNK: usize = 8;

@@ -55,14 +55,18 @@ pub fn inner_packet(p: &[u8]) -> Option<(usize, IpAddr)> {
     }
 }
 
-/// Plaintext length after padding to 16 bytes, never beyond the MTU.
+/// Plaintext length after padding, as Linux (`calculate_skb_padding`)
+/// and wireguard-go (`calculatePaddingSize`) pad: the last MTU's worth
+/// of the packet (all of it, unless it is longer than the MTU) goes up
+/// to a multiple of 16 bytes, never beyond the MTU. Without an MTU,
+/// simply to a multiple of 16.
 pub fn padded_len(len: usize, mtu: usize) -> usize {
-    let padded = len.div_ceil(PADDING) * PADDING;
-    if len > mtu {
-        len
-    } else {
-        padded.min(mtu)
+    if mtu == 0 {
+        return len.div_ceil(PADDING) * PADDING;
     }
+    let last = if len > mtu { len % mtu } else { len };
+    let padded = (last.div_ceil(PADDING) * PADDING).min(mtu);
+    len + (padded - last)
 }
 
 /// Send what is queued; drop it if the interface has no sockets.
@@ -88,6 +92,22 @@ mod tests {
         assert_eq!(padded_len(1419, 1420), 1420);
         assert_eq!(padded_len(1420, 1420), 1420);
         assert_eq!(padded_len(1500, 1420), 1500);
+    }
+
+    /// A packet longer than the MTU (the stack's MTU may differ from
+    /// ours) is padded as Linux and wireguard-go pad it: what is left
+    /// over a multiple of the MTU goes up to a multiple of 16, never
+    /// beyond the MTU.
+    #[test]
+    fn padding_beyond_the_mtu() {
+        assert_eq!(padded_len(1430, 1420), 1436);
+        assert_eq!(padded_len(1421, 1420), 1436);
+        assert_eq!(padded_len(2840, 1420), 2840);
+        assert_eq!(padded_len(2839, 1420), 2840);
+        assert_eq!(padded_len(1500, 1490), 1506);
+        // 2 * 1419 + 1418 would pad to 1424 > 1419: clamped at the MTU.
+        assert_eq!(padded_len(3 * 1419 - 1, 1419), 3 * 1419);
+        assert_eq!(padded_len(1430, 0), 1440, "no MTU: a multiple of 16");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use crate::handover::codec::{Writer, VERSION};
 use crate::handover::{HELLO, SERVING};
 use crate::registry::Registry;
+use crate::sys::boottime::Instant;
 use crate::sys::fdpass;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -18,7 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long the new process has to start, and to take over.
 const START_TIMEOUT: Duration = Duration::from_secs(10);

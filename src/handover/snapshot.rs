@@ -2,18 +2,19 @@
 //! back (`crate::wg::interface::CarriedInterface`), in `codec`'s format.
 //! Instants are written relative to the writer's now and read relative
 //! to the reader's, so every deadline and every session's age is carried
-//! as the time left or gone (CLOCK_MONOTONIC is the machine's, but
+//! as the time left or gone (CLOCK_BOOTTIME is the machine's, but
 //! `Instant` is opaque).
 
 use crate::handover::codec::{CodecError, Reader, Writer};
 use crate::noise::initiations::Initiations;
 use crate::noise::tunnel::CarriedTunnel;
+use crate::sys::boottime::Instant;
 use crate::sys::netlink::Where;
 use crate::wg::deadlines::{Session, Timers};
 use crate::wg::interface::{CarriedInterface, CarriedPeer};
 use proto::Request;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zeroize::Zeroize;
 
 /// Deadlines are never carried further than this from now (a day).
@@ -78,7 +79,7 @@ impl Writer {
             t.persistent,
             t.reject,
             t.zero_keys,
-            t.last_initiation,
+            t.last_handshake_sent,
         ] {
             self.instant(d, now);
         }
@@ -210,7 +211,7 @@ impl Reader<'_> {
             persistent: self.instant(now)?,
             reject: self.instant(now)?,
             zero_keys: self.instant(now)?,
-            last_initiation: self.instant(now)?,
+            last_handshake_sent: self.instant(now)?,
             ..Timers::default()
         };
         t.need_another_keepalive = self.bool()?;

@@ -7,11 +7,12 @@
 use crate::handover::codec::{CodecError, Reader, VERSION};
 use crate::handover::{HELLO, SERVING};
 use crate::registry::{Handed, Registry};
+use crate::sys::boottime::Instant;
 use crate::sys::fdpass;
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The largest snapshot we read (about 64 KiB per interface, with room).
 const MAX_SNAPSHOT: usize = 256 << 20;

@@ -10,11 +10,12 @@
 
 use crate::noise::crypto::{hash, mac, xseal, Secret};
 use crate::noise::handshake::{COOKIE_LEN, LABEL_COOKIE, LABEL_MAC1};
+use crate::sys::boottime::Instant;
 use boringtun::x25519::PublicKey;
 use rand_core::{OsRng, RngCore};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zeroize::Zeroize;
 
 pub const COOKIE_SECRET_MAX_AGE: Duration = Duration::from_secs(120);

@@ -17,9 +17,10 @@
 use crate::noise::crypto::{hash, kdf1, kdf2, kdf3, mac, open, seal, xopen, Secret};
 use crate::noise::index::Lease;
 use crate::noise::session::Session;
+use crate::sys::boottime::Instant;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use rand_core::OsRng;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const CONSTRUCTION: &[u8] = b"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 const IDENTIFIER: &[u8] = b"WireGuard v1 zx2c4 Jason@zx2c4.com";

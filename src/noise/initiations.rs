@@ -7,7 +7,8 @@
 //! a new key rebuilds its tunnel, not this.
 
 use crate::noise::handshake::Timestamp;
-use std::time::{Duration, Instant};
+use crate::sys::boottime::Instant;
+use std::time::Duration;
 
 /// INITIATIONS_PER_SECOND = 50.
 pub const INITIATION_MIN_INTERVAL: Duration = Duration::from_millis(20);

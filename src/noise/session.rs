@@ -6,10 +6,11 @@
 use crate::noise::crypto::{Secret, TAG_LEN};
 use crate::noise::index::Lease;
 use crate::noise::replay::{Replay, REJECT_AFTER_MESSAGES};
+use crate::sys::boottime::Instant;
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A data message's header: type, receiver index, counter.
 pub const HEADER_LEN: usize = 16;

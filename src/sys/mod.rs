@@ -2,6 +2,9 @@
 //! knows about Linux. Everything above talks to these small types.
 //!
 //! ```text
+//!   boottime.rs  CLOCK_BOOTTIME: the clock of every protocol age, and
+//!                the time the machine has slept
+//!   alarm.rs     a CLOCK_BOOTTIME timerfd the clock thread sleeps on
 //!   tun.rs       the wgN TUN device (tun-rs, with TSO/USO offloads): split
 //!                reads, GRO-coalesced writes
 //!   udp.rs       the interface's IPv4+IPv6 UDP sockets (quinn-udp): GRO
@@ -23,6 +26,8 @@
 //!                at the descriptor limit instead of spinning on accept
 //! ```
 
+pub mod alarm;
+pub mod boottime;
 pub mod caps;
 pub mod crew;
 pub mod daemon;

@@ -24,13 +24,47 @@ use std::os::fd::AsRawFd;
 pub const MAIN_TABLE: u32 = 254;
 
 /// A route over one link: table, destination, metric (together the
-/// kernel's identity of a route) and its gateway, if any.
+/// kernel's identity of a route) and its gateways over that link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub table: u32,
     pub dst: Prefix,
     pub metric: u32,
-    pub gateway: Option<IpAddr>,
+    pub gateways: Gateways,
+}
+
+/// The gateways of a route over one link, in the kernel's order: none
+/// for a direct route, one, or several for a multipath route (the first
+/// `MAX_GATEWAYS` of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Gateways([Option<IpAddr>; MAX_GATEWAYS]);
+
+pub const MAX_GATEWAYS: usize = 8;
+
+impl Gateways {
+    pub fn one(g: Option<IpAddr>) -> Gateways {
+        let mut x = Gateways::default();
+        x.0[0] = g;
+        x
+    }
+
+    /// Add one (unless full or already there).
+    pub fn push(&mut self, g: IpAddr) {
+        if self.iter().any(|x| x == g) {
+            return;
+        }
+        if let Some(slot) = self.0.iter_mut().find(|x| x.is_none()) {
+            *slot = Some(g);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.0.iter().map_while(|x| *x)
+    }
+
+    pub fn first(&self) -> Option<IpAddr> {
+        self.0[0]
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +150,7 @@ pub fn parse(m: &RouteMessage, new: bool, out: &mut Vec<(u32, RouteChange)>) {
         table,
         dst,
         metric,
-        gateway,
+        gateways: Gateways::one(gateway),
     };
     let change = |r| {
         if new {
@@ -128,11 +162,17 @@ pub fn parse(m: &RouteMessage, new: bool, out: &mut Vec<(u32, RouteChange)>) {
     if let Some(i) = oif {
         out.push((i, change(route(gateway_of(&m.attributes)))));
     }
-    // Each link once: the first of its next hops is the one used.
+    // Each link once, with every gateway its next hops have on it.
     for n in hops.into_iter().flatten() {
         let i = n.interface_index;
-        if Some(i) != oif && !out.iter().any(|(o, _)| *o == i) {
-            out.push((i, change(route(gateway_of(&n.attributes)))));
+        let gw = gateway_of(&n.attributes);
+        match out.iter_mut().find(|(o, _)| *o == i) {
+            Some((_, RouteChange::Put(r) | RouteChange::Delete(r))) => {
+                if let Some(g) = gw {
+                    r.gateways.push(g);
+                }
+            }
+            None => out.push((i, change(route(gw)))),
         }
     }
 }
@@ -273,7 +313,7 @@ mod tests {
             table: 254,
             dst: "10.1.0.0/16".parse().unwrap(),
             metric: 20,
-            gateway: Some("10.0.0.2".parse().unwrap()),
+            gateways: Gateways::one(Some("10.0.0.2".parse().unwrap())),
         };
         assert_eq!(one(&m, true), vec![(7, RouteChange::Put(r))]);
         assert_eq!(one(&m, false), vec![(7, RouteChange::Delete(r))]);
@@ -288,7 +328,9 @@ mod tests {
             ],
         );
         let got = one(&m, true);
-        assert!(matches!(got[0].1, RouteChange::Put(r) if r.gateway == Some(IpAddr::V6(ll))));
+        assert!(
+            matches!(got[0].1, RouteChange::Put(r) if r.gateways.first() == Some(IpAddr::V6(ll)))
+        );
         // A direct route, in another table.
         let m = msg(
             "fd00::",
@@ -296,7 +338,9 @@ mod tests {
             vec![RouteAttribute::Oif(7), RouteAttribute::Table(1000)],
         );
         let got = one(&m, true);
-        assert!(matches!(got[0].1, RouteChange::Put(r) if r.gateway.is_none() && r.table == 1000));
+        assert!(
+            matches!(got[0].1, RouteChange::Put(r) if r.gateways.first().is_none() && r.table == 1000)
+        );
     }
 
     #[test]
@@ -320,8 +364,9 @@ mod tests {
         );
         let got = one(&m, true);
         assert_eq!(got.len(), 2);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap());
         assert!(matches!(got[0], (7, RouteChange::Put(r))
-            if r.gateway == Some("10.0.0.2".parse().unwrap())
+            if r.gateways.iter().collect::<Vec<_>>() == [a, b]
                 && r.dst == "0.0.0.0/0".parse().unwrap()));
         assert_eq!(got[1].0, 8);
         let mut m = msg("10.3.0.0", 16, vec![RouteAttribute::Oif(7)]);
@@ -353,5 +398,22 @@ mod tests {
         parse_events(&buf[..buf.len() / 2], None, &mut out);
         parse_events(&[0xff; 64], None, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn the_fuzz_seeds_are_real_notifications() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/route_events");
+        for (name, want) in [
+            ("gateway", 1),
+            ("via6", 1),
+            ("del", 1),
+            ("multipath", 2),
+            ("two", 2),
+        ] {
+            let data = std::fs::read(dir.join(name)).unwrap();
+            let mut out = Vec::new();
+            parse_events(&data, None, &mut out);
+            assert_eq!(out.len(), want, "{name}: {out:?}");
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! `crate::wg::timers` arms and disarms on packet events and
 //! `crate::wg::expiry` runs when they are due.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use crate::sys::boottime::Instant;
+use std::time::Duration;
 
 const REKEY_AFTER_TIME: Duration = Duration::from_secs(120);
 
@@ -27,9 +27,10 @@ pub struct Timers {
     pub need_another_keepalive: bool,
     /// Retries of the handshake in progress (0 for the first initiation).
     pub attempts: u32,
-    /// When the last initiation went out: at most one per REKEY_TIMEOUT
-    /// unless it is a retry.
-    pub last_initiation: Option<Instant>,
+    /// When the last handshake message (initiation or response) went
+    /// out: no initiation, retry or not, within REKEY_TIMEOUT of it, as
+    /// Linux and wireguard-go rate them.
+    pub last_handshake_sent: Option<Instant>,
     /// The initiator's one rekey on receive near the end of a session.
     pub sent_last_minute: bool,
     pub session: Option<Session>,
@@ -38,12 +39,10 @@ pub struct Timers {
     pub pending: Option<(u32, Instant)>,
 }
 
-/// Milliseconds since the daemon's first use of the clock; `u64::MAX`
-/// means nothing is due.
+/// Milliseconds since boot (CLOCK_BOOTTIME, suspends included), as the
+/// schedule keeps deadlines; `u64::MAX` means nothing is due.
 pub fn ms(t: Instant) -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(|| Instant::now() - Duration::from_secs(1));
-    t.saturating_duration_since(epoch).as_millis() as u64
+    t.since_boot().as_millis() as u64
 }
 
 impl Timers {

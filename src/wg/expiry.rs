@@ -2,13 +2,14 @@
 //! the clock (`crate::plane::clock`) calls `expire` for each peer whose
 //! `due` time has come; what it decides to send goes into the outbox.
 
+use crate::sys::boottime::Instant;
 use crate::wg::constants::*;
 use crate::wg::messages::{Events, Message};
 use crate::wg::outbox::Outbox;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::send;
 use crate::wg::timers::{self, MAX_TIMER_HANDSHAKES};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What must be done to a peer once its lock is released
 /// (`Interface::zero_keys`).
@@ -16,9 +17,6 @@ pub enum After {
     Nothing,
     /// Replace `Tunnel`: keys zeroed (REJECT_AFTER_TIME * 3).
     ZeroKeys,
-    /// Replace `Tunnel` to drop the packets that waited for a handshake
-    /// that gave up (there is no session to lose).
-    Flush,
 }
 
 fn expired(t: Option<Instant>, now: Instant) -> bool {
@@ -52,7 +50,7 @@ pub fn expire(
         .tunnel
         .as_ref()
         .is_some_and(|t| t.has_staged() && t.sending(now).is_none());
-    if waiting && st.timers.last_initiation.is_none() && st.timers.retransmit.is_none() {
+    if waiting && st.timers.last_handshake_sent.is_none() && st.timers.retransmit.is_none() {
         send::initiate(peer, st, tx, now, false, ev);
     }
     let t = &mut st.timers;
@@ -76,9 +74,13 @@ pub fn expire(
         if t.attempts > MAX_TIMER_HANDSHAKES {
             ev.push(Message::HandshakeGiveUp(peer.id, MAX_TIMER_HANDSHAKES + 2));
             t.send_keepalive = None;
-            if t.session.is_none() && t.pending.is_none() && matches!(after, After::Nothing) {
-                after = After::Flush;
+            // The packets that waited for it go, whatever sessions are
+            // left (a response's may never be confirmed): they would be
+            // stale by the next handshake.
+            if let Some(tunnel) = st.tunnel.as_mut() {
+                tunnel.purge_staged();
             }
+            let t = &mut st.timers;
             if t.zero_keys.is_none() {
                 let at = now + Duration::from_secs(REJECT_AFTER_TIME_SECS * 3);
                 t.zero_keys = Some(at);
@@ -118,4 +120,39 @@ pub fn expire(
         }
     }
     after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wg::send::tests::{peer, Sent};
+
+    /// Giving up on a handshake drops every packet that waited for it,
+    /// as Linux (wg_packet_purge_staged_packets) and wireguard-go do,
+    /// even while a response of ours waits for its confirmation.
+    #[test]
+    fn giving_up_purges_the_staged_packets() {
+        for pending in [false, true] {
+            let p = peer();
+            let mut st = p.lock();
+            let t0 = Instant::now();
+            if pending {
+                timers::response_sent(&p, &mut st, t0, 7);
+            }
+            if let Some(t) = st.tunnel.as_mut() {
+                t.stage(&[1; 40]);
+                t.stage(&[2; 40]);
+            }
+            st.timers.attempts = MAX_TIMER_HANDSHAKES + 1;
+            st.timers.retransmit = Some(t0);
+            let (mut tx, mut ev) = (Sent::default(), Events::default());
+            let _ = expire(&p, &mut st, &mut tx, t0, &mut ev);
+            let staged = st.tunnel.as_ref().is_some_and(|t| t.has_staged());
+            assert!(
+                !staged,
+                "packets still staged (a response pending: {pending})"
+            );
+            assert!(st.timers.zero_keys.is_some());
+        }
+    }
 }

@@ -20,6 +20,7 @@
 
 use crate::noise::index::Table;
 use crate::noise::tunnel::Tunnel;
+use crate::sys::boottime::Instant;
 use crate::sys::netlink::{self, Where};
 use crate::sys::netns;
 use crate::sys::tun::Tun;
@@ -31,15 +32,15 @@ use crate::wg::messages::Message;
 use crate::wg::peer::{next_id, Peer};
 use crate::wg::router::{Identity, Router};
 use crate::wg::schedule::schedule;
+use crate::wg::sleep;
 use crate::wg::timers;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use proto::flags::*;
-use proto::{InterfaceStatus, Op, PeerStatus, Psk};
+use proto::Op;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Instant, UNIX_EPOCH};
 
 /// What serves an interface from above: the data plane reads its TUN
 /// device and its UDP sockets. The interface says what changed; the
@@ -108,6 +109,7 @@ mod change;
 mod link;
 mod multipoint;
 mod namespaces;
+mod status;
 
 pub use carry::{CarriedInterface, CarriedPeer};
 
@@ -237,10 +239,7 @@ impl Interface {
     /// `Tunnel` by a fresh one, which drops every session key, the
     /// handshake state and the packets waiting for a session. The other
     /// deadlines run on (a persistent keepalive still starts a handshake).
-    /// With `zeroed` false, only the `Tunnel` is replaced (the packets that
-    /// waited for a handshake that gave up are dropped, as the reference
-    /// does); the deadlines stay.
-    pub fn zero_keys(&self, peer: &Arc<Peer>, zeroed: bool) {
+    pub fn zero_keys(&self, peer: &Arc<Peer>) {
         let cfg = lock(&self.config);
         let identity = self.router().identity.clone();
         let Some(pc) = cfg
@@ -254,9 +253,18 @@ impl Interface {
         if st.tunnel.is_some() {
             st.tunnel = new_tunnel(identity.as_deref(), pc, peer, &self.router().indices);
         }
-        if zeroed {
-            timers::keys_zeroed(&mut st);
-        }
+        timers::keys_zeroed(&mut st);
+    }
+
+    /// The machine slept: forget every peer's session keys and handshake
+    /// in progress (`crate::wg::sleep`). Returns how many peers had any.
+    pub fn forget_keys(&self) -> usize {
+        let router = self.router();
+        router
+            .by_key
+            .values()
+            .filter(|p| sleep::forget_keys(&mut p.lock()))
+            .count()
     }
 
     /// Apply one request atomically.
@@ -513,60 +521,6 @@ impl Interface {
             f |= IFF_LINK2 | IFF_MULTICAST;
         }
         f
-    }
-
-    /// Status; secrets only when `secrets` (root), the private key only
-    /// when also `keys` (`-k`).
-    pub fn status(&self, secrets: bool, keys: bool) -> InterfaceStatus {
-        let cfg = lock(&self.config);
-        let mut s = InterfaceStatus::new(&self.name());
-        s.peers.reserve(cfg.peers.len());
-        s.ifindex = self.index();
-        s.flags = Interface::flags(&cfg, self.sockets().is_some());
-        s.mtu = cfg.mtu;
-        s.description = cfg.description.clone();
-        s.addrs = cfg.addrs.clone();
-        s.groups = std::iter::once(crate::wg::config::CLONER_GROUP.to_string())
-            .chain(cfg.groups.iter().cloned())
-            .collect();
-        s.listen_port = (cfg.port != 0).then_some(cfg.port);
-        s.cookie = cfg.cookie;
-        if secrets && keys {
-            s.private_key = cfg.private_key.clone();
-        }
-        s.public_key = cfg.public_key.clone();
-        let router = self.router();
-        for pc in cfg.peers.iter() {
-            let Some(peer) = &pc.live else { continue };
-            let link_local = Interface::link_local_of(&router, peer);
-            let st = peer.lock();
-            s.peers.push(PeerStatus {
-                public_key: pc.public_key.clone(),
-                id: peer.id,
-                description: pc.description.clone(),
-                psk: match (&pc.psk, secrets, keys) {
-                    (None, _, _) | (_, false, _) => Psk::None,
-                    (Some(_), true, false) => Psk::Present,
-                    (Some(k), true, true) => Psk::Key(k.clone()),
-                },
-                pka: pc.pka,
-                endpoint: st.endpoint,
-                endpoint_scope: match st.endpoint {
-                    Some(std::net::SocketAddr::V6(a)) if a.scope_id() != 0 => {
-                        crate::sys::netlink::name_of(a.scope_id())
-                    }
-                    _ => None,
-                },
-                tx_bytes: peer.tx_bytes.load(Ordering::Relaxed),
-                rx_bytes: peer.rx_bytes.load(Ordering::Relaxed),
-                last_handshake: st
-                    .last_handshake
-                    .map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default()),
-                allowed_ips: pc.allowed_ips.iter().rev().copied().collect(),
-                link_local,
-            });
-        }
-        s
     }
 }
 

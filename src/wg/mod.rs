@@ -33,4 +33,5 @@ pub mod router;
 pub mod routes;
 pub mod schedule;
 pub mod send;
+pub mod sleep;
 pub mod timers;

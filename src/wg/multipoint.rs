@@ -15,6 +15,7 @@
 //! or their allowed IPs do, so that a packet costs one lookup in the
 //! resolved table, then at most one in the allowed IPs.
 
+use crate::sys::routes::Gateways;
 use crate::wg::allowed_ips::AllowedIps;
 use crate::wg::linklocal;
 use crate::wg::routes::RouteCopy;
@@ -25,10 +26,12 @@ use std::sync::Arc;
 
 /// What a destination's chosen route over the link says.
 pub enum Hop<P> {
-    /// No gateway (or one no peer owns): the allowed IPs decide.
+    /// No gateway (or none a peer owns): the allowed IPs decide.
     Direct,
-    /// Through a gateway this peer owns.
-    Via(Arc<P>),
+    /// Through gateways these peers own, in the route's order: the first
+    /// carries the packets, and sources are accepted from any (a
+    /// multipath route's far end may pick another).
+    Via(Vec<Arc<P>>),
 }
 
 pub struct Multipoint<P> {
@@ -65,8 +68,8 @@ impl<P> Multipoint<P> {
             link_locals: peers.map(|(k, p)| (linklocal::of(k), p.clone())).collect(),
             hops: AllowedIps::default(),
         };
-        for (dst, gw) in routes.main() {
-            m.resolve(dst, Some(gw), aips);
+        for (dst, gws) in routes.main() {
+            m.resolve(dst, Some(gws), aips);
         }
         m
     }
@@ -83,24 +86,23 @@ impl<P> Multipoint<P> {
 
     /// Destination `dst`'s chosen route changed to `chosen` (`None`: it
     /// has none any more).
-    pub fn resolve(
-        &mut self,
-        dst: Prefix,
-        chosen: Option<Option<IpAddr>>,
-        aips: &AllowedIps<Arc<P>>,
-    ) {
-        match chosen {
-            None => {
-                self.hops.remove(&dst);
-            }
-            Some(gw) => {
-                let hop = match gw.and_then(|g| self.owner(g, aips)) {
-                    Some(p) => Hop::Via(p),
-                    None => Hop::Direct,
-                };
-                self.hops.insert(&dst, hop);
+    pub fn resolve(&mut self, dst: Prefix, chosen: Option<Gateways>, aips: &AllowedIps<Arc<P>>) {
+        let Some(gws) = chosen else {
+            self.hops.remove(&dst);
+            return;
+        };
+        let mut owners: Vec<Arc<P>> = Vec::new();
+        for p in gws.iter().filter_map(|g| self.owner(g, aips)) {
+            if !owners.iter().any(|o| Arc::ptr_eq(o, &p)) {
+                owners.push(p);
             }
         }
+        let hop = if owners.is_empty() {
+            Hop::Direct
+        } else {
+            Hop::Via(owners)
+        };
+        self.hops.insert(&dst, hop);
     }
 
     /// The peer a unicast packet for `dst` goes to.
@@ -113,7 +115,7 @@ impl<P> Multipoint<P> {
             }
         }
         match self.hops.lookup(dst) {
-            Some(Hop::Via(p)) => Some(p),
+            Some(Hop::Via(p)) if !p.is_empty() => p.first(),
             _ => aips.lookup(dst),
         }
     }
@@ -132,7 +134,7 @@ impl<P> Multipoint<P> {
                 return true;
             }
         }
-        matches!(self.hops.lookup(src), Some(Hop::Via(p)) if Arc::ptr_eq(p, from))
+        matches!(self.hops.lookup(src), Some(Hop::Via(p)) if p.iter().any(|p| Arc::ptr_eq(p, from)))
     }
 
     /// Every peer's link-local, for status.
@@ -185,7 +187,7 @@ mod tests {
                 table: 254,
                 dst: dst.parse().unwrap(),
                 metric: 0,
-                gateway: gw,
+                gateways: Gateways::one(gw),
             }));
         }
     }
@@ -228,7 +230,7 @@ mod tests {
         let mut mp = m.build();
         // The route moves to peer 2 (a failover), then goes.
         let d: Prefix = "192.168.3.0/24".parse().unwrap();
-        mp.resolve(d, Some(Some(ip("10.0.0.2"))), &m.aips);
+        mp.resolve(d, Some(Gateways::one(Some(ip("10.0.0.2")))), &m.aips);
         assert_eq!(mp.route(&m.aips, ip("192.168.3.1")).map(|p| **p), Some(2));
         mp.resolve(d, None, &m.aips);
         assert_eq!(mp.route(&m.aips, ip("192.168.3.1")), None);
@@ -249,6 +251,21 @@ mod tests {
         assert!(!mp.source_ok(&m.aips, ip("10.0.0.3"), p2));
         assert!(!mp.source_ok(&m.aips, IpAddr::V6(linklocal::of(&[3; 32])), p2));
         assert!(!mp.source_ok(&m.aips, ip("172.16.0.1"), p2));
+    }
+
+    #[test]
+    fn a_multipath_route_sends_by_its_first_and_accepts_from_any() {
+        let m = mesh();
+        let mut mp = m.build();
+        let d: Prefix = "192.168.5.0/24".parse().unwrap();
+        let mut gws = Gateways::one(Some(ip("10.0.0.3")));
+        gws.push(ip("10.0.0.2"));
+        mp.resolve(d, Some(gws), &m.aips);
+        assert_eq!(mp.route(&m.aips, ip("192.168.5.1")).map(|p| **p), Some(3));
+        let (p2, p3, p4) = (&m.peers[0], &m.peers[1], &m.peers[2]);
+        assert!(mp.source_ok(&m.aips, ip("192.168.5.1"), p2));
+        assert!(mp.source_ok(&m.aips, ip("192.168.5.1"), p3));
+        assert!(!mp.source_ok(&m.aips, ip("192.168.5.1"), p4));
     }
 
     #[test]

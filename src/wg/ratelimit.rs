@@ -6,10 +6,11 @@
 //!
 //! Time is a parameter, so the policy is tested without sleeping.
 
+use crate::sys::boottime::Instant;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PER_SECOND: u64 = 20;
 const BURST: u64 = 5;

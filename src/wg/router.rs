@@ -7,6 +7,7 @@
 use crate::noise::cookie::Checker;
 use crate::noise::handshake::Responder;
 use crate::noise::index::Table;
+use crate::sys::boottime::Instant;
 use crate::wg::allowed_ips::AllowedIps;
 use crate::wg::multipoint::Multipoint;
 use crate::wg::peer::Peer;
@@ -14,7 +15,6 @@ use crate::wg::ratelimit::PerSource;
 use boringtun::x25519::{PublicKey, StaticSecret};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Our static identity, needed to check and answer handshake messages.
 pub struct Identity {

@@ -7,15 +7,14 @@
 //! them. For each destination of the main table, the route with the
 //! lowest metric is the one the kernel uses (`chosen`).
 
-use crate::sys::routes::{Route, RouteChange, MAIN_TABLE};
+use crate::sys::routes::{Gateways, Route, RouteChange, MAIN_TABLE};
 use proto::Prefix;
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 
 #[derive(Default, Debug)]
 pub struct RouteCopy {
-    /// (table, destination) -> metric -> gateway.
-    routes: HashMap<(u32, Prefix), BTreeMap<u32, Option<IpAddr>>>,
+    /// (table, destination) -> metric -> gateways.
+    routes: HashMap<(u32, Prefix), BTreeMap<u32, Gateways>>,
 }
 
 impl RouteCopy {
@@ -39,7 +38,7 @@ impl RouteCopy {
             self.routes
                 .entry(key)
                 .or_default()
-                .insert(r.metric, r.gateway);
+                .insert(r.metric, r.gateways);
         } else if let Some(m) = self.routes.get_mut(&key) {
             m.remove(&r.metric);
             if m.is_empty() {
@@ -50,15 +49,15 @@ impl RouteCopy {
     }
 
     /// The route the kernel uses for destination `dst` in the main
-    /// table: `None` without one, else its gateway (`Some(None)`: direct).
-    pub fn chosen(&self, dst: &Prefix) -> Option<Option<IpAddr>> {
+    /// table: `None` without one, else its gateways (none: direct).
+    pub fn chosen(&self, dst: &Prefix) -> Option<Gateways> {
         self.routes
             .get(&(MAIN_TABLE, *dst))
             .and_then(|m| m.values().next().copied())
     }
 
     /// Every destination of the main table with its chosen route.
-    pub fn main(&self) -> impl Iterator<Item = (Prefix, Option<IpAddr>)> + '_ {
+    pub fn main(&self) -> impl Iterator<Item = (Prefix, Gateways)> + '_ {
         self.routes
             .iter()
             .filter(|((t, _), _)| *t == MAIN_TABLE)
@@ -83,12 +82,12 @@ mod tests {
             table,
             dst: dst.parse().unwrap(),
             metric,
-            gateway: gw.map(|g| g.parse().unwrap()),
+            gateways: Gateways::one(gw.map(|g| g.parse().unwrap())),
         }
     }
 
-    fn gw(s: &str) -> Option<Option<IpAddr>> {
-        Some(Some(s.parse().unwrap()))
+    fn gw(s: &str) -> Option<Gateways> {
+        Some(Gateways::one(Some(s.parse().unwrap())))
     }
 
     #[test]
@@ -116,7 +115,7 @@ mod tests {
         assert_eq!(c.len(), 1);
         // A lower metric wins; deleting it brings the other back.
         c.apply(RouteChange::Put(r(254, "10.1.0.0/16", 10, None)));
-        assert_eq!(c.chosen(&d), Some(None));
+        assert_eq!(c.chosen(&d), Some(Gateways::default()));
         c.apply(RouteChange::Delete(r(254, "10.1.0.0/16", 10, None)));
         assert_eq!(c.chosen(&d), gw("10.0.0.3"));
         c.apply(RouteChange::Delete(r(254, "10.1.0.0/16", 20, None)));

@@ -150,8 +150,8 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::boottime::Instant;
     use crate::wg::timers::ms;
-    use std::time::Instant;
 
     #[test]
     fn unfiled_peers_keep_the_earliest_time() {

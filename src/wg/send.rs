@@ -5,12 +5,13 @@
 //! the timer events for what went out.
 
 use crate::noise::session::REKEY_AFTER_MESSAGES;
+use crate::sys::boottime::Instant;
 use crate::wg::constants::*;
 use crate::wg::messages::{Events, Message};
 use crate::wg::outbox::Outbox;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::timers;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// The first `len` bytes of `tx`'s slot go to the peer's endpoint.
 pub fn commit(peer: &Peer, st: &PeerState, tx: &mut dyn Outbox, len: usize, ev: &mut Events) {
@@ -25,7 +26,8 @@ pub fn commit(peer: &Peer, st: &PeerState, tx: &mut dyn Outbox, len: usize, ev: 
 
 /// Start a handshake. A retry keeps counting attempts; anything else
 /// (a packet to send, a timer) starts the count again. Nothing goes out
-/// within REKEY_TIMEOUT of the last initiation.
+/// within REKEY_TIMEOUT of the last handshake message we sent, an
+/// initiation or a response.
 pub fn initiate(
     peer: &Peer,
     st: &mut PeerState,
@@ -39,7 +41,7 @@ pub fn initiate(
     }
     let recent = st
         .timers
-        .last_initiation
+        .last_handshake_sent
         .is_some_and(|t| now.duration_since(t) < Duration::from_secs(REKEY_TIMEOUT_SECS));
     if recent {
         return;
@@ -152,5 +154,75 @@ pub fn staged<O: Outbox>(
         };
         sent(peer, st, tx, len, now, ev);
         n += 1;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::noise::index::Table;
+    use crate::noise::tunnel::Tunnel;
+    use boringtun::x25519::{PublicKey, StaticSecret};
+    use std::net::IpAddr;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    /// An outbox that keeps the lengths committed.
+    #[derive(Default)]
+    pub(crate) struct Sent {
+        slot: Vec<u8>,
+        pub lens: Vec<usize>,
+    }
+
+    impl Outbox for Sent {
+        fn slot(&mut self) -> &mut [u8] {
+            self.slot.resize(2048, 0);
+            &mut self.slot
+        }
+        fn commit(&mut self, len: usize, _: SocketAddr, _: Option<IpAddr>) {
+            self.lens.push(len);
+        }
+        fn is_full(&self) -> bool {
+            false
+        }
+    }
+
+    /// A peer with a tunnel and an endpoint, of no interface.
+    pub(crate) fn peer() -> Arc<Peer> {
+        let p = Arc::new(Peer::new(1));
+        let secret = StaticSecret::random_from_rng(rand_core::OsRng);
+        let theirs = StaticSecret::random_from_rng(rand_core::OsRng);
+        let table = Arc::new(Table::<Peer>::default());
+        let mut st = p.lock();
+        st.tunnel = Some(Tunnel::new(
+            secret,
+            PublicKey::from(&theirs),
+            None,
+            table.allocator(Arc::downgrade(&p)),
+        ));
+        st.endpoint = Some("192.0.2.1:51820".parse().unwrap());
+        drop(st);
+        p
+    }
+
+    /// Sending a response counts as sending a handshake, as Linux
+    /// (wg_packet_send_handshake_response) and wireguard-go
+    /// (SendHandshakeResponse) count it: no initiation follows for
+    /// REKEY_TIMEOUT, whatever asks for one.
+    #[test]
+    fn no_initiation_within_rekey_timeout_of_a_response() {
+        let p = peer();
+        let mut st = p.lock();
+        let mut tx = Sent::default();
+        let mut ev = Events::default();
+        let t0 = Instant::now();
+        timers::response_sent(&p, &mut st, t0, 7);
+        let soon = t0 + Duration::from_millis(1);
+        initiate(&p, &mut st, &mut tx, soon, false, &mut ev);
+        keepalive(&p, &mut st, &mut tx, soon, &mut ev);
+        assert!(tx.lens.is_empty(), "nothing went out: {:?}", tx.lens);
+        let later = t0 + Duration::from_secs(REKEY_TIMEOUT_SECS);
+        initiate(&p, &mut st, &mut tx, later, false, &mut ev);
+        assert_eq!(tx.lens, vec![148], "an initiation, REKEY_TIMEOUT later");
     }
 }

@@ -21,13 +21,14 @@
 //! only when something may be due.
 
 use crate::noise::tunnel::Tunnel;
+use crate::sys::boottime::Instant;
 use crate::wg::constants::*;
 pub use crate::wg::deadlines::{ms, Session, Timers};
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::schedule::schedule;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Retries after the first initiation before giving up: 18 + the first
 /// + the one that runs out = 20 initiations in all (wg(4) reports 20).
@@ -132,16 +133,19 @@ pub fn keepalive_sent(peer: &Peer, st: &mut PeerState, now: Instant) -> bool {
 pub fn initiation_sent(peer: &Peer, st: &mut PeerState, now: Instant) {
     traversal(peer, st, now);
     any_sent(st);
-    st.timers.last_initiation = Some(now);
+    st.timers.last_handshake_sent = Some(now);
     let at = now + REKEY_TIMEOUT + jitter();
     arm(peer, &mut st.timers.retransmit, at);
 }
 
 /// We answered an initiation; `index` is our index on the new session.
+/// A response counts as a handshake sent: the initiator's data is
+/// expected on it, so none of ours starts for REKEY_TIMEOUT.
 pub fn response_sent(peer: &Peer, st: &mut PeerState, now: Instant, index: u32) {
     any_received(st);
     traversal(peer, st, now);
     any_sent(st);
+    st.timers.last_handshake_sent = Some(now);
     session_derived(peer, st, now);
     st.timers.pending = Some((index, now));
 }

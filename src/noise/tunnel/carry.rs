@@ -8,8 +8,8 @@
 use super::Tunnel;
 use crate::noise::handshake::Timestamp;
 use crate::noise::session::{Carried, Session};
+use crate::sys::boottime::Instant;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub struct CarriedTunnel {
     pub current: Option<Carried>,

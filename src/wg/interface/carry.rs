@@ -9,6 +9,7 @@
 use super::{lock, new_tunnel, renew_tunnels, Interface, SetError, Wiring};
 use crate::noise::initiations::Initiations;
 use crate::noise::tunnel::CarriedTunnel;
+use crate::sys::boottime::Instant;
 use crate::sys::netlink::Where;
 use crate::sys::tun::Tun;
 use crate::sys::udp::Sockets;
@@ -21,7 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 pub struct CarriedPeer {
     pub key: [u8; 32],
