@@ -22,8 +22,16 @@
 //!   B) to A; A's wgd receives and decrypts it (A's rx from C grows) but
 //!   A's kernel never sees it (an nftables prerouting counter on A's wg
 //!   interface stays 0), while C's own LAN address gets through (the same
-//!   counter for it grows).
+//!   counter for it grows); likewise multicast from another peer's
+//!   link-local, and a packet forwarded by B whose source the far end
+//!   routes via C (asymmetric routes);
+//! - static routes: the gateway picks the peer, a route without one falls
+//!   back to allowed IPs, a multipath route (gateways listed in opposite
+//!   orders at the two ends) carries traffic both ways;
+//! - the flag across down/up, -link2 and a SIGUSR2 hand-over.
 //!
+//! About a minute of wall time for the file (its tests run in parallel;
+//! the routing ones wait for babel's and OSPF's timers).
 //! Host D is a costly transit (babel rxcost 512, OSPF cost 100): with a
 //! pair cut there are two detours of equal hops, and wgd's reverse-path
 //! check accepts a packet only from the peer its source is routed through,
@@ -433,8 +441,7 @@ fn bird2_ospf_broadcast_mesh_over_one_link2_interface() {
 }
 
 /// A four-host mesh without routing daemon, B and C routing A's and D's
-/// LANs straight to them; `route(h, net, how)` sets a route on h's wg
-/// interface.
+/// LANs straight to them.
 fn static_mesh() -> Mesh {
     let m = Mesh::new(HOSTS, true);
     for h in [B, C] {
@@ -444,6 +451,7 @@ fn static_mesh() -> Mesh {
     m
 }
 
+/// `ip route replace NET HOW dev <h's wg interface>` in host h.
 fn static_route(m: &Mesh, h: usize, net: String, how: &str) {
     m.hosts[h].ns.run(&format!(
         "ip route replace {net} {how} dev {}",
