@@ -14,6 +14,7 @@ FILES=		$(ROOT)/sbin/wgd $(ROOT)/sbin/ifconfig-wg \
 		$(ROOT)/etc/rc.d/if_wg $(ROOT)/etc/rc.d/wg \
 		$(ROOT)/share/wgd/rc.subr \
 		$(ROOT)/share/examples/wgd/bird.conf $(ROOT)/share/examples/wgd/babeld.conf \
+		$(ROOT)/share/examples/wgd/bird-link2.conf $(ROOT)/share/examples/wgd/babeld-link2.conf \
 		$(DESTDIR)$(MANDIR)/man4/wg.4 $(DESTDIR)$(MANDIR)/man5/wg.conf.5 \
 		$(DESTDIR)$(MANDIR)/man8/wgd.8 $(DESTDIR)$(MANDIR)/man8/ifconfig-wg.8 \
 		$(DESTDIR)$(SYSTEMDDIR)/wgd.service $(DESTDIR)$(SYSTEMDDIR)/wg-rc.service
@@ -32,7 +33,8 @@ install:
 	sed 's|/usr/local/|$(PREFIX)/|g' rc.d/wg > $(ROOT)/etc/rc.d/wg
 	chmod 0755 $(ROOT)/etc/rc.d/if_wg $(ROOT)/etc/rc.d/wg
 	install -m 0644 rc.d/compat/rc.subr $(ROOT)/share/wgd/rc.subr
-	install -m 0644 examples/bird.conf examples/babeld.conf $(ROOT)/share/examples/wgd/
+	install -m 0644 examples/bird.conf examples/babeld.conf examples/bird-link2.conf \
+		examples/babeld-link2.conf $(ROOT)/share/examples/wgd/
 	install -m 0644 man/wg.4 $(DESTDIR)$(MANDIR)/man4/
 	install -m 0644 man/wg.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/wgd.8 man/ifconfig-wg.8 $(DESTDIR)$(MANDIR)/man8/
