@@ -253,7 +253,8 @@ fn block_signals() -> SigSet {
     sigs
 }
 
-/// Capabilities dropped, the data plane, the registry and the clock.
+/// Capabilities dropped, the data plane, the registry, the clock and
+/// the resolver.
 fn start_plane(opts: &Options) -> Result<Arc<Registry>, StartError> {
     // Before any thread exists: every thread inherits the reduced sets.
     if let Err(e) = crate::sys::caps::drop_to_minimum() {
@@ -266,6 +267,7 @@ fn start_plane(opts: &Options) -> Result<Arc<Registry>, StartError> {
         .and_then(|plane| {
             let reg = Arc::new(Registry::new(plane));
             crate::plane::clock::start(reg.clone())?;
+            crate::resolver::start()?;
             Ok(reg)
         })
         .map_err(StartError::Workers)

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!   daemon, registry, ctl, uapi, linkwatch, launcher,  control and life
-//!   program, handover
+//!   program, handover, resolver
 //!   plane, data                                        the packet path
 //!   wg, noise                                          driver core (no I/O)
 //!   sys                                                all unsafe, all Linux
@@ -27,6 +27,7 @@ pub mod noise;
 pub mod plane;
 pub mod program;
 pub mod registry;
+pub mod resolver;
 pub mod routewatch;
 pub mod sys;
 pub mod uapi;

@@ -215,8 +215,8 @@ fn fwmark_is_read_as_wg8_reads_it_and_failures_leave_nothing() {
 fn endpoint_names_are_waited_for_and_failures_run_down_hooks() {
     require_root();
     let h = Host::new("bd", "YES", "");
-    assert!(h.rc("if_wg", "start").status.success());
-    // ip netns exec binds /etc/netns/NAME/hosts over /etc/hosts.
+    // ip netns exec binds /etc/netns/NAME/hosts over /etc/hosts, for
+    // the daemon too (which resolves the names): before it starts.
     let etc = format!("/etc/netns/{}", h.ns.name);
     std::fs::create_dir_all(&etc).unwrap();
     struct Gone(String);
@@ -230,6 +230,7 @@ fn endpoint_names_are_waited_for_and_failures_run_down_hooks() {
     std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
     // Names not in hosts are asked of loopback only, where nobody answers.
     std::fs::write(format!("{etc}/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+    assert!(h.rc("if_wg", "start").status.success());
     let key = ok("wg genkey").trim().to_string();
     let peer = ok("wg genkey | wg pubkey").trim().to_string();
     let late = format!("late{}.example", unique());
@@ -253,9 +254,11 @@ fn endpoint_names_are_waited_for_and_failures_run_down_hooks() {
     let o = h.rc("wg", &format!("start {i}"));
     writer.join().unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // The daemon keeps the name beside the address (wg(4) "Endpoints by
+    // name").
     assert_eq!(
-        field(&h.ifc(&i), "wgendpoint").as_deref(),
-        Some("192.0.2.55 51820")
+        field(&h.ifc(&i), "wgendpoint"),
+        Some(format!("192.0.2.55 51820 ({late})"))
     );
 
     // Never resolves: refused with file and line, nothing created.

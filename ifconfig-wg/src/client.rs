@@ -11,6 +11,9 @@ pub enum ClientError {
     Connect(io::Error),
     /// The daemon refused: errno.
     Errno(i32),
+    /// The daemon refused and said why (a host name that does not
+    /// resolve: its message is the whole error).
+    Said(String),
     /// The conversation broke.
     Protocol(String),
 }
@@ -40,7 +43,10 @@ impl Client {
         match msg.pop() {
             Some((k, v)) if k == "errno" => match v.parse::<i32>() {
                 Ok(0) => Ok(msg),
-                Ok(n) => Err(ClientError::Errno(n)),
+                Ok(n) => match msg.iter().find(|(k, _)| k == "error") {
+                    Some((_, why)) => Err(ClientError::Said(why.clone())),
+                    None => Err(ClientError::Errno(n)),
+                },
                 Err(_) => Err(broken("malformed errno".into())),
             },
             _ => Err(broken("reply without errno".into())),

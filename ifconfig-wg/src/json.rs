@@ -176,6 +176,10 @@ fn interface(st: &InterfaceStatus, now: f64) -> J {
                     ep.push(("scope", s(scope)));
                 }
                 ep.push(("port", n(e.port())));
+                if let Some(name) = &p.endpoint_name {
+                    ep.push(("name", s(&name.host)));
+                    ep.push(("name_port", n(name.port)));
+                }
                 x.push(("wgendpoint", J::Obj(ep)));
             }
             x.push(("tx", n(p.tx_bytes)));
@@ -224,6 +228,33 @@ pub fn status(all: &[InterfaceStatus], pretty: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_name_beside_the_address() {
+        let mut st = InterfaceStatus::new("wg0");
+        st.peers.push(proto::PeerStatus {
+            public_key: proto::Key::new([7; 32]),
+            id: 1,
+            description: None,
+            psk: Psk::None,
+            pka: 0,
+            endpoint: Some("192.0.2.10:51820".parse().unwrap()),
+            endpoint_scope: None,
+            endpoint_name: Some("vpn.example.org:51820".parse().unwrap()),
+            tx_bytes: 0,
+            rx_bytes: 0,
+            last_handshake: None,
+            allowed_ips: Vec::new(),
+            link_local: None,
+        });
+        let c = status(&[st], false);
+        assert!(
+            c.contains(
+                r#""wgendpoint":{"address":"192.0.2.10","port":51820,"name":"vpn.example.org","name_port":51820}"#
+            ),
+            "{c}"
+        );
+    }
 
     #[test]
     fn strings_are_escaped_and_layout_follows_pretty() {

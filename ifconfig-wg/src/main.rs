@@ -96,6 +96,7 @@ fn refused(name: &str, e: ClientError) -> ! {
         ClientError::Errno(ENXIO) => die(format!("interface {name} does not exist")),
         ClientError::Errno(n) => die(format!("{name}: SIOCSWG: {}", strerror(n))),
         ClientError::Protocol(m) => die(format!("{name}: {m}")),
+        ClientError::Said(m) => die(m),
         ClientError::Connect(e) => die(proto::errno::describe(&e)),
     }
 }

@@ -98,14 +98,19 @@ pub fn status(s: &InterfaceStatus) -> String {
             let _ = writeln!(o, "\t\twgpka: {} (seconds)", p.pka);
         }
         if let Some(e) = p.endpoint {
-            match &p.endpoint_scope {
-                Some(n) => {
-                    let _ = writeln!(o, "\t\twgendpoint: {}%{n} {}", e.ip(), e.port());
-                }
-                None => {
-                    let _ = writeln!(o, "\t\twgendpoint: {} {}", e.ip(), e.port());
-                }
-            }
+            let scope = p
+                .endpoint_scope
+                .as_ref()
+                .map(|n| format!("%{n}"))
+                .unwrap_or_default();
+            // A name after the address; its port too if the endpoint
+            // roamed to another.
+            let name = match &p.endpoint_name {
+                Some(n) if n.port == e.port() => format!(" ({})", n.host),
+                Some(n) => format!(" ({} {})", n.host, n.port),
+                None => String::new(),
+            };
+            let _ = writeln!(o, "\t\twgendpoint: {}{scope} {}{name}", e.ip(), e.port());
         }
         let _ = writeln!(
             o,
@@ -163,6 +168,7 @@ mod tests {
             pka: 25,
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
             endpoint_scope: None,
+            endpoint_name: None,
             tx_bytes: 1964,
             rx_bytes: 1868,
             last_handshake: Some(
@@ -196,6 +202,41 @@ mod tests {
 \tgroups: wg
 ";
         assert_eq!(status(&s), want);
+    }
+
+    /// A name after the address; with its port when the endpoint roamed
+    /// to another.
+    #[test]
+    fn endpoint_with_its_name() {
+        let mut s = InterfaceStatus::new("wg0");
+        let mut p = PeerStatus {
+            public_key: Key::new([7; 32]),
+            id: 1,
+            description: None,
+            psk: Psk::None,
+            pka: 0,
+            endpoint: Some("192.0.2.10:51820".parse().unwrap()),
+            endpoint_scope: None,
+            endpoint_name: Some("vpn.example.org:51820".parse().unwrap()),
+            tx_bytes: 0,
+            rx_bytes: 0,
+            last_handshake: None,
+            allowed_ips: Vec::new(),
+            link_local: None,
+        };
+        s.peers.push(p.clone());
+        let text = status(&s);
+        assert!(
+            text.contains("\t\twgendpoint: 192.0.2.10 51820 (vpn.example.org)\n"),
+            "{text}"
+        );
+        p.endpoint = Some("192.0.2.10:4444".parse().unwrap());
+        s.peers[0] = p;
+        let text = status(&s);
+        assert!(
+            text.contains("\t\twgendpoint: 192.0.2.10 4444 (vpn.example.org 51820)\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the daemon is asked anything.
 
 use proto::request::MAX_DESCR;
-use proto::{IfAddr, Key, Op, Prefix};
+use proto::{EndpointName, IfAddr, Key, Op, Prefix};
 use std::io::BufRead;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
@@ -68,22 +68,35 @@ fn v4_netmask_len(s: &str) -> Option<u8> {
     (bits.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
 }
 
-fn endpoint(host: &str, port: &str) -> Result<SocketAddr, String> {
+/// `wgendpoint HOST PORT`: an IP literal as an address; a host name as a
+/// name, which the daemon resolves (and resolves again later: wg(4)
+/// "Endpoints by name"), so that what it keeps and what it looks up are
+/// the same, and in its own namespace.
+fn endpoint(host: &str, port: &str) -> Result<Op, String> {
     let p = match strtonum(port, 0, 65535) {
         Ok(p) => p as u16,
         Err(_) => return Err(format!("wgendpoint: invalid port {port}")),
     };
     let h = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = h.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, p));
+        return Ok(Op::Endpoint(SocketAddr::new(ip, p)));
     }
     // Digits and dots only: meant as an IPv4 address, never a name.
     if !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(format!("wgendpoint: bad address: {host}"));
     }
+    if proto::host::is_host_name(h) {
+        return Ok(Op::EndpointName(EndpointName {
+            host: h.to_string(),
+            port: p,
+        }));
+    }
+    // An IPv6 address with a scope (fe80::1%em0): the system's parser
+    // knows the interface names, here as before.
     match (h, p).to_socket_addrs() {
         Ok(mut it) => it
             .next()
+            .map(Op::Endpoint)
             .ok_or_else(|| format!("{host}: Name or service not known")),
         Err(e) => {
             let m = e.to_string();
@@ -302,7 +315,7 @@ pub fn parse(words: &[String], keys: &mut dyn KeySource) -> Result<Command, Stri
                 let (Some(h), Some(p)) = (words.get(i + 1), words.get(i + 2)) else {
                     return Err(format!("'{w}' requires 2 arguments"));
                 };
-                ops.push(Op::Endpoint(endpoint(h, p)?));
+                ops.push(endpoint(h, p)?);
                 i += 2;
             }
             "wgaip" => {
@@ -443,6 +456,24 @@ mod tests {
         assert_eq!(c.ops[4], Op::ReplaceAllowedIps);
         assert_eq!(c.ops[6], Op::AllowedIp("fd00::2/128".parse().unwrap()));
         assert_eq!(c.ops[10], Op::Up(true));
+    }
+
+    /// A host name goes to the daemon as a name (it resolves it there);
+    /// addresses as today.
+    #[test]
+    fn endpoint_names_go_to_the_daemon() {
+        let c = p(&format!("wgpeer {K} wgendpoint vpn.example.org 51820")).unwrap();
+        assert_eq!(
+            c.ops[1],
+            Op::EndpointName(EndpointName {
+                host: "vpn.example.org".into(),
+                port: 51820
+            })
+        );
+        let c = p(&format!("wgpeer {K} wgendpoint [fd00::1] 5")).unwrap();
+        assert_eq!(c.ops[1], Op::Endpoint("[fd00::1]:5".parse().unwrap()));
+        let c = p(&format!("wgpeer {K} wgendpoint fe80::1%lo 5")).unwrap();
+        assert!(matches!(c.ops[1], Op::Endpoint(std::net::SocketAddr::V6(a)) if a.scope_id() != 0));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod addr;
 pub mod errno;
 pub mod flags;
+pub mod host;
 pub mod key;
 pub mod paths;
 pub mod request;
@@ -21,6 +22,7 @@ pub mod wipe;
 pub mod wire;
 
 pub use addr::{IfAddr, Prefix};
+pub use host::EndpointName;
 pub use key::Key;
 pub use request::{Op, Request};
 pub use status::{InterfaceStatus, PeerStatus, Psk};

@@ -5,6 +5,7 @@
 //! to the nearest preceding `Peer`/`RemovePeer`, as on the command line.
 
 use crate::addr::{IfAddr, Prefix};
+use crate::host::EndpointName;
 use crate::key::Key;
 use std::net::{IpAddr, SocketAddr};
 
@@ -75,7 +76,13 @@ pub enum Op {
     Peer(Key),
     RemovePeer(Key),
     RemoveAllPeers,
+    /// An address: the endpoint is this address (and no name).
     Endpoint(SocketAddr),
+    /// A host name: the daemon resolves it before applying the request
+    /// and then sends the address first (`Endpoint`, then this), so that
+    /// applied, this only gives the endpoint its name. Alone (a
+    /// hand-over), the name is kept and the address left as it is.
+    EndpointName(EndpointName),
     /// Empty the selected peer's allowed IPs (ifconfig's `wgaip` list
     /// replaces: the CLI sends this before a peer's first `wgaip`).
     ReplaceAllowedIps,
@@ -110,6 +117,7 @@ impl Op {
         matches!(
             self,
             Op::Endpoint(_)
+                | Op::EndpointName(_)
                 | Op::ReplaceAllowedIps
                 | Op::AllowedIp(_)
                 | Op::UpdateOnly
@@ -298,6 +306,7 @@ fn encode_op(op: &Op) -> (String, String) {
         Op::RemovePeer(k) => key_kv("remove_peer", k),
         Op::RemoveAllPeers => kv("remove_all_peers", "1"),
         Op::Endpoint(a) => kv("endpoint", a),
+        Op::EndpointName(n) => kv("endpoint_name", n),
         Op::ReplaceAllowedIps => kv("replace_allowed_ips", "1"),
         Op::AllowedIp(p) => kv("allowed_ip", p),
         Op::UpdateOnly => kv("update_only", "1"),
@@ -358,6 +367,7 @@ fn decode_op(k: &str, v: &str) -> Result<Op, String> {
         "remove_peer" => Op::RemovePeer(key()?),
         "remove_all_peers" if v == "1" => Op::RemoveAllPeers,
         "endpoint" => Op::Endpoint(v.parse().map_err(|_| bad())?),
+        "endpoint_name" => Op::EndpointName(v.parse().map_err(|_| bad())?),
         "replace_allowed_ips" if v == "1" => Op::ReplaceAllowedIps,
         "allowed_ip" => Op::AllowedIp(v.parse().map_err(|_| bad())?),
         "update_only" if v == "1" => Op::UpdateOnly,
@@ -401,6 +411,7 @@ mod tests {
             Op::RemoveAllPeers,
             Op::Peer(Key::new([2; 32])),
             Op::Endpoint("[fd00::1]:51820".parse().unwrap()),
+            Op::EndpointName("vpn.example.org:51820".parse().unwrap()),
             Op::ReplaceAllowedIps,
             Op::AllowedIp("10.0.0.0/8".parse().unwrap()),
             Op::UpdateOnly,
@@ -504,6 +515,8 @@ mod tests {
             ("up", "yes"),
             ("nonsense", "1"),
             ("endpoint", "1.2.3.4"),
+            ("endpoint_name", "192.0.2.1:51820"),
+            ("endpoint_name", "vpn.example.org"),
         ] {
             assert!(Request::decode(&set(k, v)).is_err(), "{k}={v}");
         }

@@ -4,6 +4,7 @@
 //! format. Secrets are only present when root asked for them.
 
 use crate::addr::{IfAddr, Prefix};
+use crate::host::EndpointName;
 use crate::key::Key;
 use crate::request::parse_num;
 use std::net::SocketAddr;
@@ -28,6 +29,10 @@ pub struct PeerStatus {
     /// The name of the interface an IPv6 link-local endpoint's scope id
     /// stands for, as the daemon sees it.
     pub endpoint_scope: Option<String>,
+    /// The host name and port the endpoint was configured by, if it was
+    /// given by name (`endpoint` is the address it resolved to, or the
+    /// one the peer roamed to since).
+    pub endpoint_name: Option<EndpointName>,
     pub tx_bytes: u64,
     pub rx_bytes: u64,
     /// When the last handshake completed, as time since the Unix epoch.
@@ -127,6 +132,9 @@ impl InterfaceStatus {
             if let Some(n) = &p.endpoint_scope {
                 m.push(kv("endpoint_scope", n));
             }
+            if let Some(n) = &p.endpoint_name {
+                m.push(kv("endpoint_name", n));
+            }
             m.push(kv("tx_bytes", p.tx_bytes));
             m.push(kv("rx_bytes", p.rx_bytes));
             if let Some(h) = p.last_handshake {
@@ -165,6 +173,7 @@ impl InterfaceStatus {
                     pka: 0,
                     endpoint: None,
                     endpoint_scope: None,
+                    endpoint_name: None,
                     tx_bytes: 0,
                     rx_bytes: 0,
                     last_handshake: None,
@@ -182,6 +191,7 @@ impl InterfaceStatus {
                     "persistent_keepalive" => p.pka = num(u16::MAX as u64)? as u16,
                     "endpoint" => p.endpoint = Some(v.parse().map_err(|_| bad())?),
                     "endpoint_scope" => p.endpoint_scope = Some(v.clone()),
+                    "endpoint_name" => p.endpoint_name = Some(v.parse().map_err(|_| bad())?),
                     "tx_bytes" => p.tx_bytes = num(u64::MAX)?,
                     "rx_bytes" => p.rx_bytes = num(u64::MAX)?,
                     "last_handshake" => {
@@ -238,6 +248,7 @@ mod tests {
             pka: 25,
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
             endpoint_scope: None,
+            endpoint_name: Some("vpn.example.org:51820".parse().unwrap()),
             tx_bytes: 1964,
             rx_bytes: 1868,
             last_handshake: Some(Duration::new(1_763_000_000, 5)),

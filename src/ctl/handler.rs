@@ -5,7 +5,7 @@ use crate::registry::{CloneError, Registry, CLONER};
 use crate::wg::config::ConfigError;
 use crate::wg::interface::SetError;
 use proto::errno::*;
-use proto::Request;
+use proto::{Op, Request};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -67,6 +67,23 @@ pub fn handle(
     let req = match Request::decode(msg) {
         Ok(r) => r,
         Err(_) => return fail(EINVAL),
+    };
+    // Host names are looked up first, outside every lock and hold (a
+    // lookup may take seconds): the request then carries their addresses.
+    let req = match req {
+        Request::Set { name, ops }
+            if root && ops.iter().any(|o| matches!(o, Op::EndpointName(_))) =>
+        {
+            let ops = match reg.get(&name) {
+                Some(ifc) => match crate::resolver::resolve_ops(&ifc, &ops) {
+                    Ok(o) => o,
+                    Err(why) => return done(vec![("error".into(), why)], EINVAL),
+                },
+                None => ops,
+            };
+            Request::Set { name, ops }
+        }
+        r => r,
     };
     // Nothing changes while a hand-over reads the state (it holds the
     // plane still); the hand-over itself takes that hold.

@@ -22,6 +22,7 @@
 //!   notify.rs    READY=1 for a Type=notify service manager
 //!   sched.rs     a thread's scheduling priority (the handshake service)
 //!   rlimit.rs    the descriptor limit, raised to the hard limit at start
+//!   resolve.rs   the system resolver (getaddrinfo), for endpoints by name
 //!   spare.rs     a spare descriptor, for answering "Too many open files"
 //!                at the descriptor limit instead of spinning on accept
 //! ```
@@ -37,6 +38,7 @@ pub mod netlink;
 pub mod netns;
 pub mod notify;
 pub mod peercred;
+pub mod resolve;
 pub mod rlimit;
 pub mod routes;
 pub mod sched;

@@ -17,6 +17,7 @@ use proto::{IfAddr, Key, Op, Prefix};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ConfigError {
@@ -221,6 +222,7 @@ impl Config {
         for k in j.peers.keys() {
             if let Some(pc) = self.peers.get_mut(k) {
                 pc.new_endpoint = None;
+                pc.new_name = false;
                 pc.rekey = false;
             }
         }
@@ -306,6 +308,8 @@ impl Config {
                             description: None,
                             allowed_ips: Vec::new(),
                             new_endpoint: None,
+                            endpoint_name: None,
+                            new_name: false,
                             rekey: false,
                         });
                     }
@@ -389,6 +393,7 @@ impl Config {
                 }
                 // Peer options were handled above.
                 Op::Endpoint(_)
+                | Op::EndpointName(_)
                 | Op::ReplaceAllowedIps
                 | Op::AllowedIp(_)
                 | Op::UpdateOnly
@@ -439,7 +444,19 @@ impl Config {
                     return;
                 };
                 match op {
-                    Op::Endpoint(a) => pc.new_endpoint = Some(*a),
+                    // An address replaces the endpoint and its name
+                    // (a new wgendpoint stops the lookups); a name
+                    // follows the address it was resolved to
+                    // (`proto::Op::EndpointName`).
+                    Op::Endpoint(a) => {
+                        pc.new_endpoint = Some(*a);
+                        pc.endpoint_name = None;
+                        pc.new_name = true;
+                    }
+                    Op::EndpointName(n) => {
+                        pc.endpoint_name = Some(Arc::new(n.clone()));
+                        pc.new_name = true;
+                    }
                     Op::PresharedKey(k) => {
                         let k = k.clone().filter(|k| !k.is_zero());
                         if pc.psk != k {

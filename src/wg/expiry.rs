@@ -5,6 +5,7 @@
 use crate::sys::boottime::Instant;
 use crate::wg::constants::*;
 use crate::wg::messages::{Events, Message};
+use crate::wg::names;
 use crate::wg::outbox::Outbox;
 use crate::wg::peer::{Peer, PeerState};
 use crate::wg::send;
@@ -89,6 +90,7 @@ pub fn expire(
             t.attempts += 1;
             ev.push(Message::HandshakeRetry(peer.id, t.attempts + 1));
             forget_source(st);
+            names::unanswered(peer, st);
             send::initiate(peer, st, tx, now, true, ev);
         }
     }
@@ -110,6 +112,7 @@ pub fn expire(
             KEEPALIVE_TIMEOUT_SECS + REKEY_TIMEOUT_SECS,
         ));
         forget_source(st);
+        names::unanswered(peer, st);
         send::initiate(peer, st, tx, now, false, ev);
     }
     let t = &mut st.timers;

@@ -108,6 +108,7 @@ mod carry;
 mod change;
 mod link;
 mod multipoint;
+mod names;
 mod namespaces;
 mod status;
 
@@ -407,7 +408,10 @@ impl Interface {
                 let still = cfg.peers.get(k).is_some_and(|pc| pc.live.is_some());
                 if let (Some(gone), false) = (&was, still) {
                     router.by_key.remove(k);
-                    timers::reset_sessions(gone, &mut gone.lock(), None);
+                    let mut st = gone.lock();
+                    timers::reset_sessions(gone, &mut st, None);
+                    // A lookup under way finds no name to apply to.
+                    st.name = None;
                     destroyed.push(gone.id);
                 }
                 let Some(pc) = cfg.peers.get_mut(k) else {
@@ -434,6 +438,9 @@ impl Interface {
                     // Our old address may not reach the new endpoint.
                     st.local = None;
                     st.contacted = None;
+                }
+                if pc.new_name {
+                    st.name = pc.endpoint_name.clone();
                 }
                 let old_pka = std::mem::replace(&mut st.pka, pc.pka);
                 if old_pka != st.pka {

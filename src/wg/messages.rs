@@ -2,6 +2,7 @@
 //! as `wgN: <message>` only while the interface has DEBUG set.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 pub enum Message<'a> {
     PeerCreated(u64),
@@ -27,6 +28,11 @@ pub enum Message<'a> {
     NoEndpoint(u64),
     SendFailed(&'a dyn fmt::Display),
     SocketsFailed(&'a dyn fmt::Display),
+    /// A peer's endpoint name resolved to another address: (peer, host,
+    /// old, new).
+    EndpointChanged(u64, &'a str, Option<SocketAddr>, SocketAddr),
+    /// Resolving a peer's endpoint name again failed: (peer, host, why).
+    ResolveFailed(u64, &'a str, &'a str),
 }
 
 /// Messages gathered under a peer's lock and logged after it is
@@ -91,6 +97,17 @@ impl fmt::Display for Message<'_> {
             ),
             SendFailed(e) => write!(f, "Unable to send packet: {e}"),
             SocketsFailed(e) => write!(f, "Unable to initialize sockets: {e}"),
+            EndpointChanged(p, host, old, new) => {
+                write!(f, "Endpoint of peer {p} ({host}) changed from ")?;
+                match old {
+                    Some(a) => write!(f, "{a}")?,
+                    None => write!(f, "none")?,
+                }
+                write!(f, " to {new}")
+            }
+            ResolveFailed(p, host, why) => {
+                write!(f, "Unable to resolve {host} for peer {p}: {why}")
+            }
         }
     }
 }
@@ -121,6 +138,20 @@ mod tests {
         assert_eq!(
             ZeroingKeys(1, 540).to_string(),
             "Zeroing out keys for peer 1, since we haven't received a new one in 540 seconds"
+        );
+        assert_eq!(
+            EndpointChanged(
+                1,
+                "vpn.example.org",
+                Some("192.0.2.1:51820".parse().unwrap()),
+                "192.0.2.7:51820".parse().unwrap()
+            )
+            .to_string(),
+            "Endpoint of peer 1 (vpn.example.org) changed from 192.0.2.1:51820 to 192.0.2.7:51820"
+        );
+        assert_eq!(
+            ResolveFailed(1, "vpn.example.org", "Name or service not known").to_string(),
+            "Unable to resolve vpn.example.org for peer 1: Name or service not known"
         );
     }
 }

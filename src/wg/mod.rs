@@ -13,7 +13,9 @@
 //! up takes `Interface::router` before its netlink call and keeps it
 //! through the commit, so that the first packets the kernel sends wait
 //! for the peers and sockets; a down interface serves no sockets, so that
-//! commit waits for no busy lock.
+//! commit waits for no busy lock. The queue of `names` (asks to resolve
+//! an endpoint's name again) is a leaf: the clock files an ask under
+//! `Peer::state`, and nothing is taken under the queue's lock.
 
 pub mod allowed_ips;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod keys;
 pub mod linklocal;
 pub mod messages;
 pub mod multipoint;
+pub mod names;
 pub mod outbox;
 pub mod peer;
 pub mod peers;

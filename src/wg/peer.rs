@@ -6,6 +6,7 @@ use crate::noise::tunnel::Tunnel;
 use crate::wg::deadlines::Timers;
 use crate::wg::interface::Interface;
 use crate::wg::schedule::Home;
+use proto::EndpointName;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -45,6 +46,10 @@ pub struct PeerState {
     /// `None` while the interface has no private key.
     pub tunnel: Option<Tunnel>,
     pub endpoint: Option<SocketAddr>,
+    /// The name `endpoint` was configured by, if any: the clock asks for
+    /// it to be resolved again when handshakes go unanswered
+    /// (`crate::wg::names`). The configuration's, shared.
+    pub name: Option<Arc<EndpointName>>,
     /// Our address the peer last reached us at, when it is not the one
     /// the kernel would pick anyway: replies and later traffic leave from
     /// it (sticky source), so a multi-homed host answers from the address

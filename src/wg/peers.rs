@@ -2,7 +2,7 @@
 //! creation order, and which peer owns each allowed IP.
 
 use crate::wg::peer::Peer;
-use proto::{Key, Prefix};
+use proto::{EndpointName, Key, Prefix};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +21,12 @@ pub struct PeerConfig {
     pub allowed_ips: Vec<Prefix>,
     /// Set by the request being applied; moved into the peer on commit.
     pub new_endpoint: Option<SocketAddr>,
+    /// The host name the endpoint was configured by (`wgendpoint NAME
+    /// PORT`), kept to show and to resolve again (`crate::wg::names`).
+    pub endpoint_name: Option<Arc<EndpointName>>,
+    /// The request set or cleared `endpoint_name`: the peer's copy is
+    /// updated on commit.
+    pub new_name: bool,
     /// The Noise state must be rebuilt on commit (new PSK).
     pub rekey: bool,
 }

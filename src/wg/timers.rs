@@ -237,6 +237,18 @@ pub fn pka_changed(peer: &Peer, st: &mut PeerState, old: u16, now: Instant) {
     }
 }
 
+/// The endpoint moved to a new address while a handshake waits for its
+/// answer (its name resolved to another): retry at once, there. The last
+/// initiation went to the old address and cannot be answered, so it
+/// does not hold this one back for REKEY_TIMEOUT; a name is resolved at
+/// most every 5 s, so this never sends faster than that.
+pub fn endpoint_moved(peer: &Peer, st: &mut PeerState, now: Instant) {
+    if st.timers.retransmit.is_some() {
+        st.timers.last_handshake_sent = None;
+        arm(peer, &mut st.timers.retransmit, now);
+    }
+}
+
 /// The keys are gone (zeroed after REJECT_AFTER_TIME * 3): nothing
 /// session-related is due any more.
 pub fn keys_zeroed(st: &mut PeerState) {
@@ -357,6 +369,21 @@ mod tests {
         assert!(r.confirmed);
         assert!(st.last_handshake.is_some());
         assert!(!data_sent(&q, &mut st, t0 + Duration::from_secs(150)));
+    }
+
+    /// A handshake waiting for an answer from an endpoint that moved is
+    /// retried at once; without one waiting, nothing is sent.
+    #[test]
+    fn a_moved_endpoint_is_retried_at_once() {
+        let p = peer();
+        let mut st = p.lock();
+        let t0 = Instant::now();
+        endpoint_moved(&p, &mut st, t0);
+        assert!(st.timers.retransmit.is_none());
+        initiation_sent(&p, &mut st, t0);
+        endpoint_moved(&p, &mut st, t0 + Duration::from_secs(1));
+        assert_eq!(st.timers.retransmit, Some(t0 + Duration::from_secs(1)));
+        assert!(st.timers.last_handshake_sent.is_none());
     }
 
     #[test]

@@ -238,3 +238,50 @@ fn link0_and_link1_exclude_each_other() {
     let c = with(c, &[Op::Link0(true)]);
     assert!(c.link0 && !c.link1);
 }
+
+/// A name follows the address it was resolved to and stays until an
+/// address replaces it; a failed request leaves it as it was.
+#[test]
+fn an_endpoint_name_stays_until_an_address_replaces_it() {
+    let name: proto::EndpointName = "vpn.example.org:51820".parse().unwrap();
+    let addr = "192.0.2.7:51820".parse().unwrap();
+    let mut c = with(
+        Config::default(),
+        &[
+            Op::Peer(key(1)),
+            Op::Endpoint(addr),
+            Op::EndpointName(name.clone()),
+        ],
+    );
+    let pc = c.peers.get(key(1).as_bytes()).unwrap();
+    assert_eq!(pc.new_endpoint, Some(addr));
+    assert_eq!(pc.endpoint_name.as_deref(), Some(&name));
+    assert!(pc.new_name);
+
+    // Refused (a bad MTU after it): the name and its marks as they were.
+    let j = c
+        .apply(&[Op::Peer(key(1)), Op::PersistentKeepalive(5)])
+        .unwrap();
+    c.settle(&j);
+    assert!(c
+        .apply(&[Op::Peer(key(1)), Op::Endpoint(addr), Op::Mtu(1)])
+        .is_err());
+    let pc = c.peers.get(key(1).as_bytes()).unwrap();
+    assert_eq!(pc.endpoint_name.as_deref(), Some(&name));
+    assert!(!pc.new_name);
+
+    // A hand-over gives the name alone: kept, the address untouched.
+    let c2 = with(
+        Config::default(),
+        &[Op::Peer(key(1)), Op::EndpointName(name.clone())],
+    );
+    let pc = c2.peers.get(key(1).as_bytes()).unwrap();
+    assert_eq!(pc.endpoint_name.as_deref(), Some(&name));
+    assert_eq!(pc.new_endpoint, None);
+
+    // An address: the name goes (no more lookups).
+    let c = with(c, &[Op::Peer(key(1)), Op::Endpoint(addr)]);
+    let pc = c.peers.get(key(1).as_bytes()).unwrap();
+    assert_eq!(pc.endpoint_name, None);
+    assert!(pc.new_name);
+}

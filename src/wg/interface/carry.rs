@@ -58,7 +58,7 @@ fn ops_of(cfg: &Config) -> Vec<Op> {
         + cfg
             .peers
             .iter()
-            .map(|pc| 4 + pc.allowed_ips.len())
+            .map(|pc| 5 + pc.allowed_ips.len())
             .sum::<usize>()
         + 1;
     let mut ops = Vec::with_capacity(n);
@@ -84,6 +84,8 @@ fn ops_of(cfg: &Config) -> Vec<Op> {
             Op::PersistentKeepalive(pc.pka),
             Op::PeerDescription(pc.description.clone()),
         ]);
+        // The name alone: the carried peer brings its address.
+        ops.extend(pc.endpoint_name.as_deref().cloned().map(Op::EndpointName));
         ops.extend(pc.allowed_ips.iter().map(|p| Op::AllowedIp(*p)));
     }
     ops.push(Op::Up(cfg.up));

@@ -49,6 +49,7 @@ impl Interface {
                     }
                     _ => None,
                 },
+                endpoint_name: pc.endpoint_name.as_deref().cloned(),
                 tx_bytes: peer.tx_bytes.load(Ordering::Relaxed),
                 rx_bytes: peer.rx_bytes.load(Ordering::Relaxed),
                 last_handshake: st
