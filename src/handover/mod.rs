@@ -61,8 +61,11 @@ pub fn handed_over() -> bool {
 }
 
 /// Write `pid` to the pid file, replacing it whole (a reader never sees
-/// it empty or half written).
+/// it empty or half written). The old and the new process both write
+/// it at the end of a hand-over: each through a file of its own.
 pub fn write_pidfile(p: &std::path::Path, pid: u32) -> std::io::Result<()> {
-    let tmp = p.with_extension("handover");
+    let mut tmp = p.as_os_str().to_owned();
+    tmp.push(format!(".handover.{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
     std::fs::write(&tmp, format!("{pid}\n")).and_then(|()| std::fs::rename(&tmp, p))
 }
