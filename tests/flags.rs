@@ -60,8 +60,10 @@ fn link0_link1_debug_up_in_status_and_kernel() {
     d.ok(&format!("{i} -link0 debug link2 mtu 1280"));
     assert_eq!(
         first_line(&d, &i),
-        format!("{i}: flags=40c5<UP,DEBUG,RUNNING,NOARP,LINK2> metric 0 mtu 1280")
+        format!("{i}: flags=c0c5<UP,DEBUG,RUNNING,NOARP,LINK2,MULTICAST> metric 0 mtu 1280")
     );
+    // link2 (a multipoint link, issue 34) is multicast too, in the kernel.
+    assert!(has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
     let mtu = ns.run(&format!("cat /sys/class/net/{i}/mtu"));
     assert_eq!(mtu.trim(), "1280");
 
@@ -71,6 +73,7 @@ fn link0_link1_debug_up_in_status_and_kernel() {
         format!("{i}: flags=80<NOARP> metric 0 mtu 1280")
     );
     assert!(!has(&ns.link_flags(&i).unwrap(), "UP"));
+    assert!(!has(&ns.link_flags(&i).unwrap(), "MULTICAST"));
 }
 
 #[test]
