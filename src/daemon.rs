@@ -292,6 +292,12 @@ fn start_watchers(opts: &Options, reg: &Arc<Registry>, sigs: SigSet) -> Result<(
                     }
                 }
                 Ok(sig) => {
+                    // A hand-over under way (wgd -R) finishes first; if
+                    // it handed everything over, the links and files are
+                    // the new process's now.
+                    if crate::handover::give::settled() {
+                        std::process::exit(0);
+                    }
                     if crate::ctl::unloading() {
                         crate::log::info("unloaded".to_string());
                     } else {

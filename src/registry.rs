@@ -130,8 +130,8 @@ impl Wiring for Wires {
         Ok(())
     }
 
-    fn watch_routes(&self, ifc: &Arc<Interface>, on: bool) {
-        crate::routewatch::watch(ifc, on);
+    fn watch_routes(&self, ifc: &Arc<Interface>, on: bool) -> bool {
+        crate::routewatch::watch(ifc, on)
     }
 
     fn stop(&self) {

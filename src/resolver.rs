@@ -43,8 +43,13 @@ fn lookup(host: &str) -> Answer {
 /// (`v6`) or not, or why there is none.
 fn address(name: &EndpointName, answer: &Answer, v6: bool) -> Result<SocketAddr, String> {
     let all = answer.as_ref().map_err(Clone::clone)?;
-    names::pick(all, name.port, v6)
-        .ok_or_else(|| "no IPv4 address, and the interface has no IPv6 socket".to_string())
+    names::pick(all, name.port, v6).ok_or_else(|| {
+        if v6 {
+            "no address but IPv6 link-local ones, which have no scope here".to_string()
+        } else {
+            "no IPv4 address, and the interface has no IPv6 socket".to_string()
+        }
+    })
 }
 
 /// The request with every host name resolved: each `EndpointName` is

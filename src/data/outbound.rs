@@ -57,6 +57,7 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
         ifc,
         router: &router,
         live: socks.is_some(),
+        fanned: std::cell::Cell::new(0),
     };
     let mut end = Drained::More;
     for _ in 0..BUDGET {
@@ -109,6 +110,9 @@ struct Routing<'a> {
     ifc: &'a Interface,
     router: &'a Router,
     live: bool,
+    /// link2: how many peers a multicast packet went to before the
+    /// transmit queue filled (it goes on to the others once flushed).
+    fanned: std::cell::Cell<usize>,
 }
 
 /// Plan packet `i` and the packets after it that go to the same peer,
@@ -190,8 +194,10 @@ fn plan_run(
 /// link2: plan packet `i`, link-local multicast, for every peer with an
 /// endpoint, each sealed from the same packet for its own session (no
 /// copy but the ones staged for peers without a session, whose
-/// handshake starts). Peers the transmit queue has no room left for
-/// miss it, as on a congested link.
+/// handshake starts). Should the transmit queue fill on the way, the
+/// packet is not done: the caller flushes and calls again, and it goes
+/// on with the next peer (the router is held for the whole drain, so
+/// the peers' order stands).
 fn plan_multicast(
     to: &Routing,
     pk: &TunPackets,
@@ -204,9 +210,12 @@ fn plan_multicast(
     let p = pk.packet(i);
     let padded = padded_len(p.len(), router.mtu);
     let mut ev = Events::default();
-    for peer in router.by_key.values() {
+    let start = to.fanned.get();
+    for (k, peer) in router.by_key.values().enumerate().skip(start) {
         if tx.is_full() {
-            break;
+            to.fanned.set(k);
+            ev.each(|m| ifc.log(m));
+            return i;
         }
         let mut st = peer.lock();
         let Some(ep) = st.endpoint else {
@@ -238,6 +247,7 @@ fn plan_multicast(
         }
     }
     ev.each(|m| ifc.log(m));
+    to.fanned.set(0);
     i + 1
 }
 

@@ -44,6 +44,14 @@ pub struct Context {
 /// One hand-over at a time.
 static BUSY: Mutex<()> = Mutex::new(());
 
+/// Wait for a hand-over under way to end; whether one handed everything
+/// over (then this process must exit without touching a link: they are
+/// the new process's).
+pub fn settled() -> bool {
+    let _wait = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+    crate::handover::handed_over()
+}
+
 fn end(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();

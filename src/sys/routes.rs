@@ -86,6 +86,10 @@ pub enum RouteEvent {
     },
     /// The socket overran: dump again.
     Lost,
+    /// Link `index` changed (flags, state) or lost an address: the kernel
+    /// may have flushed its IPv4 routes without a word (it does, going
+    /// down or losing an address), so they are read again.
+    Link { nsid: Option<i32>, index: u32 },
 }
 
 fn address(a: &RouteAddress) -> Option<IpAddr> {
@@ -192,6 +196,18 @@ pub fn parse_events(mut buf: &[u8], nsid: Option<i32>, out: &mut Vec<RouteEvent>
             NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(r)) => {
                 parse(r, false, &mut each)
             }
+            NetlinkPayload::InnerMessage(
+                RouteNetlinkMessage::NewLink(l) | RouteNetlinkMessage::DelLink(l),
+            ) => out.push(RouteEvent::Link {
+                nsid,
+                index: l.header.index,
+            }),
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(a)) => {
+                out.push(RouteEvent::Link {
+                    nsid,
+                    index: a.header.index,
+                })
+            }
             _ => {}
         }
         out.extend(
@@ -229,6 +245,9 @@ pub fn dump() -> io::Result<Vec<(u32, Route)>> {
     Ok(out)
 }
 
+const RTMGRP_LINK: u32 = 0x1;
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 const RTMGRP_IPV4_ROUTE: u32 = 0x40;
 const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 
@@ -243,7 +262,12 @@ pub struct RouteEvents {
 impl RouteEvents {
     pub fn open() -> io::Result<RouteEvents> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
-        sock.bind(&SocketAddr::new(0, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE))?;
+        let groups = RTMGRP_IPV4_ROUTE
+            | RTMGRP_IPV6_ROUTE
+            | RTMGRP_LINK
+            | RTMGRP_IPV4_IFADDR
+            | RTMGRP_IPV6_IFADDR;
+        sock.bind(&SocketAddr::new(0, groups))?;
         sock.set_listen_all_namespaces(true)?;
         Ok(RouteEvents {
             sock,
@@ -252,20 +276,35 @@ impl RouteEvents {
         })
     }
 
-    /// Block for the next datagram of events, at most `wait` (`None`:
-    /// until one comes).
-    pub fn next(&mut self, out: &mut Vec<RouteEvent>, wait: Option<std::time::Duration>) {
+    /// The socket, to wait on with others.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.sock.as_fd()
+    }
+
+    /// The next datagram of events, waiting at most `wait` (`None`: until
+    /// one comes); an error when none came (or the socket failed).
+    pub fn next(
+        &mut self,
+        out: &mut Vec<RouteEvent>,
+        wait: Option<std::time::Duration>,
+    ) -> io::Result<()> {
         out.clear();
         if wait != self.wait {
             let d = wait.unwrap_or_default();
-            if super::netlink::set_recv_timeout(&self.sock, d).is_ok() {
-                self.wait = wait;
-            }
+            super::netlink::set_recv_timeout(&self.sock, d)?;
+            self.wait = wait;
         }
         match super::netlink::recv_with_nsid(self.sock.as_raw_fd(), &mut self.buf) {
-            Ok((n, nsid)) => parse_events(&self.buf[..n], nsid, out),
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => out.push(RouteEvent::Lost),
-            Err(_) => {}
+            Ok((n, nsid)) => {
+                parse_events(&self.buf[..n], nsid, out);
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                out.push(RouteEvent::Lost);
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 }

@@ -63,7 +63,10 @@ pub trait Wiring: Send + Sync {
     fn stop(&self);
     /// Keep the interface's route copy (link2 set: `on`) from now on, or
     /// stop.
-    fn watch_routes(&self, _ifc: &Arc<Interface>, _on: bool) {}
+    /// False if that cannot start now (tried again at the next request).
+    fn watch_routes(&self, _ifc: &Arc<Interface>, _on: bool) -> bool {
+        true
+    }
 }
 
 #[derive(Debug)]
@@ -101,7 +104,7 @@ pub struct Interface {
     /// The kernel's routes over the link, while link2 is set, and
     /// whether they are being kept (`multipoint::follow_link2`).
     routes: Mutex<crate::wg::routes::RouteCopy>,
-    routes_watched: AtomicBool,
+    routes_watched: Mutex<bool>,
 }
 
 mod carry;

@@ -40,7 +40,29 @@ impl RouteCopy {
                 .or_default()
                 .insert(r.metric, r.gateways);
         } else if let Some(m) = self.routes.get_mut(&key) {
-            m.remove(&r.metric);
+            // IPv6 deletes next hops one at a time: a deletion that
+            // names gateways takes only those (the route goes with its
+            // last one); IPv4 deletes the whole route.
+            let partial = r.dst.addr().is_ipv6() && r.gateways.first().is_some();
+            match m.get_mut(&r.metric) {
+                Some(have) if partial => {
+                    let named = have.iter().any(|g| r.gateways.iter().any(|x| x == g));
+                    if named {
+                        let mut left = Gateways::default();
+                        for g in have.iter().filter(|g| !r.gateways.iter().any(|x| x == *g)) {
+                            left.push(g);
+                        }
+                        if left.first().is_some() {
+                            *have = left;
+                        } else {
+                            m.remove(&r.metric);
+                        }
+                    }
+                }
+                _ => {
+                    m.remove(&r.metric);
+                }
+            }
             if m.is_empty() {
                 self.routes.remove(&key);
             }
@@ -131,6 +153,49 @@ mod tests {
         c.replace_all([r(254, "10.9.0.0/16", 0, None)]);
         assert_eq!(c.chosen(&d), None);
         assert_eq!(c.main().count(), 1);
+    }
+
+    #[test]
+    fn ipv6_deletes_one_next_hop_at_a_time() {
+        let mut c = RouteCopy::default();
+        let d: Prefix = "fd05::/64".parse().unwrap();
+        let mut both = Gateways::one(Some("fe80::3".parse().unwrap()));
+        both.push("fe80::4".parse().unwrap());
+        let mut r6 = r(254, "fd05::/64", 1024, None);
+        r6.gateways = both;
+        c.apply(RouteChange::Put(r6));
+        c.apply(RouteChange::Delete(r(
+            254,
+            "fd05::/64",
+            1024,
+            Some("fe80::3"),
+        )));
+        assert_eq!(c.chosen(&d), gw("fe80::4"));
+        // Naming a gateway it does not have changes nothing.
+        c.apply(RouteChange::Delete(r(
+            254,
+            "fd05::/64",
+            1024,
+            Some("fe80::9"),
+        )));
+        assert_eq!(c.chosen(&d), gw("fe80::4"));
+        c.apply(RouteChange::Delete(r(
+            254,
+            "fd05::/64",
+            1024,
+            Some("fe80::4"),
+        )));
+        assert_eq!(c.chosen(&d), None);
+        // IPv4: the whole route, whatever gateway the deletion names.
+        let d4: Prefix = "10.5.0.0/16".parse().unwrap();
+        c.apply(RouteChange::Put(r(254, "10.5.0.0/16", 0, Some("10.0.0.3"))));
+        c.apply(RouteChange::Delete(r(
+            254,
+            "10.5.0.0/16",
+            0,
+            Some("10.0.0.9"),
+        )));
+        assert_eq!(c.chosen(&d4), None);
     }
 
     #[test]

@@ -227,7 +227,7 @@ impl Interface {
             v6_dropped: AtomicBool::new(false),
             wiring,
             routes: Mutex::new(Default::default()),
-            routes_watched: AtomicBool::new(false),
+            routes_watched: Mutex::new(false),
         })
     }
 }

@@ -9,6 +9,7 @@
 use super::{lock, Interface};
 use crate::sys::netlink::Where;
 use crate::sys::routes::{self, RouteChange};
+use crate::wg::linklocal;
 use crate::wg::multipoint::Multipoint;
 use crate::wg::router::Router;
 use std::io;
@@ -65,19 +66,21 @@ impl Interface {
     }
 
     /// Start or stop keeping the route copy when link2 was set or
-    /// cleared: called with no lock held (the first read of the routes
-    /// is a netlink dump).
+    /// cleared: called with no lock but this one held, so that two
+    /// requests cannot cross (one turning it on while the other turns it
+    /// off). A watch that could not start is tried again at the next
+    /// request.
     pub(super) fn follow_link2(self: &Arc<Self>) {
-        let on = self.is_multipoint();
-        if self
-            .routes_watched
-            .swap(on, std::sync::atomic::Ordering::SeqCst)
-            != on
-        {
-            if !on {
-                lock(&self.routes).replace_all([]);
-            }
-            self.wiring.watch_routes(self, on);
+        let mut watched = lock(&self.routes_watched);
+        let on = self.is_multipoint() && !self.destroyed.load(std::sync::atomic::Ordering::SeqCst);
+        if *watched == on {
+            return;
+        }
+        if !on {
+            lock(&self.routes).replace_all([]);
+        }
+        if self.wiring.watch_routes(self, on) || !on {
+            *watched = on;
         }
     }
 
@@ -87,10 +90,7 @@ impl Interface {
     }
 
     /// A peer's link-local address, while link2 is set.
-    pub(super) fn link_local_of(
-        router: &Router,
-        peer: &Arc<crate::wg::peer::Peer>,
-    ) -> Option<Ipv6Addr> {
-        router.multipoint.as_ref()?.link_local_of(peer)
+    pub(super) fn link_local_of(router: &Router, key: &[u8; 32]) -> Option<Ipv6Addr> {
+        router.multipoint.as_ref().map(|_| linklocal::of(key))
     }
 }

@@ -30,7 +30,7 @@ impl Interface {
         let router = self.router();
         for pc in cfg.peers.iter() {
             let Some(peer) = &pc.live else { continue };
-            let link_local = Interface::link_local_of(&router, peer);
+            let link_local = Interface::link_local_of(&router, pc.public_key.as_bytes());
             let st = peer.lock();
             s.peers.push(PeerStatus {
                 public_key: pc.public_key.clone(),
