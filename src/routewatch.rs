@@ -203,12 +203,27 @@ fn run(w: &'static Watcher, mut events: RouteEvents, mut ear: UnixStream) {
         let mut rang = [0u8; 64];
         while matches!(ear.read(&mut rang), Ok(n) if n > 0) {}
         // Every datagram waiting, in order.
-        while events
-            .next(&mut batch, Some(Duration::from_millis(1)))
-            .is_ok()
-        {
-            for e in &batch {
-                apply(w, e, &batch);
+        let mut got = false;
+        loop {
+            match events.next(&mut batch, Some(Duration::from_millis(1))) {
+                Ok(()) => {
+                    got = true;
+                    for e in &batch {
+                        apply(w, e, &batch);
+                    }
+                }
+                Err(e) => {
+                    // A socket that says it is ready but only fails:
+                    // do not spin on it.
+                    let quiet = matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    );
+                    if !quiet && !got {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    break;
+                }
             }
         }
     }
