@@ -389,3 +389,71 @@ impl Drop for Proc {
         }
     }
 }
+
+/// The hosts of the link2 tests, and how much traffic tells a path.
+pub const HOSTS: usize = 4;
+pub const A: usize = 0;
+pub const B: usize = 1;
+pub const C: usize = 2;
+pub const D: usize = 3;
+/// 20 pings of 1000 bytes: about 21 kB of WireGuard data each way; the
+/// routing daemons' own traffic to one peer in the same second is a few
+/// hundred bytes.
+pub const PINGS: u32 = 20;
+pub const SIZE: u32 = 1000;
+pub const BULK: u64 = 20_000;
+pub const QUIET: u64 = 5_000;
+
+pub fn delta(
+    before: &std::collections::HashMap<usize, (u64, u64)>,
+    after: &std::collections::HashMap<usize, (u64, u64)>,
+    peer: usize,
+) -> (u64, u64) {
+    let (t0, r0) = before.get(&peer).copied().unwrap_or_default();
+    let (t1, r1) = after.get(&peer).copied().unwrap_or_default();
+    (t1.saturating_sub(t0), r1.saturating_sub(r0))
+}
+
+/// 20 pings of 1000 bytes from `from`'s LAN to `to`'s (IPv4): all answered,
+/// and `from`'s per-peer counters show the bytes sent to and received
+/// from `via` only; `to` received them from `via` and answered through it.
+pub fn traffic_goes_via(m: &Mesh, from: usize, to: usize, via: usize) {
+    let (f0, t0) = (m.counters(from), m.counters(to));
+    let out = m.hosts[from].ns.exec(&format!(
+        "ping -q -c {PINGS} -s {SIZE} -i 0.02 -W 2 -I {} {}",
+        lan4(from),
+        lan4(to)
+    ));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (f1, t1) = (m.counters(from), m.counters(to));
+    assert!(
+        text.contains(&format!("{PINGS} received")),
+        "host {from} -> {to} via {via}: not every ping answered: {text}\n{}",
+        m.routes_text()
+    );
+    let seen: Vec<(usize, (u64, u64))> = (0..m.len())
+        .filter(|&o| o != from)
+        .map(|o| (o, delta(&f0, &f1, o)))
+        .collect();
+    eprintln!("link2: {from} -> {to} via {via}: per-peer (tx, rx) deltas at {from}: {seen:?}");
+    for &(o, (tx, rx)) in &seen {
+        if o == via {
+            assert!(
+                tx >= BULK && rx >= BULK,
+                "host {from}: {tx} bytes sent to / {rx} received from host {via}, want >= {BULK} ({seen:?})"
+            );
+        } else {
+            assert!(
+                tx < QUIET && rx < QUIET,
+                "host {from}: {tx} bytes sent to / {rx} received from host {o}, which is not the path ({seen:?})"
+            );
+        }
+    }
+    // At `to`, the bytes came from (and went back to) the last hop.
+    let hop = if via == to { from } else { via };
+    let (tx, rx) = delta(&t0, &t1, hop);
+    assert!(
+        tx >= BULK && rx >= BULK,
+        "host {to}: {rx} bytes from / {tx} to host {hop}, want >= {BULK}"
+    );
+}

@@ -4,6 +4,7 @@
 //! PID we started.
 #![allow(dead_code)]
 
+pub mod bsd;
 pub mod capture;
 pub mod host;
 pub mod mesh;
