@@ -248,19 +248,14 @@ fn a_status_reply_with_keys_leaves_no_private_key() {
     st.listen_port = Some(51820);
     for i in 0..8u8 {
         st.peers.push(PeerStatus {
-            public_key: Key::new(random_key()),
-            id: i as u64,
             description: Some(format!("peer {i}")),
             psk: Psk::Key(Key::new(psk)),
             pka: 25,
             endpoint: Some(format!("192.0.2.{i}:51820").parse().unwrap()),
-            endpoint_scope: None,
-            endpoint_name: None,
             tx_bytes: 1,
             rx_bytes: 2,
-            last_handshake: None,
             allowed_ips: vec![format!("10.{i}.0.0/16").parse().unwrap()],
-            link_local: None,
+            ..PeerStatus::new(Key::new(random_key()), i as u64)
         });
     }
     let slots = [
@@ -335,19 +330,8 @@ fn a_uapi_get_leaves_no_private_key() {
     st.listen_port = Some(51820);
     for i in 0..40u8 {
         st.peers.push(PeerStatus {
-            public_key: Key::new(random_key()),
-            id: i as u64,
-            description: None,
-            psk: Psk::None,
-            pka: 0,
-            endpoint: None,
-            endpoint_scope: None,
-            endpoint_name: None,
-            tx_bytes: 0,
-            rx_bytes: 0,
-            last_handshake: None,
             allowed_ips: vec![format!("10.{i}.0.0/16").parse().unwrap()],
-            link_local: None,
+            ..PeerStatus::new(Key::new(random_key()), i as u64)
         });
     }
     let slots = [arm(&k), arm(hex.as_bytes())];

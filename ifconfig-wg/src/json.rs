@@ -233,19 +233,9 @@ mod tests {
     fn endpoint_name_beside_the_address() {
         let mut st = InterfaceStatus::new("wg0");
         st.peers.push(proto::PeerStatus {
-            public_key: proto::Key::new([7; 32]),
-            id: 1,
-            description: None,
-            psk: Psk::None,
-            pka: 0,
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
-            endpoint_scope: None,
             endpoint_name: Some("vpn.example.org:51820".parse().unwrap()),
-            tx_bytes: 0,
-            rx_bytes: 0,
-            last_handshake: None,
-            allowed_ips: Vec::new(),
-            link_local: None,
+            ..proto::PeerStatus::new(proto::Key::new([7; 32]), 1)
         });
         let c = status(&[st], false);
         assert!(

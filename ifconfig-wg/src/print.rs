@@ -210,19 +210,9 @@ mod tests {
     fn endpoint_with_its_name() {
         let mut s = InterfaceStatus::new("wg0");
         let mut p = PeerStatus {
-            public_key: Key::new([7; 32]),
-            id: 1,
-            description: None,
-            psk: Psk::None,
-            pka: 0,
             endpoint: Some("192.0.2.10:51820".parse().unwrap()),
-            endpoint_scope: None,
             endpoint_name: Some("vpn.example.org:51820".parse().unwrap()),
-            tx_bytes: 0,
-            rx_bytes: 0,
-            last_handshake: None,
-            allowed_ips: Vec::new(),
-            link_local: None,
+            ..PeerStatus::new(Key::new([7; 32]), 1)
         };
         s.peers.push(p.clone());
         let text = status(&s);

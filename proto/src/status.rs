@@ -44,6 +44,27 @@ pub struct PeerStatus {
     pub link_local: Option<std::net::Ipv6Addr>,
 }
 
+impl PeerStatus {
+    /// A peer with nothing to say yet but its key and id.
+    pub fn new(public_key: Key, id: u64) -> PeerStatus {
+        PeerStatus {
+            public_key,
+            id,
+            description: None,
+            psk: Psk::None,
+            pka: 0,
+            endpoint: None,
+            endpoint_scope: None,
+            endpoint_name: None,
+            tx_bytes: 0,
+            rx_bytes: 0,
+            last_handshake: None,
+            allowed_ips: Vec::new(),
+            link_local: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct InterfaceStatus {
     pub name: String,
@@ -165,21 +186,7 @@ impl InterfaceStatus {
             }
             let i = out.last_mut().ok_or_else(bad)?;
             if k == "peer" {
-                i.peers.push(PeerStatus {
-                    public_key: key()?,
-                    id: 0,
-                    description: None,
-                    psk: Psk::None,
-                    pka: 0,
-                    endpoint: None,
-                    endpoint_scope: None,
-                    endpoint_name: None,
-                    tx_bytes: 0,
-                    rx_bytes: 0,
-                    last_handshake: None,
-                    allowed_ips: Vec::new(),
-                    link_local: None,
-                });
+                i.peers.push(PeerStatus::new(key()?, 0));
                 continue;
             }
             if let Some(p) = i.peers.last_mut() {

@@ -25,6 +25,7 @@ use crate::wg::multipoint::is_local_multicast;
 use crate::wg::peer::Peer;
 use crate::wg::router::Router;
 use crate::wg::send;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +42,37 @@ pub struct Seal {
     packet: usize,
     padded: usize,
     at: usize,
+}
+
+impl Seal {
+    /// Packet `packet`, padded to `padded`, to seal with `session` at
+    /// `counter`; its place is set when it is queued.
+    fn new(session: Arc<Session>, counter: u64, packet: usize, padded: usize) -> Seal {
+        Seal {
+            session,
+            counter,
+            packet,
+            padded,
+            at: 0,
+        }
+    }
+}
+
+/// Give a planned seal the transmit queue's next message, sent to `ep`
+/// from `local`, and count its bytes for `peer`.
+fn queue_seal(
+    mut seal: Seal,
+    peer: &Peer,
+    ep: SocketAddr,
+    local: Option<IpAddr>,
+    tx: &mut TxQueue,
+    seals: &mut Vec<Seal>,
+) {
+    let len = seal.padded + OVERHEAD;
+    seal.at = tx.used();
+    seals.push(seal);
+    peer.add_tx(len);
+    tx.commit(len, ep, local);
 }
 
 /// Drain the TUN device: at most `BUDGET` reads, then flush. A read
@@ -145,16 +177,8 @@ fn plan_run(
             let counter = session.as_ref().and_then(|s| s.reserve(1));
             match (&session, counter, st.endpoint) {
                 (Some(s), Some(counter), Some(ep)) => {
-                    let len = padded + OVERHEAD;
-                    seals.push(Seal {
-                        session: s.clone(),
-                        counter,
-                        packet: i,
-                        padded,
-                        at: tx.used(),
-                    });
-                    peer.add_tx(len);
-                    tx.commit(len, ep, st.local);
+                    let seal = Seal::new(s.clone(), counter, i, padded);
+                    queue_seal(seal, peer, ep, st.local, tx, seals);
                     sent = true;
                 }
                 (Some(_), Some(_), None) => ev.push(Message::NoEndpoint(peer.id)),
@@ -224,16 +248,8 @@ fn plan_multicast(
         let session = st.tunnel.as_ref().and_then(|t| t.sending(now)).cloned();
         match session.and_then(|s| s.reserve(1).map(|c| (s, c))) {
             Some((session, counter)) => {
-                let len = padded + OVERHEAD;
-                seals.push(Seal {
-                    session,
-                    counter,
-                    packet: i,
-                    padded,
-                    at: tx.used(),
-                });
-                peer.add_tx(len);
-                tx.commit(len, ep, st.local);
+                let seal = Seal::new(session, counter, i, padded);
+                queue_seal(seal, peer, ep, st.local, tx, seals);
                 send::after_sent(peer, &mut st, tx, false, now, &mut ev);
             }
             None => {
