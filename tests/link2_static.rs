@@ -208,12 +208,6 @@ fn link2_flag_status_down_up_and_off() {
 
 /// No such process, or a zombie (the old daemon is our child until the
 /// mesh reaps it).
-fn gone(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit(") ").next().unwrap_or("").starts_with('Z'))
-        .unwrap_or(true)
-}
-
 /// The process serving after a hand-over (not the one the test started),
 /// read from the pid file, ended by that PID when dropped.
 struct Taker(String);
@@ -276,7 +270,7 @@ fn link2_survives_a_hand_over() {
     assert_eq!(taker.pid(), old, "pid file");
     ok(&format!("kill -USR2 {old}"));
     assert!(
-        poll(10, || taker.pid() != old && taker.pid() != 0 && gone(old)),
+        poll(10, || taker.pid() != old && taker.pid() != 0 && !alive(old)),
         "no hand-over: {}",
         m.hosts[a].d.log_text()
     );

@@ -141,14 +141,3 @@ impl Drop for Shell<'_> {
         let _ = std::fs::remove_file(self.pidfile());
     }
 }
-
-/// Running (a zombie has ended; whoever adopted it reaps it later).
-pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !s.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
-}

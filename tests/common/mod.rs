@@ -73,6 +73,18 @@ pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// Whether process `pid` runs (a zombie has ended; whoever adopted it
+/// reaps it later).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
 /// SIGTERM to a child we started, wait up to 10 s, then SIGKILL.
 pub fn end_child(c: &mut Child) -> Option<std::process::ExitStatus> {
     let _ = sh(&format!("kill -TERM {}", c.id()));
