@@ -1,8 +1,15 @@
-//! TUN → UDP: read packets (a GSO super-packet arrives split into
-//! MTU-sized packets), route each by destination to a peer, and send
-//! them sealed, in GSO runs.
+//! TUN → UDP: read packets (a GSO super-packet is split into MTU-sized
+//! packets), route each by destination to a peer, and send them sealed,
+//! in GSO runs.
 //!
-//! Two steps per read. Planning, in order, under each peer's lock once
+//! A super-packet to a peer that can send now (the common case of
+//! bulk TCP) takes a shorter way (`plan_super`): one route lookup and
+//! one peer lock for all its segments, which are split straight into
+//! their messages' places in the transmit queue and sealed there. So a
+//! segment's bytes are copied once in user space, from the read into
+//! the message (they were copied twice: split, then sealed).
+//!
+//! Otherwise two steps per read. Planning, in order, under each peer's lock once
 //! per run of packets to that peer: reserve a counter of the session for
 //! every packet and its message's place in the transmit queue, run the
 //! timer events, stage packets that have no session and start a
@@ -15,10 +22,11 @@
 use crate::data::packet::{dst_addr, flush, padded_len};
 use crate::data::tx::TxQueue;
 use crate::data::{Buffers, Drained, BUDGET};
-use crate::noise::session::{Session, OVERHEAD};
+use crate::noise::session::{Session, HEADER_LEN, OVERHEAD};
 use crate::sys::boottime::Instant;
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunPackets};
+use crate::wg::constants::PADDING;
 use crate::wg::interface::Interface;
 use crate::wg::messages::{Events, Message};
 use crate::wg::multipoint::is_local_multicast;
@@ -39,24 +47,38 @@ const SHARE_MIN: usize = 2 * CHUNK;
 pub struct Seal {
     session: Arc<Session>,
     counter: u64,
-    packet: usize,
+    plain: Plain,
     padded: usize,
     at: usize,
 }
 
+/// Where a planned packet's plaintext is.
+#[derive(Clone, Copy)]
+enum Plain {
+    /// Packet `i` of the read: copied into the message when sealed.
+    Packet(usize),
+    /// Already in the message, this long (a segment split there).
+    InPlace(usize),
+}
+
 impl Seal {
-    /// Packet `packet`, padded to `padded`, to seal with `session` at
+    /// Packet `plain`, padded to `padded`, to seal with `session` at
     /// `counter`; its place is set when it is queued.
-    fn new(session: Arc<Session>, counter: u64, packet: usize, padded: usize) -> Seal {
+    fn new(session: Arc<Session>, counter: u64, plain: Plain, padded: usize) -> Seal {
         Seal {
             session,
             counter,
-            packet,
+            plain,
             padded,
             at: 0,
         }
     }
 }
+
+/// Room the transmit queue must have for the largest super-packet a
+/// read can return, split into it and sealed there: 64 KiB of segments,
+/// each with its header, tag and padding.
+const SUPER_ROOM: usize = 65_535 + tun_rs::IDEAL_BATCH_SIZE * (OVERHEAD + PADDING);
 
 /// Give a planned seal the transmit queue's next message, sent to `ep`
 /// from `local`, and count its bytes for `peer`.
@@ -107,6 +129,23 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
                 break;
             }
         };
+        if b.tun_in.unsplit() {
+            if b.tx.room() < SUPER_ROOM {
+                flush(ifc, socks, &mut b.tx);
+            }
+            let mark = b.tx.used();
+            match plan_super(&to, &mut b.tun_in, n, &mut b.tx, &mut b.seals) {
+                Ok(true) => {
+                    seal_all(&b.tun_in, b.tx.since_mut(mark), mark, &b.seals, crew);
+                    b.seals.clear();
+                    continue;
+                }
+                // Another way: split, then packet by packet.
+                Ok(false) if b.tun_in.split().is_ok() => {}
+                // A super-packet that does not split is dropped.
+                Ok(false) | Err(_) => continue,
+            }
+        }
         let mut i = 0;
         while i < n {
             if b.tx.is_full() {
@@ -122,6 +161,73 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
     }
     flush(ifc, socks, &mut b.tx);
     end
+}
+
+/// A super-packet of `n` segments, not split yet, to a peer with a
+/// session and an endpoint: its segments are split straight into their
+/// messages' places in the transmit queue and sealed there, with no copy
+/// in between (one route lookup, one peer lock, `n` counters at once).
+/// `Ok(false)`, with nothing queued, if it goes another way (no route,
+/// link2 multicast, no session or endpoint yet): the caller splits it
+/// and plans packet by packet. An error if it does not split (nothing
+/// is queued). The queue has `SUPER_ROOM` free.
+fn plan_super(
+    to: &Routing,
+    pk: &mut TunPackets,
+    n: usize,
+    tx: &mut TxQueue,
+    seals: &mut Vec<Seal>,
+) -> std::io::Result<bool> {
+    let Some(peer) = route(to.router, pk.packet(0)) else {
+        return Ok(false);
+    };
+    let mtu = to.router.mtu;
+    let message = |k: usize| padded_len(pk.len_of(k), mtu) + OVERHEAD;
+    // Every segment but the last is the largest; each is split into the
+    // room after its header, and the last may use the free room after
+    // its message.
+    let largest = pk.len_of(0);
+    let need: usize = (0..n).map(message).sum::<usize>() + largest;
+    if need > tx.room() {
+        return Ok(false);
+    }
+    {
+        let mut outs: Vec<&mut [u8]> = Vec::with_capacity(n);
+        let mut rest = tx.spare_mut();
+        for k in 0..n {
+            let cut = if k + 1 < n { message(k) } else { rest.len() };
+            let (slot, tail) = rest.split_at_mut(cut);
+            rest = tail;
+            outs.push(&mut slot[HEADER_LEN..HEADER_LEN + largest]);
+        }
+        pk.split_into(&mut outs)?;
+    }
+    let now = Instant::now();
+    let mut ev = Events::default();
+    {
+        let mut st = peer.lock();
+        let session = st.tunnel.as_ref().and_then(|t| t.sending(now)).cloned();
+        let (Some(session), Some(ep)) = (session, st.endpoint) else {
+            return Ok(false);
+        };
+        let Some(first) = session.reserve(n as u64) else {
+            return Ok(false);
+        };
+        for k in 0..n {
+            let len = pk.len_of(k);
+            let plain = Plain::InPlace(len);
+            let seal = Seal::new(
+                session.clone(),
+                first + k as u64,
+                plain,
+                padded_len(len, mtu),
+            );
+            queue_seal(seal, peer, ep, st.local, tx, seals);
+        }
+        send::after_sent(peer, &mut st, tx, false, now, &mut ev);
+    }
+    ev.each(|m| to.ifc.log(m));
+    Ok(true)
 }
 
 /// The one peer a packet goes to: by allowed IPs; on a link2
@@ -177,7 +283,7 @@ fn plan_run(
             let counter = session.as_ref().and_then(|s| s.reserve(1));
             match (&session, counter, st.endpoint) {
                 (Some(s), Some(counter), Some(ep)) => {
-                    let seal = Seal::new(s.clone(), counter, i, padded);
+                    let seal = Seal::new(s.clone(), counter, Plain::Packet(i), padded);
                     queue_seal(seal, peer, ep, st.local, tx, seals);
                     sent = true;
                 }
@@ -195,9 +301,14 @@ fn plan_run(
             if i >= n || tx.is_full() {
                 break;
             }
-            match route(router, pk.packet(i)) {
-                Some(q) if Arc::ptr_eq(q, peer) => {}
-                _ => break,
+            // The route is a function of the destination: packets to the
+            // same one (a split super-packet's all are) need no lookup.
+            let dst = dst_addr(pk.packet(i));
+            if dst.is_none() || dst != dst_addr(p) {
+                match route(router, pk.packet(i)) {
+                    Some(q) if Arc::ptr_eq(q, peer) => {}
+                    _ => break,
+                }
             }
         }
         if sent {
@@ -248,7 +359,7 @@ fn plan_multicast(
         let session = st.tunnel.as_ref().and_then(|t| t.sending(now)).cloned();
         match session.and_then(|s| s.reserve(1).map(|c| (s, c))) {
             Some((session, counter)) => {
-                let seal = Seal::new(session, counter, i, padded);
+                let seal = Seal::new(session, counter, Plain::Packet(i), padded);
                 queue_seal(seal, peer, ep, st.local, tx, seals);
                 send::after_sent(peer, &mut st, tx, false, now, &mut ev);
             }
@@ -270,9 +381,10 @@ fn plan_multicast(
 /// Seal one planned packet into `out`, the queue's bytes from `base`.
 fn seal_one(pk: &TunPackets, s: &Seal, out: &mut [u8], base: usize) {
     if let Some(dst) = out.get_mut(s.at - base..) {
-        let _ = s
-            .session
-            .seal(s.counter, pk.packet(s.packet), s.padded, dst);
+        let _ = match s.plain {
+            Plain::Packet(i) => s.session.seal(s.counter, pk.packet(i), s.padded, dst),
+            Plain::InPlace(len) => s.session.seal_in_place(s.counter, len, s.padded, dst),
+        };
     }
 }
 

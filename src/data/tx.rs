@@ -69,6 +69,17 @@ impl TxQueue {
         &mut self.buf[from.min(self.used)..self.used]
     }
 
+    /// Bytes left after what is committed.
+    pub fn room(&self) -> usize {
+        self.buf.len() - self.used
+    }
+
+    /// Everything after what is committed, to write messages into before
+    /// they are committed.
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.used..]
+    }
+
     /// Where the next message is written before [`TxQueue::commit`].
     /// Callers flush a full queue first.
     pub fn slot(&mut self) -> &mut [u8] {

@@ -132,15 +132,30 @@ impl Session {
     /// `counter`: header, ciphertext, tag. Returns the message length, or
     /// `None` if `dst` is too short.
     pub fn seal(&self, counter: u64, plain: &[u8], padded: usize, dst: &mut [u8]) -> Option<usize> {
-        let padded = padded.max(plain.len());
+        let body = dst.get_mut(HEADER_LEN..HEADER_LEN + plain.len())?;
+        body.copy_from_slice(plain);
+        self.seal_in_place(counter, plain.len(), padded, dst)
+    }
+
+    /// Seal the `len` bytes of plaintext already at `msg[HEADER_LEN..]`,
+    /// zero-padded to `padded`, with `counter`, writing the header before
+    /// and the tag after them. Returns the message length, or `None` if
+    /// `msg` is too short.
+    pub fn seal_in_place(
+        &self,
+        counter: u64,
+        len: usize,
+        padded: usize,
+        msg: &mut [u8],
+    ) -> Option<usize> {
+        let padded = padded.max(len);
         let total = padded + OVERHEAD;
-        let msg = dst.get_mut(..total)?;
+        let msg = msg.get_mut(..total)?;
         msg[..4].copy_from_slice(&[4, 0, 0, 0]);
         msg[4..8].copy_from_slice(&self.remote.to_le_bytes());
         msg[8..16].copy_from_slice(&counter.to_le_bytes());
         let (body, tag) = msg[HEADER_LEN..].split_at_mut(padded);
-        body[..plain.len()].copy_from_slice(plain);
-        body[plain.len()..].fill(0);
+        body[len..].fill(0);
         let t = self
             .send
             .seal_in_place_separate_tag(nonce(counter), Aad::empty(), body)

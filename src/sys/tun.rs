@@ -1,13 +1,25 @@
 //! The TUN device that stands in for the wgN ifnet, with Linux's TUN
 //! offloads where the kernel has them (IFF_VNET_HDR, TSO4/6, USO4/6):
-//! one read returns a whole GSO super-packet, which tun-rs splits into
-//! MTU-sized packets with their checksums; writes go through tun-rs's GRO
-//! table, which coalesces TCP and UDP segments of one flow back into
-//! super-packets. Without offloads, one packet per read and per write.
+//! one read returns a whole GSO super-packet, which tun-rs's splitter
+//! cuts into MTU-sized packets with their checksums, either into the
+//! reader's buffers or straight into the places the caller gives (the
+//! transmit queue's messages, so that the packet path copies a segment
+//! once); a lone packet is used where it was read. Writes go through
+//! tun-rs's GRO table, which coalesces TCP and UDP segments of one flow
+//! back into super-packets. Without offloads, one packet per read and
+//! per write.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use tun_rs::{GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+use tun_rs::{
+    GROTable, VirtioNetHdr, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_GSO_UDP_L4, VIRTIO_NET_HDR_LEN,
+};
+
+/// virtio-net header values (linux/virtio_net.h): the packet's checksum
+/// is left for us; no segmentation; the ECN bit of a GSO type.
+const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
+const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
 
 pub struct Tun {
     dev: tun_rs::SyncDevice,
@@ -95,59 +107,107 @@ impl Tun {
         self.dev.tcp_gso()
     }
 
-    /// Read one packet or super-packet and split it into `into`; the
-    /// number of packets, 0 when nothing is waiting.
+    /// Read one packet or super-packet into `into`; the number of
+    /// packets, 0 when nothing is waiting. With offloads, a super-packet
+    /// is not split yet (`TunPackets::split`, `TunPackets::split_into`)
+    /// and a lone packet stays where it was read: no copy.
     pub fn recv(&self, into: &mut TunPackets) -> io::Result<usize> {
-        loop {
-            let r = self.dev.recv_multiple(
-                &mut into.raw,
-                &mut into.bufs,
-                &mut into.sizes,
-                PACKET_HEADROOM,
-            );
-            match r {
-                Ok(n) => {
-                    into.count = n;
-                    if n == 1 && self.offload() {
-                        let (hdr, pkt) = (&into.raw[..VIRTIO_NET_HDR_LEN], &mut into.bufs[0]);
-                        mend_zero_checksum(hdr, &mut pkt[PACKET_HEADROOM..][..into.sizes[0]]);
-                    }
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    into.count = 0;
-                    return Ok(0);
-                }
+        into.count = 0;
+        into.at = At::Bufs;
+        if !self.offload() {
+            return self.recv_plain(into);
+        }
+        let len = loop {
+            match self.dev.recv(&mut into.raw) {
+                Ok(len) => break len,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    into.count = 0;
-                    return Err(e);
+                Err(e) => return Err(e),
+            }
+        };
+        let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+        if len <= VIRTIO_NET_HDR_LEN {
+            return Err(bad("short read"));
+        }
+        let hdr = VirtioNetHdr::decode(&into.raw[..VIRTIO_NET_HDR_LEN])?;
+        let pkt = &mut into.raw[VIRTIO_NET_HDR_LEN..len];
+        into.raw_len = len;
+        if hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE {
+            if hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
+                complete_checksum(&hdr, pkt).ok_or_else(|| bad("checksum out of the packet"))?;
+            }
+            into.sizes[0] = pkt.len();
+            into.count = 1;
+            into.at = At::Raw;
+            return Ok(1);
+        }
+        let (hdr, v6) = super_header(hdr, pkt).ok_or_else(|| bad("bad GSO header"))?;
+        into.segments(hdr, v6)
+            .ok_or_else(|| bad("too many GSO segments"))
+    }
+
+    /// Without offloads: one plain packet per read, into the first buffer.
+    fn recv_plain(&self, into: &mut TunPackets) -> io::Result<usize> {
+        loop {
+            match self.dev.recv(&mut into.bufs[0][PACKET_HEADROOM..]) {
+                Ok(len) => {
+                    into.sizes[0] = len;
+                    into.count = usize::from(len > 0);
+                    return Ok(into.count);
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
         }
     }
 }
 
-/// A packet the kernel left for us to checksum (NEEDS_CSUM, no GSO):
-/// tun-rs completes the sum but writes 0 where the result is 0xffff,
-/// and a zero UDP checksum means "none" over IPv4 and is refused over
-/// IPv6, so about one such UDP packet in 65 536 was lost, every time it
-/// was sent again. Linux (skb_checksum_help) writes 0xffff, the same
-/// value in one's complement; so do we. `hdr` is the virtio-net header
-/// of the read (native byte order), `pkt` the packet.
-fn mend_zero_checksum(hdr: &[u8], pkt: &mut [u8]) {
-    const NEEDS_CSUM: u8 = 1;
-    const GSO_NONE: u8 = 0;
-    if hdr.len() < 10 || hdr[0] & NEEDS_CSUM == 0 || hdr[1] != GSO_NONE {
-        return;
-    }
-    let start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
-    let offset = usize::from(u16::from_ne_bytes([hdr[8], hdr[9]]));
-    if let Some(field) = pkt.get_mut(start + offset..start + offset + 2) {
-        if field == [0, 0] {
-            field.copy_from_slice(&[0xff, 0xff]);
+/// Complete the checksum the kernel left partial (NEEDS_CSUM): the
+/// one's complement sum from `csum_start`, seeded with what the field
+/// holds (the pseudo-header's sum), written into the field. `None` if
+/// the field is not inside the packet.
+fn complete_checksum(hdr: &VirtioNetHdr, pkt: &mut [u8]) -> Option<()> {
+    let start = usize::from(hdr.csum_start);
+    let at = start + usize::from(hdr.csum_offset);
+    let field = pkt.get_mut(at..at + 2)?;
+    let seed = u16::from_be_bytes([field[0], field[1]]);
+    field.fill(0);
+    let sum = !tun_rs::checksum(pkt.get(start..)?, u64::from(seed));
+    // 0 and 0xffff are the same sum; a zero UDP checksum means "none"
+    // (IPv4) or is refused (IPv6), so Linux writes 0xffff, and so do we.
+    let sum = if sum == 0 { 0xffff } else { sum };
+    pkt[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+    Some(())
+}
+
+/// A super-packet's header made fit for splitting, and whether it is
+/// IPv6, or `None` if it cannot be split. As tun-rs and wireguard-go
+/// do, the header length is not taken from the kernel (on a forwarding
+/// path it can be the whole first packet) but from the transport
+/// header: UDP's 8 bytes, or TCP's data offset.
+fn super_header(mut hdr: VirtioNetHdr, pkt: &[u8]) -> Option<(VirtioNetHdr, bool)> {
+    let v6 = match pkt.first()? >> 4 {
+        4 => false,
+        6 => true,
+        _ => return None,
+    };
+    let start = usize::from(hdr.csum_start);
+    let transport = if hdr.gso_type & !VIRTIO_NET_HDR_GSO_ECN == VIRTIO_NET_HDR_GSO_UDP_L4 {
+        8
+    } else {
+        let words = usize::from(*pkt.get(start + 12)? >> 4);
+        if !(5..=15).contains(&words) {
+            return None;
         }
+        words * 4
+    };
+    hdr.hdr_len = u16::try_from(start + transport).ok()?;
+    let field_end = start + usize::from(hdr.csum_offset) + 2;
+    if hdr.gso_size == 0 || usize::from(hdr.hdr_len) >= pkt.len() || field_end > pkt.len() {
+        return None;
     }
+    Some((hdr, v6))
 }
 
 /// A multi-queue TUN queue on `name` (the device made if there is none),
@@ -177,41 +237,123 @@ fn open(
 /// Room left in front of every split packet (none needed today).
 const PACKET_HEADROOM: usize = 0;
 
+/// Where a read's packets are.
+#[derive(Clone, Copy)]
+enum At {
+    /// In `bufs` (split, or read without offloads).
+    Bufs,
+    /// The read's one packet, in `raw` behind the virtio header.
+    Raw,
+    /// A super-packet in `raw`, not split yet; `sizes` says what each
+    /// segment will be. Its header, fit for splitting, and whether IPv6.
+    Unsplit(VirtioNetHdr, bool),
+}
+
 /// A worker's buffers for reading the TUN device: the raw read (virtio
-/// header and super-packet) and the packets it splits into. Each packet
-/// buffer is as large as the largest packet, but only the bytes written
-/// are ever touched.
+/// header and packet or super-packet) and the packets a super-packet
+/// splits into. Each packet buffer is as large as the largest packet,
+/// but only the bytes written are ever touched.
 pub struct TunPackets {
     raw: Box<[u8]>,
+    /// Bytes of the last read, its virtio header included.
+    raw_len: usize,
     bufs: Vec<Box<[u8]>>,
     sizes: Vec<usize>,
     count: usize,
+    at: At,
 }
 
 impl Default for TunPackets {
     fn default() -> Self {
         TunPackets {
             raw: vec![0u8; VIRTIO_NET_HDR_LEN + MAX_READ].into_boxed_slice(),
+            raw_len: 0,
             // Room to pad to a multiple of 16 after the packet.
             bufs: (0..IDEAL_BATCH_SIZE)
                 .map(|_| vec![0u8; MAX_READ + 16].into_boxed_slice())
                 .collect(),
             sizes: vec![0; IDEAL_BATCH_SIZE],
             count: 0,
+            at: At::Bufs,
         }
     }
 }
 
 impl TunPackets {
-    /// Packet `i`.
+    /// Packet `i`; of a super-packet not split yet, the whole of it (its
+    /// headers are every segment's: same addresses).
     pub fn packet(&self, i: usize) -> &[u8] {
-        &self.bufs[i][PACKET_HEADROOM..PACKET_HEADROOM + self.sizes[i]]
+        match self.at {
+            At::Bufs => &self.bufs[i][PACKET_HEADROOM..PACKET_HEADROOM + self.sizes[i]],
+            At::Raw | At::Unsplit(..) => &self.raw[VIRTIO_NET_HDR_LEN..self.raw_len],
+        }
     }
 
-    /// Packet `i` (its length) and the whole buffer behind it, for
-    /// padding in place.
-    pub fn packet_mut(&mut self, i: usize) -> (usize, &mut [u8]) {
-        (self.sizes[i], &mut self.bufs[i][PACKET_HEADROOM..])
+    /// Length of packet `i` (of a segment, once split).
+    pub fn len_of(&self, i: usize) -> usize {
+        self.sizes[i]
+    }
+
+    /// Whether the read is a super-packet not split yet.
+    pub fn unsplit(&self) -> bool {
+        matches!(self.at, At::Unsplit(..))
+    }
+
+    /// Take the read as a super-packet with header `hdr` (made fit by
+    /// `super_header`): the segments it will split into, and their
+    /// lengths. `None` if there are more than the buffers.
+    fn segments(&mut self, hdr: VirtioNetHdr, v6: bool) -> Option<usize> {
+        let head = usize::from(hdr.hdr_len);
+        let gso = usize::from(hdr.gso_size);
+        let payload = (self.raw_len - VIRTIO_NET_HDR_LEN).checked_sub(head)?;
+        let n = payload.div_ceil(gso);
+        if n == 0 || n > self.sizes.len() {
+            return None;
+        }
+        for (k, size) in self.sizes[..n].iter_mut().enumerate() {
+            *size = head + gso.min(payload - k * gso);
+        }
+        self.count = n;
+        self.at = At::Unsplit(hdr, v6);
+        Some(n)
+    }
+
+    /// Split a super-packet into this reader's own buffers (then
+    /// `packet(i)` is segment `i`).
+    pub fn split(&mut self) -> io::Result<()> {
+        let At::Unsplit(hdr, v6) = self.at else {
+            return Ok(());
+        };
+        let input = &mut self.raw[VIRTIO_NET_HDR_LEN..self.raw_len];
+        let n = tun_rs::gso_split(
+            input,
+            hdr,
+            &mut self.bufs,
+            &mut self.sizes,
+            PACKET_HEADROOM,
+            v6,
+        );
+        self.at = At::Bufs;
+        self.count = n.inspect_err(|_| self.count = 0)?;
+        Ok(())
+    }
+
+    /// Split a super-packet straight into `outs`, segment `i` at the
+    /// start of `outs[i]`; each must hold the largest segment (the
+    /// first). Fails, or writes every segment with the length `len_of`
+    /// gave.
+    pub fn split_into(&mut self, outs: &mut [&mut [u8]]) -> io::Result<()> {
+        let At::Unsplit(hdr, v6) = self.at else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        let n = self.count;
+        let mut sizes = [0usize; IDEAL_BATCH_SIZE];
+        let input = &mut self.raw[VIRTIO_NET_HDR_LEN..self.raw_len];
+        let got = tun_rs::gso_split(input, hdr, outs, &mut sizes[..outs.len()], 0, v6)?;
+        if got != n || sizes[..n] != self.sizes[..n] {
+            return Err(io::Error::from(io::ErrorKind::InvalidData));
+        }
+        Ok(())
     }
 }
 
@@ -282,73 +424,4 @@ impl TunWrites {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::mend_zero_checksum;
-
-    /// A virtio-net header: flags, GSO type, csum_start, csum_offset.
-    fn hdr(flags: u8, gso: u8, start: u16, offset: u16) -> [u8; 10] {
-        let mut h = [0u8; 10];
-        h[0] = flags;
-        h[1] = gso;
-        h[6..8].copy_from_slice(&start.to_ne_bytes());
-        h[8..10].copy_from_slice(&offset.to_ne_bytes());
-        h
-    }
-
-    /// An IPv6 UDP packet whose payload makes its one's complement sum
-    /// (pseudo-header included) 0xffff, so its checksum is 0xffff, never
-    /// 0: completed as tun-rs does, it comes out 0 and is mended.
-    #[test]
-    fn a_udp_sum_of_0xffff_is_sent_as_0xffff() {
-        let (src, dst) = ([0xfdu8; 16], [0x02u8; 16]);
-        let payload = 10usize;
-        let udp_len = 8 + payload;
-        let mut p = vec![0u8; 40 + udp_len];
-        p[0] = 0x60;
-        p[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-        p[6] = 17;
-        p[7] = 64;
-        p[8..24].copy_from_slice(&src);
-        p[24..40].copy_from_slice(&dst);
-        p[40..42].copy_from_slice(&7777u16.to_be_bytes());
-        p[42..44].copy_from_slice(&40000u16.to_be_bytes());
-        p[44..46].copy_from_slice(&(udp_len as u16).to_be_bytes());
-        p[48..56].copy_from_slice(b"wireguar");
-        let pseudo = |p: &[u8]| {
-            tun_rs::checksum_no_fold(&[0, 17, 0, udp_len as u8], {
-                tun_rs::checksum_no_fold(&p[24..40], tun_rs::checksum_no_fold(&p[8..24], 0))
-            })
-        };
-        // The last two payload bytes bring the sum to 0xffff.
-        let sum = tun_rs::checksum(&p[40..], pseudo(&p));
-        p[56..58].copy_from_slice(&(!sum).to_be_bytes());
-        assert_eq!(tun_rs::checksum(&p[40..], pseudo(&p)), 0xffff);
-        // tun-rs's completion: the complement of the sum, here 0.
-        let done = !tun_rs::checksum(&p[40..], pseudo(&p));
-        p[46..48].copy_from_slice(&done.to_be_bytes());
-        assert_eq!(&p[46..48], &[0, 0]);
-        mend_zero_checksum(&hdr(1, 0, 40, 6), &mut p);
-        assert_eq!(&p[46..48], &[0xff, 0xff]);
-        // And the receiver's check holds: everything sums to 0xffff.
-        assert_eq!(tun_rs::checksum(&p[40..], pseudo(&p)), 0xffff);
-    }
-
-    #[test]
-    fn other_packets_are_left_as_they_are() {
-        let mut p = vec![0u8; 60];
-        p[46..48].copy_from_slice(&[0x12, 0x34]);
-        let before = p.clone();
-        mend_zero_checksum(&hdr(1, 0, 40, 6), &mut p);
-        assert_eq!(p, before, "a checksum that is not 0");
-        p[46..48].fill(0);
-        let before = p.clone();
-        mend_zero_checksum(&hdr(0, 0, 40, 6), &mut p);
-        assert_eq!(p, before, "no NEEDS_CSUM: the sender's zero stays");
-        mend_zero_checksum(&hdr(1, 3, 40, 6), &mut p);
-        assert_eq!(p, before, "GSO: tun-rs's split handles it");
-        mend_zero_checksum(&hdr(1, 0, 59, 6), &mut p);
-        assert_eq!(p, before, "a field past the end");
-        mend_zero_checksum(&[1, 0], &mut p);
-        assert_eq!(p, before, "a short header");
-    }
-}
+mod tests;
