@@ -4,14 +4,24 @@
 //! waits on. Its depth is what "under load" means, as Linux and
 //! wireguard-go judge it: at least an eighth full, and for one second
 //! after it last was.
+//!
+//! Under load two more rules keep a flood from crowding out the peers
+//! (a flood's sources are real: under load every message needs a MAC2,
+//! so a cookie its source received). Each source address may have only
+//! `PER_SOURCE` messages waiting, so a peer's initiation finds room
+//! while many sources flood. And the handshake service spends at most
+//! 1/`SHARE_DIVISOR` of each CPU on interfaces under load (`Budget`), so a
+//! flood costs the data plane little, and its messages wait in the
+//! queue, their sources limited as above.
 
 use crate::noise::handshake::INITIATION_LEN;
 use crate::sys::boottime::Instant;
 use crate::wg::interface::Interface;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Duration;
 
 /// Handshake messages waiting per interface (wireguard-go's bound).
 pub const QUEUE_MAX: usize = 1024;
@@ -19,6 +29,12 @@ pub const QUEUE_MAX: usize = 1024;
 pub const UNDER_LOAD_DEPTH: usize = QUEUE_MAX / 8;
 /// How long it stays under load after the queue was last that deep.
 const UNDER_LOAD_AFTER_MS: u64 = 1000;
+/// Messages one source address may have waiting while the queue is at
+/// least `UNDER_LOAD_DEPTH` deep.
+pub const PER_SOURCE: u16 = 2;
+/// The share of each CPU the handshake service may spend on the
+/// messages of interfaces under load: 1/`SHARE_DIVISOR`.
+const SHARE_DIVISOR: u32 = 16;
 
 /// A handshake message that passed the screen, with where it came from.
 pub struct Job {
@@ -43,6 +59,41 @@ impl Job {
 pub struct Ready {
     list: Mutex<VecDeque<Arc<Queue>>>,
     wake: Condvar,
+    /// What the service may spend on interfaces under load.
+    pub budget: Budget,
+}
+
+/// The service's spending on interfaces under load, kept to
+/// 1/`SHARE_DIVISOR` of the CPUs: each such job, once done, pushes the time the next may
+/// start by what it took divided by the share (so a job of 100 µs with
+/// 2 CPUs and a share of 1/16 each holds the next one back 800 µs).
+/// Jobs of interfaces not under load are neither held nor counted.
+#[derive(Default)]
+pub struct Budget {
+    /// When the next job under load may start (none yet: now).
+    next: Mutex<Option<std::time::Instant>>,
+}
+
+impl Budget {
+    /// Wait until a job under load may start.
+    pub fn wait(&self) {
+        let next = *self.next.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = next {
+            let now = std::time::Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+        }
+    }
+
+    /// A job under load took `took`, with `cpus` CPUs to share.
+    pub fn spent(&self, took: Duration, cpus: u32) {
+        let now = std::time::Instant::now();
+        let hold = took * SHARE_DIVISOR / cpus.max(1);
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let from = next.map_or(now, |n| n.max(now));
+        *next = Some(from + hold);
+    }
 }
 
 impl Ready {
@@ -66,12 +117,30 @@ impl Ready {
     }
 }
 
+/// Jobs waiting, oldest first, and how many from each source address.
+#[derive(Default)]
+struct Pending {
+    jobs: VecDeque<Job>,
+    from: HashMap<IpAddr, u16>,
+}
+
+impl Pending {
+    fn taken(&mut self, src: IpAddr) {
+        if let Some(n) = self.from.get_mut(&src) {
+            *n -= 1;
+            if *n == 0 {
+                self.from.remove(&src);
+            }
+        }
+    }
+}
+
 /// One interface's handshake queue.
 pub struct Queue {
     me: Weak<Queue>,
     /// The interface whose messages these are.
     pub ifc: Weak<Interface>,
-    jobs: Mutex<VecDeque<Job>>,
+    jobs: Mutex<Pending>,
     depth: AtomicUsize,
     /// `timers::ms` when it was last under load; 0: not for a while.
     under_load_at: AtomicU64,
@@ -85,7 +154,7 @@ impl Queue {
         Arc::new_cyclic(|me| Queue {
             me: me.clone(),
             ifc,
-            jobs: Mutex::new(VecDeque::new()),
+            jobs: Mutex::new(Pending::default()),
             depth: AtomicUsize::new(0),
             under_load_at: AtomicU64::new(0),
             scheduled: AtomicBool::new(false),
@@ -114,15 +183,22 @@ impl Queue {
         false
     }
 
-    /// Queue a job; `false` (dropped) when the queue is full.
+    /// Queue a job; `false` (dropped) when the queue is full, or when it
+    /// is under load and the job's source has `PER_SOURCE` waiting.
     pub fn push(&self, job: Job) -> bool {
         {
-            let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-            if jobs.len() >= QUEUE_MAX {
+            let mut p = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let len = p.jobs.len();
+            if len >= QUEUE_MAX {
                 return false;
             }
-            jobs.push_back(job);
-            self.depth.store(jobs.len(), Ordering::Relaxed);
+            let n = p.from.entry(job.src.ip()).or_insert(0);
+            if len >= UNDER_LOAD_DEPTH && *n >= PER_SOURCE {
+                return false;
+            }
+            *n += 1;
+            p.jobs.push_back(job);
+            self.depth.store(len + 1, Ordering::Relaxed);
         }
         self.schedule();
         true
@@ -141,14 +217,19 @@ impl Queue {
     /// put back behind the other interfaces' queues.
     pub fn take(&self, n: usize, out: &mut Vec<Job>) {
         let left = {
-            let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-            let k = n.min(jobs.len());
-            out.extend(jobs.drain(..k));
-            self.depth.store(jobs.len(), Ordering::Relaxed);
-            if jobs.is_empty() {
+            let mut p = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let k = n.min(p.jobs.len());
+            for _ in 0..k {
+                if let Some(j) = p.jobs.pop_front() {
+                    p.taken(j.src.ip());
+                    out.push(j);
+                }
+            }
+            self.depth.store(p.jobs.len(), Ordering::Relaxed);
+            if p.jobs.is_empty() {
                 self.scheduled.store(false, Ordering::Release);
             }
-            !jobs.is_empty()
+            !p.jobs.is_empty()
         };
         if left {
             if let Some(me) = self.me.upgrade() {
@@ -159,8 +240,9 @@ impl Queue {
 
     /// Forget every job (the interface is going away).
     pub fn clear(&self) {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.clear();
+        let mut p = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        p.jobs.clear();
+        p.from.clear();
         self.depth.store(0, Ordering::Relaxed);
     }
 }
@@ -182,14 +264,57 @@ pub fn job(d: &[u8], src: SocketAddr, to: Option<IpAddr>, at: Instant) -> Option
 mod tests {
     use super::*;
 
+    /// A job from source address number `k`.
+    fn a_job_from(k: usize) -> Job {
+        let src = SocketAddr::from(([10, (k >> 16) as u8, (k >> 8) as u8, k as u8], 1));
+        job(&[1, 0, 0, 0], src, None, Instant::now()).unwrap()
+    }
+
+    /// Jobs from as many sources as the queue holds.
     fn a_job() -> Job {
-        job(
-            &[1, 0, 0, 0],
-            "192.0.2.1:1".parse().unwrap(),
-            None,
-            Instant::now(),
-        )
-        .unwrap()
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        a_job_from(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Below the load depth a source may queue any number; from it on,
+    /// `PER_SOURCE` at a time, and taking one makes room for one more.
+    #[test]
+    fn under_load_each_source_has_only_a_few_waiting() {
+        let q = Queue::new(Arc::new(Ready::default()), Weak::new());
+        for _ in 0..UNDER_LOAD_DEPTH {
+            assert!(q.push(a_job_from(0)));
+        }
+        assert!(!q.push(a_job_from(0)), "under load, over its share");
+        assert!(q.push(a_job_from(1)), "another source");
+        for _ in 1..PER_SOURCE {
+            assert!(q.push(a_job_from(1)));
+        }
+        assert!(!q.push(a_job_from(1)));
+        let mut out = Vec::new();
+        q.take(UNDER_LOAD_DEPTH, &mut out);
+        assert_eq!(q.depth(), PER_SOURCE as usize);
+        assert!(q.push(a_job_from(0)), "below the depth again");
+        q.take(QUEUE_MAX, &mut out);
+        assert!(
+            q.jobs.lock().unwrap().from.is_empty(),
+            "counts follow the jobs"
+        );
+    }
+
+    /// Each job under load holds the next back by what it took over the
+    /// share; a wait ends when that time comes.
+    #[test]
+    fn the_budget_spaces_jobs_under_load() {
+        let b = Budget::default();
+        let t0 = std::time::Instant::now();
+        b.wait();
+        assert!(t0.elapsed() < Duration::from_millis(5), "nothing spent yet");
+        b.spent(Duration::from_millis(1), 2);
+        b.wait();
+        let waited = t0.elapsed();
+        let hold = Duration::from_millis(u64::from(SHARE_DIVISOR) / 2);
+        assert!(waited >= hold, "{waited:?}");
+        assert!(waited < hold * 4, "{waited:?}");
     }
 
     #[test]

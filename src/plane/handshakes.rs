@@ -5,12 +5,16 @@
 //! few per interface in turn. They run at a lower scheduling priority
 //! than the workers, so that under a flood of handshakes the CPU goes to
 //! data first; the queues then fill, the interfaces count as under load
-//! and demand cookies, and what does not fit is dropped.
+//! and demand cookies, and what does not fit is dropped. While an
+//! interface is under load its messages are also paced to a share of
+//! the CPUs (`crate::data::backlog::Budget`).
 
 use crate::data::backlog::{Job, Ready};
 use crate::data::handshake::consume;
 use crate::data::tx::TxQueue;
 use crate::data::{Live, Outlet};
+use crate::sys::boottime::Instant;
+use crate::wg::timers;
 use std::sync::{Arc, RwLock};
 
 /// Jobs taken from one interface's queue before the next one's turn.
@@ -27,20 +31,27 @@ pub fn start(ready: &Arc<Ready>, quiet: &Arc<RwLock<()>>, threads: usize) -> std
         let quiet = quiet.clone();
         std::thread::Builder::new()
             .name(format!("handshake{i}"))
-            .spawn(move || serve(&ready, &quiet))?;
+            .spawn(move || serve(&ready, &quiet, threads as u32))?;
     }
     Ok(())
 }
 
-/// `quiet`: read-held for a turn (`crate::plane::Plane::still`).
-fn serve(ready: &Ready, quiet: &RwLock<()>) {
+/// `quiet`: read-held for a turn (`crate::plane::Plane::still`). The
+/// turn of an interface under load is one job, started when the budget
+/// allows (waited for before `quiet` is taken, so that nothing else
+/// waits for it).
+fn serve(ready: &Ready, quiet: &RwLock<()>, cpus: u32) {
     crate::sys::sched::lower_priority(NICE);
     let mut tx = TxQueue::new(TX_BYTES);
     let mut jobs: Vec<Job> = Vec::with_capacity(TURN);
     loop {
         let q = ready.next();
+        let loaded = q.under_load(timers::ms(Instant::now()));
+        if loaded {
+            ready.budget.wait();
+        }
         let _moving = quiet.read().unwrap_or_else(|e| e.into_inner());
-        q.take(TURN, &mut jobs);
+        q.take(if loaded { 1 } else { TURN }, &mut jobs);
         let Some(ifc) = q.ifc.upgrade() else {
             jobs.clear();
             q.clear();
@@ -52,11 +63,15 @@ fn serve(ready: &Ready, quiet: &RwLock<()>) {
             socks: socks.as_deref(),
         };
         let router = ifc.router();
+        let t0 = std::time::Instant::now();
         for job in jobs.drain(..) {
             if tx.is_full() {
                 out.flush(&mut tx);
             }
             consume(&out, &router, &job, &mut tx);
+        }
+        if loaded {
+            ready.budget.spent(t0.elapsed(), cpus);
         }
         drop(router);
         out.flush(&mut tx);
