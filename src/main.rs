@@ -21,8 +21,8 @@ struct Args {
     #[arg(short = 'S', value_name = "socket")]
     socket: Option<String>,
     /// Data-plane worker threads shared by all interfaces [default: one
-    /// per CPU]; from 3, idle workers also help with large batches of one
-    /// tunnel's crypto.
+    /// per CPU but one, at least one]; from 3, idle workers also help with
+    /// large batches of one tunnel's crypto.
     #[arg(short = 'w', value_name = "workers", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
     /// Hand the running daemon (the one serving -S) over to a new wgd

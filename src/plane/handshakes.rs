@@ -31,7 +31,7 @@ pub fn start(ready: &Arc<Ready>, quiet: &Arc<RwLock<()>>, threads: usize) -> std
         let quiet = quiet.clone();
         std::thread::Builder::new()
             .name(format!("handshake{i}"))
-            .spawn(move || serve(&ready, &quiet, threads as u32))?;
+            .spawn(move || serve(&ready, &quiet, super::Plane::cpus() as u32))?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The data plane shared by every interface: a fixed pool of workers
-//! (one per CPU unless `wgd -w` says otherwise) waiting on one epoll set
+//! (one per CPU but one, unless `wgd -w` says otherwise) waiting on one epoll set
 //! that holds the TUN device and the UDP sockets of all interfaces.
 //!
 //! ```text
@@ -181,9 +181,21 @@ impl Plane {
         self.quiet.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Workers to start when none is asked for: one per CPU.
+    /// Workers to start when none is asked for: one per CPU but one (and
+    /// at least one). About half of every packet's work is the kernel's
+    /// (the TUN device, UDP, the stack on either side), done on whatever
+    /// CPU is free; a worker for every CPU only wakes where that work
+    /// should run. Measured on 2 CPUs with a daemon at each end of the
+    /// tunnel, 1 worker against 2: TCP ×1.10 (×0.87 CPU per byte), TCP
+    /// reverse ×1.15, four streams ×1.08, both ways at once ×1.07, UDP
+    /// ×1.34, ping 0.25 ms against 0.33.
     pub fn default_workers() -> usize {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    }
+
+    /// CPUs of the machine, for what is shared out per CPU.
+    pub fn cpus() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     /// Start serving a descriptor; the token undoes it.
