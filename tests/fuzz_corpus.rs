@@ -65,3 +65,8 @@ fn grammar_corpus() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn tun_read_corpus() {
+    replay("tun_read", wgd::fuzzing::tun_read);
+}

@@ -5,14 +5,15 @@
 //! wireguard-go judge it: at least an eighth full, and for one second
 //! after it last was.
 //!
-//! Under load two more rules keep a flood from crowding out the peers
-//! (a flood's sources are real: under load every message needs a MAC2,
-//! so a cookie its source received). Each source address may have only
-//! `PER_SOURCE` messages waiting, so a peer's initiation finds room
-//! while many sources flood. And the handshake service spends at most
-//! 1/`SHARE_DIVISOR` of each CPU on interfaces under load (`Budget`), so a
-//! flood costs the data plane little, and its messages wait in the
-//! queue, their sources limited as above.
+//! Two more rules keep a flood from crowding out the peers (a flood's
+//! sources are real: under load every message needs a MAC2, so a cookie
+//! its source received). While the queue is at least `UNDER_LOAD_DEPTH`
+//! deep, each source address may have only `PER_SOURCE` messages
+//! waiting, so a peer's initiation finds room while many sources flood.
+//! And the handshake service spends at most 1/`SHARE_DIVISOR` of each
+//! CPU on interfaces under load (`Budget`), so a flood costs the data
+//! plane little, and its messages wait in the queue, their sources
+//! limited as above.
 
 use crate::noise::handshake::INITIATION_LEN;
 use crate::sys::boottime::Instant;
@@ -67,7 +68,9 @@ pub struct Ready {
 /// 1/`SHARE_DIVISOR` of the CPUs: each such job, once done, pushes the time the next may
 /// start by what it took divided by the share (so a job of 100 µs with
 /// 2 CPUs and a share of 1/16 each holds the next one back 800 µs).
-/// Jobs of interfaces not under load are neither held nor counted.
+/// Jobs of interfaces not under load are not counted, and start without
+/// waiting; but a service thread waiting for a job under load serves no
+/// other interface meanwhile (with one thread, the others wait as long).
 #[derive(Default)]
 pub struct Budget {
     /// When the next job under load may start (none yet: now).

@@ -26,7 +26,6 @@ use crate::noise::session::{Session, HEADER_LEN, OVERHEAD};
 use crate::sys::boottime::Instant;
 use crate::sys::crew::Crew;
 use crate::sys::tun::{Tun, TunPackets};
-use crate::wg::constants::PADDING;
 use crate::wg::interface::Interface;
 use crate::wg::messages::{Events, Message};
 use crate::wg::multipoint::is_local_multicast;
@@ -75,11 +74,6 @@ impl Seal {
     }
 }
 
-/// Room the transmit queue must have for the largest super-packet a
-/// read can return, split into it and sealed there: 64 KiB of segments,
-/// each with its header, tag and padding.
-const SUPER_ROOM: usize = 65_535 + tun_rs::IDEAL_BATCH_SIZE * (OVERHEAD + PADDING);
-
 /// Give a planned seal the transmit queue's next message, sent to `ep`
 /// from `local`, and count its bytes for `peer`.
 fn queue_seal(
@@ -121,6 +115,9 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
                 break;
             }
             Ok(n) => n,
+            // A packet the reader could not take (a virtio header it
+            // cannot split) is dropped; the next one is read.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => continue,
             Err(e) => {
                 end = match e.raw_os_error() {
                     Some(libc::EBADFD) => Drained::Gone,
@@ -130,7 +127,7 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
             }
         };
         if b.tun_in.unsplit() {
-            if b.tx.room() < SUPER_ROOM {
+            if b.tx.room() < super_room(&b.tun_in, n, router.mtu) {
                 flush(ifc, socks, &mut b.tx);
             }
             let mark = b.tx.used();
@@ -183,12 +180,8 @@ fn plan_super(
     };
     let mtu = to.router.mtu;
     let message = |k: usize| padded_len(pk.len_of(k), mtu) + OVERHEAD;
-    // Every segment but the last is the largest; each is split into the
-    // room after its header, and the last may use the free room after
-    // its message.
     let largest = pk.len_of(0);
-    let need: usize = (0..n).map(message).sum::<usize>() + largest;
-    if need > tx.room() {
+    if super_room(pk, n, mtu) > tx.room() {
         return Ok(false);
     }
     {
@@ -228,6 +221,18 @@ fn plan_super(
     }
     ev.each(|m| to.ifc.log(m));
     Ok(true)
+}
+
+/// Room the transmit queue needs to split a super-packet of `n`
+/// segments into it and seal them there: every message, and after the
+/// last one the largest segment (each segment is split into the room
+/// after its header, which must hold the largest; every segment but the
+/// last is the largest).
+fn super_room(pk: &TunPackets, n: usize, mtu: usize) -> usize {
+    let messages: usize = (0..n)
+        .map(|k| padded_len(pk.len_of(k), mtu) + OVERHEAD)
+        .sum();
+    messages + pk.len_of(0)
 }
 
 /// The one peer a packet goes to: by allowed IPs; on a link2

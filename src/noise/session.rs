@@ -132,8 +132,10 @@ impl Session {
     /// `counter`: header, ciphertext, tag. Returns the message length, or
     /// `None` if `dst` is too short.
     pub fn seal(&self, counter: u64, plain: &[u8], padded: usize, dst: &mut [u8]) -> Option<usize> {
-        let body = dst.get_mut(HEADER_LEN..HEADER_LEN + plain.len())?;
-        body.copy_from_slice(plain);
+        if dst.len() < padded.max(plain.len()) + OVERHEAD {
+            return None;
+        }
+        dst[HEADER_LEN..HEADER_LEN + plain.len()].copy_from_slice(plain);
         self.seal_in_place(counter, plain.len(), padded, dst)
     }
 

@@ -125,25 +125,7 @@ impl Tun {
                 Err(e) => return Err(e),
             }
         };
-        let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-        if len <= VIRTIO_NET_HDR_LEN {
-            return Err(bad("short read"));
-        }
-        let hdr = VirtioNetHdr::decode(&into.raw[..VIRTIO_NET_HDR_LEN])?;
-        let pkt = &mut into.raw[VIRTIO_NET_HDR_LEN..len];
-        into.raw_len = len;
-        if hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE {
-            if hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
-                complete_checksum(&hdr, pkt).ok_or_else(|| bad("checksum out of the packet"))?;
-            }
-            into.sizes[0] = pkt.len();
-            into.count = 1;
-            into.at = At::Raw;
-            return Ok(1);
-        }
-        let (hdr, v6) = super_header(hdr, pkt).ok_or_else(|| bad("bad GSO header"))?;
-        into.segments(hdr, v6)
-            .ok_or_else(|| bad("too many GSO segments"))
+        into.take_read(len)
     }
 
     /// Without offloads: one plain packet per read, into the first buffer.
@@ -268,7 +250,6 @@ impl Default for TunPackets {
         TunPackets {
             raw: vec![0u8; VIRTIO_NET_HDR_LEN + MAX_READ].into_boxed_slice(),
             raw_len: 0,
-            // Room to pad to a multiple of 16 after the packet.
             bufs: (0..IDEAL_BATCH_SIZE)
                 .map(|_| vec![0u8; MAX_READ + 16].into_boxed_slice())
                 .collect(),
@@ -297,6 +278,42 @@ impl TunPackets {
     /// Whether the read is a super-packet not split yet.
     pub fn unsplit(&self) -> bool {
         matches!(self.at, At::Unsplit(..))
+    }
+
+    /// Take the `len` bytes read into `raw` (a virtio header, then a
+    /// packet or super-packet): the number of packets, or `InvalidData`
+    /// (the read is dropped) if it cannot be taken.
+    fn take_read(&mut self, len: usize) -> io::Result<usize> {
+        let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+        self.count = 0;
+        self.at = At::Bufs;
+        if len <= VIRTIO_NET_HDR_LEN || len > self.raw.len() {
+            return Err(bad("short read"));
+        }
+        let hdr = VirtioNetHdr::decode(&self.raw[..VIRTIO_NET_HDR_LEN])?;
+        let pkt = &mut self.raw[VIRTIO_NET_HDR_LEN..len];
+        self.raw_len = len;
+        if hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE {
+            if hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
+                complete_checksum(&hdr, pkt).ok_or_else(|| bad("checksum out of the packet"))?;
+            }
+            self.sizes[0] = pkt.len();
+            self.count = 1;
+            self.at = At::Raw;
+            return Ok(1);
+        }
+        let (hdr, v6) = super_header(hdr, pkt).ok_or_else(|| bad("bad GSO header"))?;
+        self.segments(hdr, v6)
+            .ok_or_else(|| bad("too many GSO segments"))
+    }
+
+    /// Fuzzing: take `read` (a virtio header, then a packet or
+    /// super-packet) as if the device had returned it.
+    #[doc(hidden)]
+    pub fn take_bytes(&mut self, read: &[u8]) -> io::Result<usize> {
+        let n = read.len().min(self.raw.len());
+        self.raw[..n].copy_from_slice(&read[..n]);
+        self.take_read(n)
     }
 
     /// Take the read as a super-packet with header `hdr` (made fit by
