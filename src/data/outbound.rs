@@ -9,11 +9,11 @@
 //! segment's bytes are copied once in user space, from the read into
 //! the message (they were copied twice: split, then sealed).
 //!
-//! Otherwise two steps per read. Planning, in order, under each peer's lock once
-//! per run of packets to that peer: reserve a counter of the session for
-//! every packet and its message's place in the transmit queue, run the
-//! timer events, stage packets that have no session and start a
-//! handshake. Sealing, without any lock: copy, pad and encrypt every
+//! Otherwise two steps per read. Planning, in order, under each peer's
+//! lock once per run of packets to that peer: reserve a counter of the
+//! session for every packet and its message's place in the transmit
+//! queue, run the timer events, stage packets that have no session and
+//! start a handshake. Sealing, without any lock: copy, pad and encrypt every
 //! planned packet into its place; a large batch is shared with idle
 //! workers (`crate::sys::crew`), each sealing whole chunks. The queue is
 //! sent only after both, so every peer's messages leave in the order
@@ -165,9 +165,9 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
 /// messages' places in the transmit queue and sealed there, with no copy
 /// in between (one route lookup, one peer lock, `n` counters at once).
 /// `Ok(false)`, with nothing queued, if it goes another way (no route,
-/// link2 multicast, no session or endpoint yet): the caller splits it
-/// and plans packet by packet. An error if it does not split (nothing
-/// is queued). The queue has `SUPER_ROOM` free.
+/// link2 multicast, no session or endpoint yet, or the queue has not
+/// `super_room` free): the caller splits it and plans packet by packet.
+/// An error if it does not split (nothing is queued).
 fn plan_super(
     to: &Routing,
     pk: &mut TunPackets,

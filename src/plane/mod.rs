@@ -1,6 +1,7 @@
 //! The data plane shared by every interface: a fixed pool of workers
-//! (one per CPU but one, unless `wgd -w` says otherwise) waiting on one epoll set
-//! that holds the TUN device and the UDP sockets of all interfaces.
+//! (one per CPU but one, unless `wgd -w` says otherwise) waiting on one
+//! epoll set that holds the TUN device and the UDP sockets of all
+//! interfaces.
 //!
 //! ```text
 //!   interface up ──register──> epoll set <──wait── worker 1 .. worker N
