@@ -1,8 +1,8 @@
 //! The handshake service: threads apart from the data plane's workers
 //! (as many as there are workers, as Linux and wireguard-go have one
 //! handshake worker per CPU they use) that consume the handshake
-//! messages every interface's workers screened and queued (`crate::data::backlog`), a
-//! few per interface in turn. They run at a lower scheduling priority
+//! messages every interface's workers screened and queued
+//! (`crate::data::backlog`), a few per interface in turn. They run at a lower scheduling priority
 //! than the workers, so that under a flood of handshakes the CPU goes to
 //! data first; the queues then fill, the interfaces count as under load
 //! and demand cookies, and what does not fit is dropped. While an
