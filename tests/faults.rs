@@ -253,11 +253,7 @@ impl Served {
     }
 
     fn pid(&self) -> u32 {
-        std::fs::read_to_string(&self.pidfile)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        pid_in(&self.pidfile)
     }
 
     fn ifc(&self, ns: &Ns, args: &str) -> String {

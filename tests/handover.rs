@@ -50,11 +50,7 @@ impl Upgradable {
     }
 
     fn pid(&self) -> u32 {
-        std::fs::read_to_string(&self.pidfile)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        pid_in(&self.pidfile)
     }
 
     /// Install a new file at the binary's path (a new inode), as

@@ -213,11 +213,7 @@ fn link2_flag_status_down_up_and_off() {
 struct Taker(String);
 impl Taker {
     fn pid(&self) -> u32 {
-        std::fs::read_to_string(&self.0)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        pid_in(&self.0)
     }
 }
 impl Drop for Taker {

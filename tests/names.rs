@@ -158,11 +158,7 @@ struct Successor {
 
 impl Successor {
     fn pid(&self) -> u32 {
-        std::fs::read_to_string(&self.pidfile)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        pid_in(&self.pidfile)
     }
 }
 

@@ -12,7 +12,7 @@ pub mod noise;
 pub mod routing;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -71,6 +71,15 @@ pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     f()
+}
+
+/// The PID a pid file names (0 if it names none).
+pub fn pid_in(pidfile: impl AsRef<Path>) -> u32 {
+    std::fs::read_to_string(pidfile)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// Whether process `pid` runs (a zombie has ended; whoever adopted it
