@@ -10,9 +10,9 @@
 //! else.
 
 mod common;
+use common::mesh::Proc;
 use common::routing::{example, Files};
 use common::*;
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 const SPOKES: usize = 8;
@@ -262,33 +262,6 @@ impl Star {
     }
 }
 
-/// A process we started (routing daemon, route monitor), ended by its PID.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn spawn(ns: &Ns, cmd: &[String], out: Option<&str>) -> Proc {
-        let stdout = match out {
-            Some(f) => Stdio::from(std::fs::File::create(f).expect("output file")),
-            None => Stdio::null(),
-        };
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name])
-            .args(cmd)
-            .stdout(stdout)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        Proc(Some(child))
-    }
-}
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            end_child(&mut c);
-        }
-    }
-}
-
 fn strings(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
@@ -333,7 +306,7 @@ fn converge_and_fail(
         let f = format!("/tmp/wgt-rsmon-{}.txt", unique());
         files.0.push(f.clone());
         let cmd = strings(&["ip", "monitor", "route"]);
-        monitors.push(Proc::spawn(&s.spokes[w - 1].ns, &cmd, Some(&f)));
+        monitors.push(Proc::spawn_to(&s.spokes[w - 1].ns, &cmd, &f));
         outs.push(f);
     }
     std::thread::sleep(std::time::Duration::from_millis(500));

@@ -361,20 +361,33 @@ impl Mesh {
     }
 }
 
-/// A process we started in a namespace (a routing daemon), ended by its
-/// PID (SIGTERM, then SIGKILL after 10 s) when dropped.
+/// A process we started in a namespace (a routing daemon, a route
+/// monitor), ended by its PID (SIGTERM, then SIGKILL after 10 s) when
+/// dropped.
 pub struct Proc(Option<Child>);
 
 impl Proc {
+    /// `cmd` in `ns`, its standard error into the file `log` if given.
     pub fn spawn(ns: &Ns, cmd: &[String], log: Option<&str>) -> Proc {
-        let stderr = match log {
-            Some(f) => Stdio::from(std::fs::File::create(f).expect("log file")),
-            None => Stdio::null(),
-        };
+        Proc::start(ns, cmd, Stdio::null(), Proc::into_file(log))
+    }
+
+    /// `cmd` in `ns`, its standard output into the file `out`.
+    pub fn spawn_to(ns: &Ns, cmd: &[String], out: &str) -> Proc {
+        Proc::start(ns, cmd, Proc::into_file(Some(out)), Stdio::null())
+    }
+
+    fn into_file(f: Option<&str>) -> Stdio {
+        f.map_or_else(Stdio::null, |f| {
+            Stdio::from(std::fs::File::create(f).expect("output file"))
+        })
+    }
+
+    fn start(ns: &Ns, cmd: &[String], stdout: Stdio, stderr: Stdio) -> Proc {
         let child = Command::new("ip")
             .args(["netns", "exec", &ns.name])
             .args(cmd)
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .expect("spawn");
