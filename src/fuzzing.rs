@@ -17,7 +17,7 @@ use crate::noise::handshake::{add_macs, mac1_key};
 use crate::noise::tunnel::Tunnel;
 use crate::sys::boottime::Instant;
 use crate::sys::crew::Crew;
-use crate::sys::tun::TunWrites;
+use crate::sys::tun::{Gro, TunWrites};
 use crate::wg::config::Config;
 use crate::wg::messages::Message;
 use crate::wg::peer::Peer;
@@ -181,10 +181,21 @@ fn wire() -> &'static Mutex<Wire> {
             queue: Queue::new(Arc::new(Ready::default()), std::sync::Weak::new()),
             remotes,
             tx: TxQueue::new(64 << 10),
-            tun_out: TunWrites::default(),
+            tun_out: coalescing(),
             crew: Crew::new(false).expect("eventfd"),
         })
     })
+}
+
+/// A TUN write queue that coalesces TCP and UDP, as on a device with
+/// offloads.
+fn coalescing() -> TunWrites {
+    let mut t = TunWrites::default();
+    t.set_gro(Gro {
+        tcp: true,
+        udp: true,
+    });
+    t
 }
 
 /// One datagram of a script: what the record's first byte asks for,
@@ -321,7 +332,7 @@ pub fn drain(data: &[u8]) {
     let mut delivered = 0usize;
     {
         let mut tun_full = |t: &mut TunWrites| {
-            delivered += t.len();
+            delivered += t.segments();
             t.clear()
         };
         let mut step = Step {
@@ -334,7 +345,7 @@ pub fn drain(data: &[u8]) {
         };
         batch(&mut step, &mut r, n, &mut opens, &w.crew);
     }
-    delivered += w.tun_out.len();
+    delivered += w.tun_out.segments();
     assert!(
         delivered <= valid,
         "{delivered} delivered of {valid} distinct"

@@ -99,6 +99,7 @@ pub fn drain(
         opens,
         ..
     } = b;
+    tun_out.offloads_of(tun);
     let mut end = Drained::More;
     for _ in 0..BUDGET {
         let n = match udp_in.recv(sock) {
@@ -173,7 +174,8 @@ pub fn batch<R: Received>(s: &mut Step, r: &mut R, n: usize, opens: &mut Vec<Ope
             match (o.target, o.plain) {
                 (Some((peer, session)), Some(len)) => {
                     let plain = &d[HEADER_LEN..HEADER_LEN + len];
-                    deliver(s, &peer, &session, plain, d, (src, to), &mut passed);
+                    let from = (src, to);
+                    deliver(s, (&peer, &session), plain, d, from, now, &mut passed);
                 }
                 (Some(_), None) => {}
                 (None, _) => receive(s, d, (src, to)),
@@ -305,19 +307,18 @@ fn receive(s: &mut Step, d: &[u8], (src, to): (SocketAddr, Option<IpAddr>)) {
 /// A data message `d` that opened on `session` (its plaintext `plain`):
 /// the session may be confirmed, the timers and the endpoint learn of
 /// it, and an IP packet from one of the peer's allowed IPs goes to the
-/// TUN write queue. `passed`: the last inner source found allowed, and
-/// its peer.
+/// TUN write queue. `now`: when its batch was received. `passed`: the
+/// last inner source found allowed, and its peer.
 fn deliver(
     s: &mut Step,
-    peer: &Arc<Peer>,
-    session: &Arc<Session>,
+    (peer, session): (&Arc<Peer>, &Arc<Session>),
     plain: &[u8],
     d: &[u8],
     (src, to): (SocketAddr, Option<IpAddr>),
+    now: Instant,
     passed: &mut Option<(IpAddr, Arc<Peer>)>,
 ) {
     let mut ev = Events::default();
-    let now = Instant::now();
     {
         let mut st = peer.lock();
         let Some(tunnel) = st.tunnel.as_mut() else {

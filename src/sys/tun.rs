@@ -4,16 +4,17 @@
 //! cuts into MTU-sized packets with their checksums, either into the
 //! reader's buffers or straight into the places the caller gives (the
 //! transmit queue's messages, so that the packet path copies a segment
-//! once); a lone packet is used where it was read. Writes go through
-//! tun-rs's GRO table, which coalesces TCP and UDP segments of one flow
+//! once); a lone packet is used where it was read. Writes are coalesced
+//! as they are queued (`writes`): the segments of one TCP or UDP flow go
 //! back into super-packets. Without offloads, one packet per read and
 //! per write.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use tun_rs::{
-    GROTable, VirtioNetHdr, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_GSO_UDP_L4, VIRTIO_NET_HDR_LEN,
-};
+use tun_rs::{VirtioNetHdr, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_GSO_UDP_L4, VIRTIO_NET_HDR_LEN};
+
+mod writes;
+pub use writes::{Gro, TunWrites};
 
 /// virtio-net header values (linux/virtio_net.h): the packet's checksum
 /// is left for us; no segmentation; the ECN bit of a GSO type.
@@ -371,72 +372,6 @@ impl TunPackets {
             return Err(io::Error::from(io::ErrorKind::InvalidData));
         }
         Ok(())
-    }
-}
-
-/// Packets a worker will write to one TUN device, each behind room for
-/// the virtio header, coalesced by the GRO table when written.
-#[derive(Default)]
-pub struct TunWrites {
-    bufs: Vec<Vec<u8>>,
-    count: usize,
-    gro: GROTable,
-}
-
-impl TunWrites {
-    pub fn is_full(&self) -> bool {
-        self.count >= IDEAL_BATCH_SIZE
-    }
-
-    /// Packets queued.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Forget what is queued, unwritten.
-    pub fn clear(&mut self) {
-        self.count = 0;
-    }
-
-    /// Queue a copy of `packet`.
-    pub fn push(&mut self, packet: &[u8]) {
-        if self.count == self.bufs.len() {
-            // tun-rs coalesces only into a buffer that already has room
-            // for a whole super-packet; pages are touched only as used.
-            self.bufs
-                .push(Vec::with_capacity(2 * VIRTIO_NET_HDR_LEN + MAX_READ));
-        }
-        let b = &mut self.bufs[self.count];
-        b.clear();
-        b.resize(VIRTIO_NET_HDR_LEN, 0);
-        b.extend_from_slice(packet);
-        self.count += 1;
-    }
-
-    /// Write what is queued to `tun` (coalesced where it has offloads).
-    pub fn flush(&mut self, tun: &Tun) -> io::Result<()> {
-        if self.count == 0 {
-            return Ok(());
-        }
-        let n = self.count;
-        self.count = 0;
-        if tun.offload() {
-            tun.dev
-                .send_multiple(&mut self.gro, &mut self.bufs[..n], VIRTIO_NET_HDR_LEN)
-                .map(|_| ())
-        } else {
-            let mut r = Ok(());
-            for b in &self.bufs[..n] {
-                if let Err(e) = tun.dev.send(&b[VIRTIO_NET_HDR_LEN..]) {
-                    r = Err(e);
-                }
-            }
-            r
-        }
     }
 }
 
