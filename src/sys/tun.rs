@@ -5,8 +5,8 @@
 //! reader's buffers or straight into the places the caller gives (the
 //! transmit queue's messages, so that the packet path copies a segment
 //! once); a lone packet is used where it was read. Writes are coalesced
-//! as they are queued (`writes`): the segments of one TCP or UDP flow go
-//! back into super-packets. Without offloads, one packet per read and
+//! as they are queued (`writes`): the segments of one TCP flow go back
+//! into super-packets. Without offloads, one packet per read and
 //! per write.
 
 use std::io;

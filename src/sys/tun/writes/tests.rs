@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// A packet's flow, as `flow` gives it.
+type Flow = Option<([u8; 38], usize)>;
+
 const BOTH: Gro = Gro {
     tcp: true,
     udp: true,
@@ -190,12 +193,83 @@ fn a_gap_another_ack_or_other_options_start_a_new_super_packet() {
     transport_checksum(&mut other_opts, false);
     let mut other_ttl = tcp(false, 2, 1000, 5, TCP_ACK, 1000);
     other_ttl[8] = 63;
-    for b in [gap, other_ack, other_opts, other_ttl] {
+    let mut other_df = tcp(false, 2, 1000, 5, TCP_ACK, 1000);
+    other_df[6] = 0;
+    let mut other_window = tcp(false, 2, 1000, 5, TCP_ACK, 1000);
+    other_window[20 + 14..20 + 16].copy_from_slice(&1024u16.to_be_bytes());
+    transport_checksum(&mut other_window, false);
+    let mut ae_bit = tcp(false, 2, 1000, 5, TCP_ACK, 1000);
+    ae_bit[20 + 12] |= 0x01;
+    transport_checksum(&mut ae_bit, false);
+    for b in [
+        gap,
+        other_ack,
+        other_opts,
+        other_ttl,
+        other_df,
+        other_window,
+        ae_bit,
+    ] {
         let mut w = TunWrites::default();
         w.set_gro(BOTH);
         queue(&mut w, &[a.clone(), b.clone()]);
         assert_eq!(w.len(), 2);
         assert_eq!(written_split(&mut w), vec![vec![a.clone()], vec![b]]);
+    }
+}
+
+#[test]
+fn ipv6_traffic_class_and_flow_label_must_match() {
+    let a = tcp(true, 0, 0, 5, TCP_ACK, 1000);
+    for at in [1, 3] {
+        let mut b = tcp(true, 0, 1000, 5, TCP_ACK, 1000);
+        b[at] ^= 0x01;
+        let mut w = TunWrites::default();
+        w.set_gro(BOTH);
+        queue(&mut w, &[a.clone(), b]);
+        assert_eq!(w.len(), 2, "byte {at}");
+    }
+}
+
+#[test]
+fn nothing_is_appended_to_a_segment_with_psh() {
+    let mut w = TunWrites::default();
+    w.set_gro(BOTH);
+    let a = tcp(false, 1, 0, 5, TCP_ACK | TCP_PSH, 1000);
+    let b = tcp(false, 2, 1000, 5, TCP_ACK, 1000);
+    queue(&mut w, &[a.clone(), b.clone()]);
+    assert_eq!(written_split(&mut w), vec![vec![a], vec![b]]);
+}
+
+/// A written super-packet checked as the kernel and a receiver would:
+/// length fields, IPv4 header checksum, and the transport checksum the
+/// kernel completes from the pseudo-header sum we leave in its field.
+#[test]
+fn a_super_packet_has_its_lengths_and_sums_made() {
+    for v6 in [false, true] {
+        let mut w = TunWrites::default();
+        w.set_gro(BOTH);
+        let segs: Vec<_> = (0..10u32)
+            .map(|k| tcp(v6, 100 + k as u16, 1000 + k * 1300, 77, TCP_ACK, 1300))
+            .collect();
+        queue(&mut w, &segs);
+        let mut out = w.written();
+        let p = &mut out[0][VIRTIO_NET_HDR_LEN..];
+        assert_eq!(p.len(), segs[0].len() + 9 * 1300);
+        let iph = if v6 { 40 } else { 20 };
+        if v6 {
+            assert_eq!(usize::from(u16::from_be_bytes([p[4], p[5]])), p.len() - 40);
+        } else {
+            assert_eq!(usize::from(u16::from_be_bytes([p[2], p[3]])), p.len());
+            assert_eq!(tun_rs::checksum(&p[..20], 0), 0xffff, "IPv4 header sum");
+        }
+        // What the kernel does with NEEDS_CSUM: sum from csum_start, the
+        // field included, and write the complement there.
+        let done = !tun_rs::checksum(&p[iph..], 0);
+        p[iph + 16..iph + 18].copy_from_slice(&done.to_be_bytes());
+        let addrs = if v6 { 8..40 } else { 12..20 };
+        let pseudo = tun_rs::checksum_no_fold(&p[addrs], 6 + (p.len() - iph) as u64);
+        assert_eq!(tun_rs::checksum(&p[iph..], pseudo), 0xffff, "v6 {v6}");
     }
 }
 
@@ -316,8 +390,8 @@ fn a_super_packet_stops_at_the_largest_ip_packet() {
 }
 
 /// Anything at all may be pushed: no panic, and what is written splits
-/// back into packets of the lengths pushed, in the order pushed when
-/// nothing was coalesced across another flow.
+/// back into packets of the lengths pushed; where nothing was mangled,
+/// into the very packets pushed, each flow's in its order.
 #[test]
 fn arbitrary_packets_are_taken_without_harm() {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -327,11 +401,12 @@ fn arbitrary_packets_are_taken_without_harm() {
         seed ^= seed << 17;
         seed
     };
-    let mut merged = 0;
+    let (mut merged, mut clean) = (0, 0);
     for _ in 0..3000 {
         let mut w = TunWrites::default();
         w.set_gro(BOTH);
         let mut pushed = Vec::new();
+        let (mut sent, mut mangled, mangle) = (Vec::new(), false, rnd() % 2 == 0);
         // Each flow's next segment, mostly in sequence, some mangled.
         let mut next = [0u32; 4];
         for _ in 0..(rnd() % 24) {
@@ -348,11 +423,13 @@ fn arbitrary_packets_are_taken_without_harm() {
                 0 | 1 => tcp(kind == 1, k as u16, k * 200, 5, flags, len),
                 _ => udp(kind == 3, k as u16, len, k as u8),
             };
-            if rnd() % 3 != 0 {
+            if rnd() % 3 != 0 || !mangle {
                 pushed.push(p.len());
                 w.push(&p);
+                sent.push(p);
                 continue;
             }
+            mangled = true;
             for _ in 0..(rnd() % 4) {
                 let at = (rnd() as usize) % p.len();
                 p[at] = rnd() as u8;
@@ -362,14 +439,23 @@ fn arbitrary_packets_are_taken_without_harm() {
             w.push(&p);
         }
         merged += w.segments() - w.len();
-        let mut got: Vec<usize> = split_back(w.written())
-            .concat()
-            .iter()
-            .map(Vec::len)
-            .collect();
+        let out = split_back(w.written()).concat();
+        if !mangled {
+            // Every packet back as it was, each flow in its order.
+            let of = |f: &[Vec<u8>]| {
+                let mut by: Vec<(Flow, Vec<u8>)> = f.iter().map(|p| (flow(p), p.clone())).collect();
+                // (Stable: each flow's packets keep their order.)
+                by.sort_by_key(|e| e.0);
+                by
+            };
+            assert_eq!(of(&out), of(&sent));
+            clean += 1;
+        }
+        let mut got: Vec<usize> = out.iter().map(Vec::len).collect();
         got.sort_unstable();
         pushed.sort_unstable();
         assert_eq!(got, pushed);
     }
     assert!(merged > 1000, "segments were coalesced: {merged}");
+    assert!(clean > 1000, "batches checked byte for byte: {clean}");
 }
