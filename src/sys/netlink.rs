@@ -226,6 +226,14 @@ pub fn nsid_of(ns: BorrowedFd<'_>) -> io::Result<i32> {
     Ok(id)
 }
 
+/// The most segments the kernel may put in one segmentation-offload
+/// super-packet it hands the link.
+pub fn set_gso_max_segs(ifindex: u32, segs: u32) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    m.attributes.push(LinkAttribute::GsoMaxSegs(segs));
+    request(RouteNetlinkMessage::SetLink(m), 0)
+}
+
 pub fn set_mtu(ifindex: u32, mtu: u32) -> io::Result<()> {
     let mut m = link_msg(ifindex);
     m.attributes.push(LinkAttribute::Mtu(mtu));

@@ -33,8 +33,9 @@ const MAX_READ: usize = 65535;
 
 impl Tun {
     /// Create TUN `name`, down, non-blocking, with offloads if the kernel
-    /// has them. Fails with `AlreadyExists` if any link of that name
-    /// exists (we never attach to another one).
+    /// has them (super-packets of at most `MAX_SEGMENTS` segments).
+    /// Fails with `AlreadyExists` if any link of that name exists (we
+    /// never attach to another one).
     pub fn create(name: &str, mtu: u16) -> io::Result<Tun> {
         if nix::net::if_::if_nametoindex(name).is_ok() {
             return Err(io::Error::from(io::ErrorKind::AlreadyExists));
@@ -42,6 +43,7 @@ impl Tun {
         let dev = open(|b| b.mtu(mtu).enable(false), name)?;
         dev.set_nonblocking(true)?;
         let ifindex = dev.if_index()?;
+        cap_segments(ifindex);
         Ok(Tun { dev, ifindex })
     }
 
@@ -63,6 +65,8 @@ impl Tun {
             return Err(gone());
         }
         dev.set_nonblocking(true)?;
+        // (A device an older wgd made may not have the cap yet.)
+        cap_segments(ifindex);
         Ok(Tun { dev, ifindex })
     }
 
@@ -144,6 +148,20 @@ impl Tun {
             }
         }
     }
+}
+
+/// The most segments a super-packet read from the device may have: the
+/// reader's buffers. The kernel is told (the link's gso_max_segs, 65535
+/// by default), so that it never builds a larger one: with a small TCP
+/// MSS (200 bytes, say) it would otherwise make super-packets of up to
+/// 300 segments, each dropped whole, and the connection crawled.
+pub const MAX_SEGMENTS: usize = IDEAL_BATCH_SIZE;
+
+/// Cap the device's super-packets at `MAX_SEGMENTS` segments, in the
+/// calling thread's namespace. Best effort: a kernel that refuses keeps
+/// its default, and a larger super-packet is dropped, as before.
+fn cap_segments(ifindex: u32) {
+    let _ = crate::sys::netlink::set_gso_max_segs(ifindex, MAX_SEGMENTS as u32);
 }
 
 /// Complete the checksum the kernel left partial (NEEDS_CSUM): the
@@ -251,10 +269,10 @@ impl Default for TunPackets {
         TunPackets {
             raw: vec![0u8; VIRTIO_NET_HDR_LEN + MAX_READ].into_boxed_slice(),
             raw_len: 0,
-            bufs: (0..IDEAL_BATCH_SIZE)
+            bufs: (0..MAX_SEGMENTS)
                 .map(|_| vec![0u8; MAX_READ + 16].into_boxed_slice())
                 .collect(),
-            sizes: vec![0; IDEAL_BATCH_SIZE],
+            sizes: vec![0; MAX_SEGMENTS],
             count: 0,
             at: At::Bufs,
         }
@@ -365,7 +383,7 @@ impl TunPackets {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         };
         let n = self.count;
-        let mut sizes = [0usize; IDEAL_BATCH_SIZE];
+        let mut sizes = [0usize; MAX_SEGMENTS];
         let input = &mut self.raw[VIRTIO_NET_HDR_LEN..self.raw_len];
         let got = tun_rs::gso_split(input, hdr, outs, &mut sizes[..outs.len()], 0, v6)?;
         if got != n || sizes[..n] != self.sizes[..n] {
