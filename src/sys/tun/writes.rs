@@ -1,8 +1,8 @@
 //! Packets a worker writes to one TUN device. Where the device has
 //! offloads, the segments of one TCP flow (and, if asked, of one UDP
-//! flow) are coalesced as they are queued:
-//! each segment's payload is copied once, straight behind the payloads
-//! before it, and the whole is written as one super-packet (GRO).
+//! flow) are coalesced as they are queued: each segment's payload is
+//! copied once, straight behind the payloads before it, and the whole
+//! is written as one super-packet (GRO).
 //!
 //! A super-packet goes to the kernel with its checksum marked as left
 //! to complete (NEEDS_CSUM), which a local receiver takes as valid: as
@@ -19,10 +19,10 @@
 //! coalesced, nor IPv4 with options or IPv6 with extension headers.
 //! Looser in one: IPv4 IDs are not checked, as wireguard-go does not;
 //! they only matter to a router that cuts the packet up again, and it
-//! numbers the segments from the first.) Every segment but the last has the first one's length; PSH
-//! or a shorter segment ends a super-packet. Segments are appended only
-//! to the newest super-packet of their flow, so a flow's packets keep
-//! their order.
+//! numbers the segments from the first.) Every segment but the last has
+//! the first one's length; PSH or a shorter segment ends a super-packet.
+//! Segments are appended only to the newest super-packet of their flow,
+//! so a flow's packets keep their order.
 
 use super::{Tun, MAX_READ};
 use std::io;
@@ -58,8 +58,9 @@ pub struct Gro {
 struct Segment {
     proto: u8,
     v6: bool,
-    /// IP header, then IP and transport headers.
+    /// Length of the IP header.
     iph: usize,
+    /// Length of the IP and transport headers: where the payload starts.
     head: usize,
     seq: u32,
     psh: bool,
@@ -404,10 +405,11 @@ fn ip_fields_equal(a: &[u8], b: &[u8], v6: bool) -> bool {
     }
 }
 
-/// Make `p` (a first packet with the payloads of more segments of
-/// `gso` bytes, the last one maybe shorter, behind it) a super-packet: its length fields, IPv4 header checksum, and in the
-/// transport checksum field the pseudo-header's sum, for the kernel to
-/// complete; the virtio header that says so.
+/// Make `p` (a first packet with the payloads of more segments of `gso`
+/// bytes, the last one maybe shorter, behind it) a super-packet: its
+/// length fields, IPv4 header checksum, and in the transport checksum
+/// field the pseudo-header's sum, for the kernel to complete; the
+/// virtio header that says so.
 fn super_packet(p: &mut [u8], gso: usize) -> Option<VirtioNetHdr> {
     let v6 = p.first()? >> 4 == 6;
     let (iph, proto) = if v6 { (40, p[6]) } else { (20, p[9]) };
