@@ -14,7 +14,6 @@ use netlink_packet_route::link::{
     AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage,
 };
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
-use netlink_packet_route::route::{RouteAttribute, RouteType};
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -24,6 +23,9 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
+
+mod events;
+pub use events::{LinkEvent, LinkEvents};
 
 thread_local! {
     /// The namespace this thread's netlink requests go to (`in_netns`);
@@ -117,6 +119,13 @@ fn link_msg(ifindex: u32) -> LinkMessage {
     m
 }
 
+/// Set one attribute of a link.
+fn set_link(ifindex: u32, a: LinkAttribute) -> io::Result<()> {
+    let mut m = link_msg(ifindex);
+    m.attributes.push(a);
+    request(RouteNetlinkMessage::SetLink(m), 0)
+}
+
 /// Set or clear IFF_UP and IFF_MULTICAST; leave the other flags alone.
 pub fn set_flags(ifindex: u32, up: Option<bool>, multicast: Option<bool>) -> io::Result<()> {
     let mut m = link_msg(ifindex);
@@ -133,9 +142,7 @@ pub fn set_flags(ifindex: u32, up: Option<bool>, multicast: Option<bool>) -> io:
 
 /// Put a link in link group `group` (IFLA_GROUP).
 pub fn set_group(ifindex: u32, group: u32) -> io::Result<()> {
-    let mut m = link_msg(ifindex);
-    m.attributes.push(LinkAttribute::Group(group));
-    request(RouteNetlinkMessage::SetLink(m), 0)
+    set_link(ifindex, LinkAttribute::Group(group))
 }
 
 /// Delete every link of `group` in one request: the kernel unregisters
@@ -165,16 +172,12 @@ pub fn no_queue(ifindex: u32) -> io::Result<()> {
 
 /// Rename a link (it must be down).
 pub fn set_name(ifindex: u32, name: &str) -> io::Result<()> {
-    let mut m = link_msg(ifindex);
-    m.attributes.push(LinkAttribute::IfName(name.to_string()));
-    request(RouteNetlinkMessage::SetLink(m), 0)
+    set_link(ifindex, LinkAttribute::IfName(name.to_string()))
 }
 
 /// Move a link into namespace `ns` (it keeps its name).
 pub fn move_to(ifindex: u32, ns: BorrowedFd<'_>) -> io::Result<()> {
-    let mut m = link_msg(ifindex);
-    m.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
-    request(RouteNetlinkMessage::SetLink(m), 0)
+    set_link(ifindex, LinkAttribute::NetNsFd(ns.as_raw_fd()))
 }
 
 /// The index of the link called `name`.
@@ -229,15 +232,11 @@ pub fn nsid_of(ns: BorrowedFd<'_>) -> io::Result<i32> {
 /// The most segments the kernel may put in one segmentation-offload
 /// super-packet it hands the link.
 pub fn set_gso_max_segs(ifindex: u32, segs: u32) -> io::Result<()> {
-    let mut m = link_msg(ifindex);
-    m.attributes.push(LinkAttribute::GsoMaxSegs(segs));
-    request(RouteNetlinkMessage::SetLink(m), 0)
+    set_link(ifindex, LinkAttribute::GsoMaxSegs(segs))
 }
 
 pub fn set_mtu(ifindex: u32, mtu: u32) -> io::Result<()> {
-    let mut m = link_msg(ifindex);
-    m.attributes.push(LinkAttribute::Mtu(mtu));
-    request(RouteNetlinkMessage::SetLink(m), 0)
+    set_link(ifindex, LinkAttribute::Mtu(mtu))
 }
 
 /// No automatic IPv6 link-local address, as on a BSD wg interface.
@@ -419,39 +418,6 @@ pub struct Where {
     pub index: u32,
 }
 
-pub enum LinkEvent {
-    /// Flags, MTU, name or addresses of a link may have changed, or IPv6
-    /// came back on it (the kernel's multicast route for ff00::/8
-    /// reappeared).
-    Changed(Where),
-    /// Deleted, or moved to another namespace.
-    Deleted(Where),
-    /// Linux dropped the link's IPv6 addresses at this event: it was
-    /// down, or its IPv6 started afresh (it may be up again, or IPv6
-    /// back, by the time the event is read).
-    Ipv6Lost(Where),
-    /// Events were lost (socket buffer overrun): recheck everything.
-    Lost,
-    /// A second without events: time to look at what events cannot say
-    /// (a namespace torn down takes its links without telling us).
-    Quiet,
-}
-
-/// A subscription to the kernel's link and address notifications, in
-/// the home namespace and in every namespace that has an id there (one
-/// that a link of ours was moved to gets one), without holding any of
-/// them open.
-pub struct LinkEvents {
-    sock: Socket,
-    buf: Vec<u8>,
-    wait: Option<Duration>,
-}
-
-const RTMGRP_LINK: u32 = 1;
-const RTMGRP_IPV4_IFADDR: u32 = 0x10;
-const RTMGRP_IPV6_IFADDR: u32 = 0x100;
-const RTMGRP_IPV6_ROUTE: u32 = 0x400;
-
 /// One datagram, and the id of the namespace it came from if not home.
 pub(super) fn recv_with_nsid(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)> {
     let mut iov = libc::iovec {
@@ -504,99 +470,6 @@ pub fn set_recv_timeout(sock: &Socket, d: Duration) -> io::Result<()> {
         )
     };
     (r >= 0).then_some(()).ok_or_else(io::Error::last_os_error)
-}
-
-impl LinkEvents {
-    pub fn open() -> io::Result<LinkEvents> {
-        let mut sock = Socket::new(NETLINK_ROUTE)?;
-        let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
-        sock.bind(&SocketAddr::new(0, groups))?;
-        sock.set_listen_all_namespaces(true)?;
-        Ok(LinkEvents {
-            sock,
-            buf: vec![0u8; 1 << 16],
-            wait: None,
-        })
-    }
-
-    /// From now on `next` waits at most `d` (`None`: until an event).
-    pub fn wait_at_most(&mut self, d: Option<Duration>) -> io::Result<()> {
-        if self.wait == d {
-            return Ok(());
-        }
-        let d = d.unwrap_or_default();
-        set_recv_timeout(&self.sock, d)?;
-        self.wait = (!d.is_zero()).then_some(d);
-        Ok(())
-    }
-
-    /// Block for the next batch of events (at most as long as
-    /// `wait_at_most` said).
-    pub fn next(&mut self, out: &mut Vec<LinkEvent>) {
-        out.clear();
-        let (n, nsid) = match recv_with_nsid(self.sock.as_raw_fd(), &mut self.buf) {
-            Ok(r) => r,
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                out.push(LinkEvent::Lost);
-                return;
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                out.push(LinkEvent::Quiet);
-                return;
-            }
-            Err(_) => {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                return;
-            }
-        };
-        let at = |index: u32| Where { nsid, index };
-        let mut off = 0;
-        while off < n {
-            let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
-            else {
-                break;
-            };
-            let len = msg.header.length as usize;
-            match msg.payload {
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => {
-                    if !m.header.flags.contains(LinkFlags::Up) {
-                        out.push(LinkEvent::Ipv6Lost(at(m.header.index)));
-                    }
-                    out.push(LinkEvent::Changed(at(m.header.index)))
-                }
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m)) => {
-                    out.push(LinkEvent::Deleted(at(m.header.index)))
-                }
-                NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::NewAddress(m) | RouteNetlinkMessage::DelAddress(m),
-                ) => out.push(LinkEvent::Changed(at(m.header.index))),
-                // IPv6 (re)starting on a link adds this route; every other
-                // route change is none of our business.
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r))
-                    if r.header.kind == RouteType::Multicast
-                        && r.header.destination_prefix_length == 8 =>
-                {
-                    if let Some(oif) = r.attributes.iter().find_map(|a| match a {
-                        RouteAttribute::Oif(i) => Some(*i),
-                        _ => None,
-                    }) {
-                        out.push(LinkEvent::Ipv6Lost(at(oif)));
-                        out.push(LinkEvent::Changed(at(oif)));
-                    }
-                }
-                _ => {}
-            }
-            if len == 0 {
-                break;
-            }
-            off += (len + 3) & !3;
-        }
-    }
 }
 
 /// The name of interface `index` in our namespace, if it exists (a
