@@ -77,19 +77,7 @@ if t.recv(32, socket.MSG_WAITALL) != hashlib.sha256(data).digest():
     print("TCP stream corrupted"); sys.exit(1)
 "#
     );
-    let o = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "/usr/bin/python3", "-c", &script])
-        .output()
-        .expect("python3 client");
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ))
-    }
+    python_in(ns, &script)
 }
 
 /// From `ns`, one UDP datagram to `addr`'s echo server whose one's
@@ -122,19 +110,7 @@ for attempt in range(3):
 sys.exit("the datagram whose sum is 0xffff never came back")
 "#
     );
-    let o = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "/usr/bin/python3", "-c", &script])
-        .output()
-        .expect("python3 client");
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ))
-    }
+    python_in(ns, &script)
 }
 
 /// From `ns`, 8 MiB to `addr`'s hash server over a TCP connection whose
@@ -161,8 +137,14 @@ if retrans > 50:
     sys.exit("%d segments retransmitted" % retrans)
 "#
     );
+    python_in(ns, &script)
+}
+
+/// Run a Python client `script` in `ns`: Ok if it exits 0, else what it
+/// printed.
+fn python_in(ns: &Ns, script: &str) -> Result<(), String> {
     let o = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "/usr/bin/python3", "-c", &script])
+        .args(["netns", "exec", &ns.name, "/usr/bin/python3", "-c", script])
         .output()
         .expect("python3 client");
     if o.status.success() {

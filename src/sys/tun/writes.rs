@@ -69,15 +69,14 @@ struct Segment {
 /// A queued packet still taking segments.
 #[derive(Clone, Copy)]
 struct Open {
-    /// Its index in the queue.
+    /// Its index in the queue (its segment count is `merged`'s).
     at: usize,
-    first: Segment,
+    /// The first packet's header length: every segment's.
+    head: usize,
     /// The first segment's payload length (every one's but the last).
     gso: usize,
-    segments: usize,
     /// TCP: the sequence number the next segment must have.
     next_seq: u32,
-    psh: bool,
 }
 
 /// Packets queued for one TUN device, each behind room for the virtio
@@ -177,13 +176,12 @@ impl TunWrites {
             self.open.remove(0);
         }
         let gso = packet.len() - seg.head;
+        self.merged[at].1 = gso;
         self.open.push(Open {
             at,
-            first: seg,
+            head: seg.head,
             gso,
-            segments: 1,
             next_seq: seg.seq.wrapping_add(gso as u32),
-            psh: false,
         });
     }
 
@@ -201,15 +199,16 @@ impl TunWrites {
     }
 
     /// Append `packet` (parsed as `seg`, of the same flow) to open
-    /// super-packet `k`, if it may follow what it holds.
+    /// super-packet `k`, if it may follow what it holds (an open one
+    /// never ends with PSH: that closes it).
     fn append(&mut self, k: usize, packet: &[u8], seg: &Segment) -> bool {
         let o = self.open[k];
         let payload = &packet[seg.head..];
         let first = self.first(&o);
-        let fits = !o.psh
-            && payload.len() <= o.gso
+        let segments = self.merged[o.at].0;
+        let fits = payload.len() <= o.gso
             && first.len() + payload.len() <= MAX_IP
-            && seg.head == o.first.head
+            && seg.head == o.head
             && ip_fields_equal(first, packet, seg.v6)
             && match seg.proto {
                 TCP => {
@@ -222,18 +221,15 @@ impl TunWrites {
                         && f[t + 14..t + 16] == q[t + 14..t + 16]
                         && f[t + 20..seg.head] == q[t + 20..seg.head]
                 }
-                _ => o.segments < UDP_SEGMENTS,
+                _ => segments < UDP_SEGMENTS,
             };
         if !fits {
             return false;
         }
         self.bufs[o.at].extend_from_slice(payload);
-        self.merged[o.at] = (o.segments + 1, o.gso);
-        let open = &mut self.open[k];
-        open.segments += 1;
-        open.next_seq = seg.seq.wrapping_add(payload.len() as u32);
+        self.merged[o.at].0 = segments + 1;
+        self.open[k].next_seq = seg.seq.wrapping_add(payload.len() as u32);
         if seg.psh {
-            open.psh = true;
             self.bufs[o.at][VIRTIO_NET_HDR_LEN + seg.iph + 13] |= TCP_PSH;
         }
         // A shorter segment, or PSH, ends it.

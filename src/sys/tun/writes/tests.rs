@@ -117,6 +117,13 @@ fn split_back(out: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// Ten TCP segments of 1 300 bytes in sequence, IPv4 IDs counting up.
+fn ten_segments(v6: bool) -> Vec<Vec<u8>> {
+    (0..10u32)
+        .map(|k| tcp(v6, 100 + k as u16, 1000 + k * 1300, 77, TCP_ACK, 1300))
+        .collect()
+}
+
 fn queue(w: &mut TunWrites, packets: &[Vec<u8>]) {
     for p in packets {
         w.push(p);
@@ -128,9 +135,7 @@ fn a_run_of_tcp_segments_is_written_as_one_and_splits_back_into_them() {
     for v6 in [false, true] {
         let mut w = TunWrites::default();
         w.set_gro(BOTH);
-        let segs: Vec<_> = (0..10u32)
-            .map(|k| tcp(v6, 100 + k as u16, 1000 + k * 1300, 77, TCP_ACK, 1300))
-            .collect();
+        let segs = ten_segments(v6);
         queue(&mut w, &segs);
         assert_eq!((w.len(), w.segments()), (1, 10));
         let out = w.written();
@@ -249,9 +254,7 @@ fn a_super_packet_has_its_lengths_and_sums_made() {
     for v6 in [false, true] {
         let mut w = TunWrites::default();
         w.set_gro(BOTH);
-        let segs: Vec<_> = (0..10u32)
-            .map(|k| tcp(v6, 100 + k as u16, 1000 + k * 1300, 77, TCP_ACK, 1300))
-            .collect();
+        let segs = ten_segments(v6);
         queue(&mut w, &segs);
         let mut out = w.written();
         let p = &mut out[0][VIRTIO_NET_HDR_LEN..];
