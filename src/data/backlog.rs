@@ -10,10 +10,12 @@
 //! its source received). While the queue is at least `UNDER_LOAD_DEPTH`
 //! deep, each source address may have only `PER_SOURCE` messages
 //! waiting, so a peer's initiation finds room while many sources flood.
-//! And the handshake service spends at most 1/`SHARE_DIVISOR` of each
-//! CPU on interfaces under load (`Budget`), so a flood costs the data
-//! plane little, and its messages wait in the queue, their sources
-//! limited as above.
+//! And while data moves, the handshake service spends at most
+//! 1/`SHARE_DIVISOR` of each CPU on interfaces under load (`Budget`), so
+//! a flood costs the data plane little, and its messages wait in the
+//! queue, their sources limited as above. When no data moves, nothing
+//! needs that CPU: the service works as fast as it can, as Linux's and
+//! wireguard-go's do (a hub's peers reconnecting all at once).
 
 use crate::noise::handshake::INITIATION_LEN;
 use crate::sys::boottime::Instant;
@@ -65,21 +67,39 @@ pub struct Ready {
 }
 
 /// The service's spending on interfaces under load, kept to
-/// 1/`SHARE_DIVISOR` of the CPUs: each such job, once done, pushes the time the next may
-/// start by what it took divided by the share (so a job of 100 µs with
-/// 2 CPUs and a share of 1/16 each holds the next one back 800 µs).
-/// Jobs of interfaces not under load are not counted, and start without
-/// waiting; but a service thread waiting for a job under load serves no
-/// other interface meanwhile (with one thread, the others wait as long).
+/// 1/`SHARE_DIVISOR` of the CPUs while data moves: each such job, once
+/// done, pushes the time the next may start by what it took divided by
+/// the share (so a job of 100 µs with 2 CPUs and a share of 1/16 each
+/// holds the next one back 800 µs). A service thread waits for that time
+/// only if data moved since it started its last job under load (the
+/// workers say so after every drain that read a packet from a TUN device
+/// or wrote one to it): with no data to protect, handshakes take what
+/// they need. Jobs of interfaces not under load are not counted, and
+/// start without waiting; but a service thread waiting for a job under
+/// load serves no other interface meanwhile (with one thread, the others
+/// wait as long).
 #[derive(Default)]
 pub struct Budget {
     /// When the next job under load may start (none yet: now).
     next: Mutex<Option<std::time::Instant>>,
+    /// Drains that moved data, counted by the workers.
+    moved: AtomicU64,
 }
 
 impl Budget {
-    /// Wait until a job under load may start.
-    pub fn wait(&self) {
+    /// A worker's drain moved data.
+    pub fn moved(&self) {
+        self.moved.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Wait until a job under load may start, if data moved since the
+    /// calling thread's last one: `seen` is the thread's own count of
+    /// drains that moved data, from its last job under load.
+    pub fn wait(&self, seen: &mut u64) {
+        let moved = self.moved.load(Ordering::Relaxed);
+        if std::mem::replace(seen, moved) == moved {
+            return;
+        }
         let next = *self.next.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(at) = next {
             let now = std::time::Instant::now();
@@ -307,17 +327,53 @@ mod tests {
     /// Each job under load holds the next back by what it took over the
     /// share; a wait ends when that time comes.
     #[test]
-    fn the_budget_spaces_jobs_under_load() {
+    fn the_budget_spaces_jobs_under_load_while_data_moves() {
         let b = Budget::default();
+        let mut seen = 0;
+        b.moved();
         let t0 = std::time::Instant::now();
-        b.wait();
+        b.wait(&mut seen);
         assert!(t0.elapsed() < Duration::from_millis(5), "nothing spent yet");
         b.spent(Duration::from_millis(1), 2);
-        b.wait();
+        b.moved();
+        b.wait(&mut seen);
         let waited = t0.elapsed();
         let hold = Duration::from_millis(u64::from(SHARE_DIVISOR) / 2);
         assert!(waited >= hold, "{waited:?}");
         assert!(waited < hold * 4, "{waited:?}");
+    }
+
+    /// With no data moved since a thread's last job, its next one starts
+    /// at once, however much was spent; data moving again brings the
+    /// wait back, for each thread by its own count.
+    #[test]
+    fn no_data_moving_leaves_handshakes_unpaced() {
+        let b = Budget::default();
+        let (mut one, mut two) = (0, 0);
+        b.spent(Duration::from_millis(10), 1);
+        let t0 = std::time::Instant::now();
+        b.wait(&mut one);
+        b.wait(&mut two);
+        b.spent(Duration::from_millis(10), 1);
+        b.wait(&mut one);
+        assert!(
+            t0.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            t0.elapsed()
+        );
+        b.moved();
+        b.wait(&mut one);
+        let waited = t0.elapsed();
+        assert!(waited >= Duration::from_millis(160), "{waited:?}");
+        let t1 = std::time::Instant::now();
+        b.wait(&mut one);
+        assert!(t1.elapsed() < Duration::from_millis(100), "already seen");
+        b.spent(Duration::from_millis(1), 1);
+        b.wait(&mut two);
+        assert!(
+            t1.elapsed() >= Duration::from_millis(16),
+            "the other thread had not seen it"
+        );
     }
 
     #[test]

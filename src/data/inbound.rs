@@ -97,6 +97,7 @@ pub fn drain(
         tun_out,
         tx,
         opens,
+        moved,
         ..
     } = b;
     tun_out.offloads_of(tun);
@@ -110,6 +111,7 @@ pub fn drain(
             Ok(n) => n,
         };
         let mut tun_full = |w: &mut TunWrites| {
+            *moved = true;
             let _ = w.flush(tun);
         };
         let mut step = Step {
@@ -127,6 +129,7 @@ pub fn drain(
         }
     }
     opens.clear();
+    *moved |= !tun_out.is_empty();
     let _ = tun_out.flush(tun);
     out.flush(tx);
     end

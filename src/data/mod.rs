@@ -80,6 +80,9 @@ pub struct Buffers {
     pub seals: Vec<outbound::Seal>,
     /// Datagrams planned for opening (inbound), reused per batch.
     pub opens: Vec<inbound::Open>,
+    /// Set by a drain that moved data (a packet read from the TUN
+    /// device, or one delivered to it); the worker takes it.
+    pub moved: bool,
 }
 
 impl Default for Buffers {
@@ -91,6 +94,7 @@ impl Default for Buffers {
             tx: TxQueue::new(TX_BYTES),
             seals: Vec::new(),
             opens: Vec::new(),
+            moved: false,
         }
     }
 }

@@ -114,7 +114,10 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
                 end = Drained::Empty;
                 break;
             }
-            Ok(n) => n,
+            Ok(n) => {
+                b.moved = true;
+                n
+            }
             // A packet the reader could not take (a virtio header it
             // cannot split) is dropped; the next one is read.
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => continue,

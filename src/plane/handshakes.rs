@@ -6,8 +6,8 @@
 //! than the workers, so that under a flood of handshakes the CPU goes to
 //! data first; the queues then fill, the interfaces count as under load
 //! and demand cookies, and what does not fit is dropped. While an
-//! interface is under load its messages are also paced to a share of
-//! the CPUs (`crate::data::backlog::Budget`).
+//! interface is under load and data moves, its messages are also paced
+//! to a share of the CPUs (`crate::data::backlog::Budget`).
 
 use crate::data::backlog::{Job, Ready};
 use crate::data::handshake::consume;
@@ -44,11 +44,12 @@ fn serve(ready: &Ready, quiet: &RwLock<()>, cpus: u32) {
     crate::sys::sched::lower_priority(NICE);
     let mut tx = TxQueue::new(TX_BYTES);
     let mut jobs: Vec<Job> = Vec::with_capacity(TURN);
+    let mut seen = 0;
     loop {
         let q = ready.next();
         let loaded = q.under_load(timers::ms(Instant::now()));
         if loaded {
-            ready.budget.wait();
+            ready.budget.wait(&mut seen);
         }
         let _moving = quiet.read().unwrap_or_else(|e| e.into_inner());
         q.take(if loaded { 1 } else { TURN }, &mut jobs);

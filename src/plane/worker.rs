@@ -60,6 +60,9 @@ fn handle(plane: &Plane, token: u64, src: &Source, bufs: &mut Buffers) {
                 inbound::drain(ifc, socks, *i, tun, queue, bufs, &plane.crew)
             }
         };
+        if std::mem::take(&mut bufs.moved) {
+            plane.handshakes.budget.moved();
+        }
         match end {
             // Held for good: no worker spins on a dead device.
             Drained::Gone => return plane.unwatch(src),
