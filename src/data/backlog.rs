@@ -14,8 +14,8 @@
 //! 1/`SHARE_DIVISOR` of each CPU on interfaces under load (`Budget`), so
 //! a flood costs the data plane little, and its messages wait in the
 //! queue, their sources limited as above. When no data moves, nothing
-//! needs that CPU: the service works as fast as it can, as Linux's and
-//! wireguard-go's do (a hub's peers reconnecting all at once).
+//! needs that CPU and the service is not paced, as Linux's and
+//! wireguard-go's are not (a hub's peers reconnecting all at once).
 
 use crate::noise::handshake::INITIATION_LEN;
 use crate::sys::boottime::Instant;
@@ -70,36 +70,39 @@ pub struct Ready {
 /// 1/`SHARE_DIVISOR` of the CPUs while data moves: each such job, once
 /// done, pushes the time the next may start by what it took divided by
 /// the share (so a job of 100 µs with 2 CPUs and a share of 1/16 each
-/// holds the next one back 800 µs). A service thread waits for that time
-/// only if data moved since it started its last job under load (the
-/// workers say so after every drain that read a packet from a TUN device
-/// or wrote one to it): with no data to protect, handshakes take what
-/// they need. Jobs of interfaces not under load are not counted, and
-/// start without waiting; but a service thread waiting for a job under
-/// load serves no other interface meanwhile (with one thread, the others
-/// wait as long).
+/// holds the next one back 800 µs). Data moves if a worker's drain read
+/// a packet from a TUN device or wrote one to it in the last `QUIET_MS`;
+/// otherwise nothing needs the CPU, a job starts at once, and what the
+/// jobs before it spent is forgotten (a burst handled then is not owed
+/// once data moves). Jobs of interfaces not under load are not counted,
+/// and start without waiting; but a service thread waiting for a job
+/// under load serves no other interface meanwhile (with one thread, the
+/// others wait as long).
 #[derive(Default)]
 pub struct Budget {
     /// When the next job under load may start (none yet: now).
     next: Mutex<Option<std::time::Instant>>,
-    /// Drains that moved data, counted by the workers.
-    moved: AtomicU64,
+    /// When a drain last moved data (`crate::wg::timers::ms`; 0: never).
+    moved_at: AtomicU64,
 }
 
+/// How long after data last moved the budget still holds.
+const QUIET_MS: u64 = 10;
+
 impl Budget {
-    /// A worker's drain moved data.
-    pub fn moved(&self) {
-        self.moved.fetch_add(1, Ordering::Relaxed);
+    /// A worker's drain moved data at `now` (ms).
+    pub fn moved(&self, now: u64) {
+        if self.moved_at.load(Ordering::Relaxed) != now {
+            self.moved_at.store(now, Ordering::Relaxed);
+        }
     }
 
-    /// Wait until a job under load may start, if data moved since the
-    /// calling thread's last one: `seen` is the thread's own count of
-    /// drains that moved data, from its last job under load. A job that
-    /// need not wait also clears what the jobs before it spent, so that
-    /// a burst handled with no data moving is not owed once data moves.
-    pub fn wait(&self, seen: &mut u64) {
-        let moved = self.moved.load(Ordering::Relaxed);
-        if std::mem::replace(seen, moved) == moved {
+    /// Wait until a job under load may start at `now` (ms), if data
+    /// moved in the last `QUIET_MS`; if not, start at once and forget
+    /// what was spent.
+    pub fn wait(&self, now: u64) {
+        let at = self.moved_at.load(Ordering::Relaxed);
+        if at == 0 || now.saturating_sub(at) >= QUIET_MS {
             *self.next.lock().unwrap_or_else(|e| e.into_inner()) = None;
             return;
         }
@@ -327,54 +330,60 @@ mod tests {
         );
     }
 
-    /// Each job under load holds the next back by what it took over the
-    /// share; a wait ends when that time comes.
+    fn ms_now() -> u64 {
+        crate::wg::timers::ms(Instant::now())
+    }
+
+    /// While data moves, each job under load holds the next back by what
+    /// it took over the share; a wait ends when that time comes.
     #[test]
     fn the_budget_spaces_jobs_under_load_while_data_moves() {
         let b = Budget::default();
-        let mut seen = 0;
-        b.moved();
+        b.moved(ms_now());
         let t0 = std::time::Instant::now();
-        b.wait(&mut seen);
-        assert!(t0.elapsed() < Duration::from_millis(5), "nothing spent yet");
-        b.spent(Duration::from_millis(1), 2);
-        b.moved();
-        b.wait(&mut seen);
+        b.wait(ms_now());
+        assert!(
+            t0.elapsed() < Duration::from_millis(100),
+            "nothing spent yet"
+        );
+        // A hold of 400 ms.
+        b.spent(Duration::from_millis(50), 2);
+        b.moved(ms_now());
+        b.wait(ms_now());
         let waited = t0.elapsed();
-        let hold = Duration::from_millis(u64::from(SHARE_DIVISOR) / 2);
+        let hold = Duration::from_millis(50 * u64::from(SHARE_DIVISOR) / 2);
         assert!(waited >= hold, "{waited:?}");
-        assert!(waited < hold * 4, "{waited:?}");
+        assert!(waited < hold * 3, "{waited:?}");
     }
 
-    /// With no data moved since a thread's last job, its next one starts
-    /// at once, and what those jobs spent is not owed later: once data
-    /// moves, a job waits for the hold of the last one only. Each thread
-    /// goes by its own count.
+    /// With no data moved in the last `QUIET_MS`, a job starts at once
+    /// whatever was spent, and that is not owed later: once data moves,
+    /// a job waits for the hold of the last one only.
     #[test]
     fn no_data_moving_leaves_handshakes_unpaced() {
         let b = Budget::default();
-        let (mut one, mut two) = (0, 0);
         let t0 = std::time::Instant::now();
         for _ in 0..10 {
-            b.wait(&mut one);
+            b.wait(ms_now());
             // A hold of 160 ms each.
             b.spent(Duration::from_millis(10), 1);
         }
-        assert!(t0.elapsed() < Duration::from_millis(100), "unpaced");
-        b.moved();
-        b.wait(&mut one);
+        assert!(t0.elapsed() < Duration::from_millis(100), "never moved");
+        b.moved(ms_now());
+        b.wait(ms_now());
         let waited = t0.elapsed();
         assert!(waited >= Duration::from_millis(160), "{waited:?}");
         assert!(waited < Duration::from_millis(800), "owed: {waited:?}");
+        // Data last moved QUIET_MS ago: unpaced again, whatever was spent.
+        b.spent(Duration::from_millis(10), 1);
         let t1 = std::time::Instant::now();
-        b.wait(&mut one);
-        assert!(t1.elapsed() < Duration::from_millis(100), "already seen");
-        b.spent(Duration::from_millis(1), 1);
-        b.wait(&mut two);
-        assert!(
-            t1.elapsed() >= Duration::from_millis(16),
-            "the other thread had not seen it"
-        );
+        b.wait(ms_now() + QUIET_MS);
+        assert!(t1.elapsed() < Duration::from_millis(100), "quiet");
+        // Moving again: held by what was spent since.
+        b.spent(Duration::from_millis(10), 1);
+        b.moved(ms_now());
+        b.wait(ms_now());
+        assert!(t1.elapsed() >= Duration::from_millis(160), "moving");
     }
 
     #[test]

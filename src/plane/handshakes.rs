@@ -44,12 +44,12 @@ fn serve(ready: &Ready, quiet: &RwLock<()>, cpus: u32) {
     crate::sys::sched::lower_priority(NICE);
     let mut tx = TxQueue::new(TX_BYTES);
     let mut jobs: Vec<Job> = Vec::with_capacity(TURN);
-    let mut seen = 0;
     loop {
         let q = ready.next();
-        let loaded = q.under_load(timers::ms(Instant::now()));
+        let now = timers::ms(Instant::now());
+        let loaded = q.under_load(now);
         if loaded {
-            ready.budget.wait(&mut seen);
+            ready.budget.wait(now);
         }
         let _moving = quiet.read().unwrap_or_else(|e| e.into_inner());
         q.take(if loaded { 1 } else { TURN }, &mut jobs);

@@ -61,7 +61,8 @@ fn handle(plane: &Plane, token: u64, src: &Source, bufs: &mut Buffers) {
             }
         };
         if std::mem::take(&mut bufs.moved) {
-            plane.handshakes.budget.moved();
+            let now = crate::wg::timers::ms(crate::sys::boottime::Instant::now());
+            plane.handshakes.budget.moved(now);
         }
         match end {
             // Held for good: no worker spins on a dead device.
