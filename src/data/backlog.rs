@@ -70,8 +70,10 @@ pub struct Ready {
 /// 1/`SHARE_DIVISOR` of the CPUs while data moves: each such job, once
 /// done, pushes the time the next may start by what it took divided by
 /// the share (so a job of 100 µs with 2 CPUs and a share of 1/16 each
-/// holds the next one back 800 µs). Data moves if a worker's drain read
-/// a packet from a TUN device or wrote one to it in the last `QUIET_MS`;
+/// holds the next one back 800 µs). Data moves if a worker's drain
+/// sealed a packet for a peer or wrote one to a TUN device in the last
+/// `QUIET_MS` (packets staged for a handshake do not count: they wait
+/// for the handshakes);
 /// otherwise nothing needs the CPU, a job starts at once, and what the
 /// jobs before it spent is forgotten (a burst handled then is not owed
 /// once data moves). Jobs of interfaces not under load are not counted,

@@ -80,8 +80,8 @@ pub struct Buffers {
     pub seals: Vec<outbound::Seal>,
     /// Datagrams planned for opening (inbound), reused per batch.
     pub opens: Vec<inbound::Open>,
-    /// Set by a drain that moved data (a packet read from the TUN
-    /// device, or one delivered to it); the worker takes it.
+    /// Set by a drain that moved data (a packet sealed for a peer, or
+    /// one written to the TUN device); the worker takes it.
     pub moved: bool,
 }
 

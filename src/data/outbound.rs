@@ -114,10 +114,7 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
                 end = Drained::Empty;
                 break;
             }
-            Ok(n) => {
-                b.moved = true;
-                n
-            }
+            Ok(n) => n,
             // A packet the reader could not take (a virtio header it
             // cannot split) is dropped; the next one is read.
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => continue,
@@ -137,6 +134,7 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
             match plan_super(&to, &mut b.tun_in, n, &mut b.tx, &mut b.seals) {
                 Ok(true) => {
                     seal_all(&b.tun_in, b.tx.since_mut(mark), mark, &b.seals, crew);
+                    b.moved = true;
                     b.seals.clear();
                     continue;
                 }
@@ -156,6 +154,9 @@ pub fn drain(ifc: &Interface, tun: &Tun, b: &mut Buffers, crew: &Crew) -> Draine
                 i = plan_run(&to, &b.tun_in, i, n, &mut b.tx, &mut b.seals);
             }
             seal_all(&b.tun_in, b.tx.since_mut(mark), mark, &b.seals, crew);
+            // Packets staged for a handshake are not data moving: the
+            // handshake is what they wait for.
+            b.moved |= !b.seals.is_empty();
             b.seals.clear();
         }
     }
