@@ -25,7 +25,9 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 mod events;
+mod subscription;
 pub use events::{LinkEvent, LinkEvents};
+pub use subscription::*;
 
 thread_local! {
     /// The namespace this thread's netlink requests go to (`in_netns`);
@@ -416,41 +418,6 @@ pub fn link_locals(ifindex: u32) -> io::Result<Vec<IfAddr>> {
 pub struct Where {
     pub nsid: Option<i32>,
     pub index: u32,
-}
-
-/// One datagram, and the id of the namespace it came from if not home.
-pub(super) fn recv_with_nsid(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut cbuf = [0u64; 8];
-    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive
-    // the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-    // SAFETY: recvmsg into the buffers described by `msg`.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut nsid = None;
-    // SAFETY: walking the control messages the kernel wrote into `cbuf`.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_NETLINK
-                && (*c).cmsg_type == libc::NETLINK_LISTEN_ALL_NSID
-            {
-                nsid = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()));
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    Ok((n as usize, nsid))
 }
 
 /// Receives on `sock` wait at most `d` (zero: until something comes).

@@ -9,16 +9,18 @@
 //! next hops (multipath) leaves through it; its gateway is RTA_GATEWAY,
 //! or RTA_VIA (an IPv4 route through an IPv6 next hop).
 
+use super::netlink::{
+    Subscription, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+};
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteType, RouteVia,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use proto::Prefix;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
 
 /// The routing table the kernel consults for ordinary traffic.
 pub const MAIN_TABLE: u32 = 254;
@@ -245,41 +247,23 @@ pub fn dump() -> io::Result<Vec<(u32, Route)>> {
     Ok(out)
 }
 
-const RTMGRP_LINK: u32 = 0x1;
-const RTMGRP_IPV4_IFADDR: u32 = 0x10;
-const RTMGRP_IPV6_IFADDR: u32 = 0x100;
-const RTMGRP_IPV4_ROUTE: u32 = 0x40;
-const RTMGRP_IPV6_ROUTE: u32 = 0x400;
-
 /// A subscription to route changes at home and in every namespace with
 /// an id there, holding none of them open.
-pub struct RouteEvents {
-    sock: Socket,
-    buf: Vec<u8>,
-    wait: Option<std::time::Duration>,
-}
+pub struct RouteEvents(Subscription);
 
 impl RouteEvents {
     pub fn open() -> io::Result<RouteEvents> {
-        let mut sock = Socket::new(NETLINK_ROUTE)?;
         let groups = RTMGRP_IPV4_ROUTE
             | RTMGRP_IPV6_ROUTE
             | RTMGRP_LINK
             | RTMGRP_IPV4_IFADDR
             | RTMGRP_IPV6_IFADDR;
-        sock.bind(&SocketAddr::new(0, groups))?;
-        sock.set_listen_all_namespaces(true)?;
-        Ok(RouteEvents {
-            sock,
-            buf: vec![0u8; 1 << 16],
-            wait: None,
-        })
+        Subscription::open(groups).map(RouteEvents)
     }
 
     /// The socket, to wait on with others.
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        self.sock.as_fd()
+        self.0.fd()
     }
 
     /// The next datagram of events, waiting at most `wait` (`None`: until
@@ -290,14 +274,10 @@ impl RouteEvents {
         wait: Option<std::time::Duration>,
     ) -> io::Result<()> {
         out.clear();
-        if wait != self.wait {
-            let d = wait.unwrap_or_default();
-            super::netlink::set_recv_timeout(&self.sock, d)?;
-            self.wait = wait;
-        }
-        match super::netlink::recv_with_nsid(self.sock.as_raw_fd(), &mut self.buf) {
-            Ok((n, nsid)) => {
-                parse_events(&self.buf[..n], nsid, out);
+        self.0.wait_at_most(wait)?;
+        match self.0.recv() {
+            Ok((buf, nsid)) => {
+                parse_events(buf, nsid, out);
                 Ok(())
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const RTMGRP_LINK: u32 = 1;
 /// How long a close may take before the caller stops waiting for the
 /// link to go (it goes anyway, later).
 const LIMIT: Duration = Duration::from_secs(2);
@@ -61,7 +60,7 @@ fn watch_links(tun: &Tun) -> io::Result<Socket> {
 /// A netlink socket that hears of link changes in this namespace.
 fn listen() -> io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_ROUTE)?;
-    sock.bind(&SocketAddr::new(0, RTMGRP_LINK))?;
+    sock.bind(&SocketAddr::new(0, netlink::RTMGRP_LINK))?;
     netlink::set_recv_timeout(&sock, SLICE)?;
     Ok(sock)
 }

@@ -1,14 +1,13 @@
 //! The kernel's link and address notifications, from every namespace:
 //! what the link watcher (`crate::linkwatch`) reads.
 
-use super::{recv_with_nsid, set_recv_timeout, Where};
+use super::subscription::*;
+use super::Where;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::link::LinkFlags;
 use netlink_packet_route::route::{RouteAttribute, RouteType};
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 pub enum LinkEvent {
@@ -33,46 +32,24 @@ pub enum LinkEvent {
 /// the home namespace and in every namespace that has an id there (one
 /// that a link of ours was moved to gets one), without holding any of
 /// them open.
-pub struct LinkEvents {
-    sock: Socket,
-    buf: Vec<u8>,
-    wait: Option<Duration>,
-}
-
-const RTMGRP_LINK: u32 = 1;
-const RTMGRP_IPV4_IFADDR: u32 = 0x10;
-const RTMGRP_IPV6_IFADDR: u32 = 0x100;
-const RTMGRP_IPV6_ROUTE: u32 = 0x400;
+pub struct LinkEvents(Subscription);
 
 impl LinkEvents {
     pub fn open() -> io::Result<LinkEvents> {
-        let mut sock = Socket::new(NETLINK_ROUTE)?;
         let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
-        sock.bind(&SocketAddr::new(0, groups))?;
-        sock.set_listen_all_namespaces(true)?;
-        Ok(LinkEvents {
-            sock,
-            buf: vec![0u8; 1 << 16],
-            wait: None,
-        })
+        Subscription::open(groups).map(LinkEvents)
     }
 
     /// From now on `next` waits at most `d` (`None`: until an event).
     pub fn wait_at_most(&mut self, d: Option<Duration>) -> io::Result<()> {
-        if self.wait == d {
-            return Ok(());
-        }
-        let d = d.unwrap_or_default();
-        set_recv_timeout(&self.sock, d)?;
-        self.wait = (!d.is_zero()).then_some(d);
-        Ok(())
+        self.0.wait_at_most(d)
     }
 
     /// Block for the next batch of events (at most as long as
     /// `wait_at_most` said).
     pub fn next(&mut self, out: &mut Vec<LinkEvent>) {
         out.clear();
-        let (n, nsid) = match recv_with_nsid(self.sock.as_raw_fd(), &mut self.buf) {
+        let (buf, nsid) = match self.0.recv() {
             Ok(r) => r,
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                 out.push(LinkEvent::Lost);
@@ -94,9 +71,8 @@ impl LinkEvents {
         };
         let at = |index: u32| Where { nsid, index };
         let mut off = 0;
-        while off < n {
-            let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
-            else {
+        while off < buf.len() {
+            let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..]) else {
                 break;
             };
             let len = msg.header.length as usize;

@@ -118,6 +118,13 @@ fn split_back(out: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
 }
 
 /// Ten TCP segments of 1 300 bytes in sequence, IPv4 IDs counting up.
+/// A write queue that coalesces TCP and UDP.
+fn coalescing() -> TunWrites {
+    let mut w = TunWrites::default();
+    w.set_gro(BOTH);
+    w
+}
+
 fn ten_segments(v6: bool) -> Vec<Vec<u8>> {
     (0..10u32)
         .map(|k| tcp(v6, 100 + k as u16, 1000 + k * 1300, 77, TCP_ACK, 1300))
@@ -133,8 +140,7 @@ fn queue(w: &mut TunWrites, packets: &[Vec<u8>]) {
 #[test]
 fn a_run_of_tcp_segments_is_written_as_one_and_splits_back_into_them() {
     for v6 in [false, true] {
-        let mut w = TunWrites::default();
-        w.set_gro(BOTH);
+        let mut w = coalescing();
         let segs = ten_segments(v6);
         queue(&mut w, &segs);
         assert_eq!((w.len(), w.segments()), (1, 10));
@@ -167,8 +173,7 @@ fn a_run_of_tcp_segments_is_written_as_one_and_splits_back_into_them() {
 
 #[test]
 fn a_shorter_segment_ends_a_super_packet_and_psh_is_kept_on_the_last() {
-    let mut w = TunWrites::default();
-    w.set_gro(BOTH);
+    let mut w = coalescing();
     let mut segs = vec![
         tcp(false, 1, 0, 5, TCP_ACK, 1000),
         tcp(false, 2, 1000, 5, TCP_ACK, 1000),
@@ -215,8 +220,7 @@ fn a_gap_another_ack_or_other_options_start_a_new_super_packet() {
         other_window,
         ae_bit,
     ] {
-        let mut w = TunWrites::default();
-        w.set_gro(BOTH);
+        let mut w = coalescing();
         queue(&mut w, &[a.clone(), b.clone()]);
         assert_eq!(w.len(), 2);
         assert_eq!(written_split(&mut w), vec![vec![a.clone()], vec![b]]);
@@ -229,8 +233,7 @@ fn ipv6_traffic_class_and_flow_label_must_match() {
     for at in [1, 3] {
         let mut b = tcp(true, 0, 1000, 5, TCP_ACK, 1000);
         b[at] ^= 0x01;
-        let mut w = TunWrites::default();
-        w.set_gro(BOTH);
+        let mut w = coalescing();
         queue(&mut w, &[a.clone(), b]);
         assert_eq!(w.len(), 2, "byte {at}");
     }
@@ -238,8 +241,7 @@ fn ipv6_traffic_class_and_flow_label_must_match() {
 
 #[test]
 fn nothing_is_appended_to_a_segment_with_psh() {
-    let mut w = TunWrites::default();
-    w.set_gro(BOTH);
+    let mut w = coalescing();
     let a = tcp(false, 1, 0, 5, TCP_ACK | TCP_PSH, 1000);
     let b = tcp(false, 2, 1000, 5, TCP_ACK, 1000);
     queue(&mut w, &[a.clone(), b.clone()]);
@@ -252,8 +254,7 @@ fn nothing_is_appended_to_a_segment_with_psh() {
 #[test]
 fn a_super_packet_has_its_lengths_and_sums_made() {
     for v6 in [false, true] {
-        let mut w = TunWrites::default();
-        w.set_gro(BOTH);
+        let mut w = coalescing();
         let segs = ten_segments(v6);
         queue(&mut w, &segs);
         let mut out = w.written();
@@ -278,8 +279,7 @@ fn a_super_packet_has_its_lengths_and_sums_made() {
 
 #[test]
 fn a_packet_of_the_flow_that_is_not_coalesced_closes_it() {
-    let mut w = TunWrites::default();
-    w.set_gro(BOTH);
+    let mut w = coalescing();
     let d1 = tcp(false, 1, 0, 5, TCP_ACK, 1000);
     let fin = tcp(false, 2, 1000, 5, TCP_ACK | 0x01, 0);
     let d2 = tcp(false, 3, 1000, 5, TCP_ACK, 1000);
@@ -293,8 +293,7 @@ fn a_packet_of_the_flow_that_is_not_coalesced_closes_it() {
 
 #[test]
 fn interleaved_flows_are_coalesced_apart_in_order() {
-    let mut w = TunWrites::default();
-    w.set_gro(BOTH);
+    let mut w = coalescing();
     let other = |id: u16, seq: u32| {
         let mut p = tcp(false, id, seq, 5, TCP_ACK, 1000);
         p[20..22].copy_from_slice(&5202u16.to_be_bytes());
@@ -317,8 +316,7 @@ fn udp_is_coalesced_only_where_the_device_takes_it() {
         let last = udp(v6, 5, 300, 9);
         let mut all = d.clone();
         all.push(last);
-        let mut w = TunWrites::default();
-        w.set_gro(BOTH);
+        let mut w = coalescing();
         queue(&mut w, &all);
         assert_eq!(written_split(&mut w), vec![all.clone()], "v6 {v6}");
         let mut w = TunWrites::default();
@@ -330,8 +328,7 @@ fn udp_is_coalesced_only_where_the_device_takes_it() {
         assert_eq!(w.len(), all.len());
     }
     // IPv4 without a checksum: not coalesced.
-    let mut w = TunWrites::default();
-    w.set_gro(BOTH);
+    let mut w = coalescing();
     let mut bare: Vec<_> = (0..3).map(|k| udp(false, k, 100, 1)).collect();
     for p in &mut bare {
         p[26..28].fill(0);
@@ -352,8 +349,7 @@ fn what_is_not_plain_tcp_or_udp_goes_alone_and_unchanged() {
     let weird = vec![0x45, 0, 0, 8, 1, 2, 3, 4];
     let tiny = vec![0x60];
     for p in [frag, opts, short_len, syn, weird, tiny] {
-        let mut w = TunWrites::default();
-        w.set_gro(BOTH);
+        let mut w = coalescing();
         queue(&mut w, &[p.clone(), p.clone()]);
         let out = w.written();
         assert_eq!(out.len(), 2);
@@ -380,8 +376,7 @@ fn without_offloads_nothing_is_coalesced() {
 
 #[test]
 fn a_super_packet_stops_at_the_largest_ip_packet() {
-    let mut w = TunWrites::default();
-    w.set_gro(BOTH);
+    let mut w = coalescing();
     let segs: Vec<_> = (0..60u32)
         .map(|k| tcp(false, k as u16, k * 1400, 5, TCP_ACK, 1400))
         .collect();
@@ -406,8 +401,7 @@ fn arbitrary_packets_are_taken_without_harm() {
     };
     let (mut merged, mut clean) = (0, 0);
     for _ in 0..3000 {
-        let mut w = TunWrites::default();
-        w.set_gro(BOTH);
+        let mut w = coalescing();
         let mut pushed = Vec::new();
         let (mut sent, mut mangled, mangle) = (Vec::new(), false, rnd() % 2 == 0);
         // Each flow's next segment, mostly in sequence, some mangled.
