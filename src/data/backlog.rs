@@ -10,12 +10,13 @@
 //! its source received). While the queue is at least `UNDER_LOAD_DEPTH`
 //! deep, each source address may have only `PER_SOURCE` messages
 //! waiting, so a peer's initiation finds room while many sources flood.
-//! And while data moves, the handshake service spends at most
-//! 1/`SHARE_DIVISOR` of each CPU on interfaces under load (`Budget`), so
-//! a flood costs the data plane little, and its messages wait in the
-//! queue, their sources limited as above. When no data moves, nothing
-//! needs that CPU and the service is not paced, as Linux's and
-//! wireguard-go's are not (a hub's peers reconnecting all at once).
+//! And while the workers are busy moving data, the handshake service
+//! spends at most 1/`SHARE_DIVISOR` of each CPU on interfaces under load
+//! (`Budget`), so a flood costs the data plane little, and its messages
+//! wait in the queue, their sources limited as above. When no data
+//! moves, or only a trickle, the data plane does not need that CPU and
+//! the service is not paced, as Linux's and wireguard-go's are not (a
+//! hub's peers reconnecting all at once).
 
 use crate::noise::handshake::INITIATION_LEN;
 use crate::sys::boottime::Instant;
@@ -67,44 +68,86 @@ pub struct Ready {
 }
 
 /// The service's spending on interfaces under load, kept to
-/// 1/`SHARE_DIVISOR` of the CPUs while data moves: each such job, once
-/// done, pushes the time the next may start by what it took divided by
-/// the share (so a job of 100 µs with 2 CPUs and a share of 1/16 each
-/// holds the next one back 800 µs). Data moves if a worker's drain
-/// sealed a packet for a peer or wrote one to a TUN device in the last
-/// `QUIET_MS` (packets staged for a handshake do not count: they wait
-/// for the handshakes);
-/// otherwise nothing needs the CPU, a job starts at once, and what the
-/// jobs before it spent is forgotten (a burst handled then is not owed
-/// once data moves). Jobs of interfaces not under load are not counted,
-/// and start without waiting; but a service thread waiting for a job
-/// under load serves no other interface meanwhile (with one thread, the
-/// others wait as long).
+/// 1/`SHARE_DIVISOR` of the CPUs while the workers are busy moving
+/// data: each such job, once done, pushes the time the next may start
+/// by what it took divided by the share (so a job of 100 µs with 2 CPUs
+/// and a share of 1/16 each holds the next one back 800 µs). The
+/// workers are busy if the drains that moved data (sealed a packet for
+/// a peer or wrote one to a TUN device; packets staged for a handshake
+/// do not count: they wait for the handshakes) took at least
+/// 1/`BUSY_DIVISOR` of a CPU in the current window of `WINDOW_MS`, or
+/// in the one before it. Otherwise the CPUs have room for both (no
+/// data moves, or a trickle: the hellos of the tunnels still up at a
+/// hub whose other peers reconnect), a job starts at once, and what
+/// the jobs before it spent is forgotten (a burst handled then is not
+/// owed once the workers are busy). Jobs of interfaces not under load
+/// are not counted, and start without waiting; but a service thread
+/// waiting for a job under load serves no other interface meanwhile
+/// (with one thread, the others wait as long).
 #[derive(Default)]
 pub struct Budget {
     /// When the next job under load may start (none yet: now).
     next: Mutex<Option<std::time::Instant>>,
-    /// When a drain last moved data (`crate::wg::timers::ms`; 0: never).
-    moved_at: AtomicU64,
+    /// The window `busy` counts for: `timers::ms` / `WINDOW_MS`, plus
+    /// one (0: none yet).
+    window: AtomicU64,
+    /// Nanoseconds the drains that moved data took in `window`.
+    busy: AtomicU64,
+    /// The same in the window before it.
+    busy_before: AtomicU64,
 }
 
-/// How long after data last moved the budget still holds.
-const QUIET_MS: u64 = 10;
+/// The window over which the workers' busy time is summed, in ms.
+const WINDOW_MS: u64 = 10;
+/// The budget holds while drains that moved data took at least
+/// 1/`BUSY_DIVISOR` of a CPU over a window.
+const BUSY_DIVISOR: u64 = 8;
 
 impl Budget {
-    /// A worker's drain moved data at `now` (ms).
-    pub fn moved(&self, now: u64) {
-        if self.moved_at.load(Ordering::Relaxed) != now {
-            self.moved_at.store(now, Ordering::Relaxed);
+    /// A worker's drain that moved data ended at `now` (ms) and took
+    /// `took`.
+    pub fn moved(&self, now: u64, took: Duration) {
+        let w = now / WINDOW_MS + 1;
+        let cur = self.window.load(Ordering::Acquire);
+        if w > cur
+            && self
+                .window
+                .compare_exchange(cur, w, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            // Racing drains may count in the window just closed: the
+            // sum is a measure, not a ledger.
+            let last = self.busy.swap(0, Ordering::AcqRel);
+            let before = if w == cur + 1 { last } else { 0 };
+            self.busy_before.store(before, Ordering::Release);
         }
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.busy.fetch_add(ns, Ordering::Relaxed);
     }
 
-    /// Wait until a job under load may start at `now` (ms), if data
-    /// moved in the last `QUIET_MS`; if not, start at once and forget
-    /// what was spent.
+    /// Whether the workers were busy moving data at `now` (ms): in the
+    /// current window so far, or in the whole one before it.
+    pub fn busy(&self, now: u64) -> bool {
+        let w = now / WINDOW_MS + 1;
+        let cur = self.window.load(Ordering::Acquire);
+        let (this, before) = if cur == w {
+            (
+                self.busy.load(Ordering::Relaxed),
+                self.busy_before.load(Ordering::Relaxed),
+            )
+        } else if cur + 1 == w {
+            (0, self.busy.load(Ordering::Relaxed))
+        } else {
+            (0, 0)
+        };
+        this.max(before) >= WINDOW_MS * 1_000_000 / BUSY_DIVISOR
+    }
+
+    /// Wait until a job under load may start at `now` (ms), if the
+    /// workers are busy; if not, start at once and forget what was
+    /// spent.
     pub fn wait(&self, now: u64) {
-        let at = self.moved_at.load(Ordering::Relaxed);
-        if at == 0 || now.saturating_sub(at) >= QUIET_MS {
+        if !self.busy(now) {
             *self.next.lock().unwrap_or_else(|e| e.into_inner()) = None;
             return;
         }
@@ -336,12 +379,16 @@ mod tests {
         crate::wg::timers::ms(Instant::now())
     }
 
-    /// While data moves, each job under load holds the next back by what
-    /// it took over the share; a wait ends when that time comes.
+    /// Enough drain time to make the workers busy over a window.
+    const BUSY: Duration = Duration::from_millis(WINDOW_MS / BUSY_DIVISOR + 1);
+
+    /// While the workers are busy moving data, each job under load holds
+    /// the next back by what it took over the share; a wait ends when
+    /// that time comes.
     #[test]
-    fn the_budget_spaces_jobs_under_load_while_data_moves() {
+    fn the_budget_spaces_jobs_under_load_while_the_workers_are_busy() {
         let b = Budget::default();
-        b.moved(ms_now());
+        b.moved(ms_now(), BUSY);
         let t0 = std::time::Instant::now();
         b.wait(ms_now());
         assert!(
@@ -350,7 +397,7 @@ mod tests {
         );
         // A hold of 400 ms.
         b.spent(Duration::from_millis(50), 2);
-        b.moved(ms_now());
+        b.moved(ms_now(), BUSY);
         b.wait(ms_now());
         let waited = t0.elapsed();
         let hold = Duration::from_millis(50 * u64::from(SHARE_DIVISOR) / 2);
@@ -358,34 +405,69 @@ mod tests {
         assert!(waited < hold * 3, "{waited:?}");
     }
 
-    /// With no data moved in the last `QUIET_MS`, a job starts at once
-    /// whatever was spent, and that is not owed later: once data moves,
-    /// a job waits for the hold of the last one only.
+    /// Busy means drains that moved data took 1/`BUSY_DIVISOR` of a CPU
+    /// in the current window or in the whole one before it; a window
+    /// further back does not count, nor does a trickle.
     #[test]
-    fn no_data_moving_leaves_handshakes_unpaced() {
+    fn busy_over_this_window_or_the_last() {
+        let b = Budget::default();
+        assert!(!b.busy(1000), "never moved");
+        let w = WINDOW_MS;
+        // A trickle: a hundred drains of 10 µs in one window.
+        for k in 0..100 {
+            b.moved(100 * w + k % w, Duration::from_micros(10));
+        }
+        assert!(!b.busy(100 * w + w - 1), "a trickle");
+        b.moved(100 * w + w - 1, BUSY);
+        assert!(b.busy(100 * w + w - 1), "this window");
+        assert!(b.busy(101 * w), "the window before");
+        assert!(b.busy(102 * w - 1));
+        assert!(!b.busy(102 * w), "two windows back");
+        // The next drain, in a later window, starts the count again.
+        b.moved(105 * w, Duration::from_micros(10));
+        assert!(!b.busy(105 * w));
+        assert!(!b.busy(106 * w), "the window before had a trickle only");
+        // Busy spread over several workers' drains counts as one.
+        for _ in 0..BUSY_DIVISOR {
+            b.moved(
+                107 * w,
+                Duration::from_millis(WINDOW_MS) / BUSY_DIVISOR as u32,
+            );
+        }
+        assert!(b.busy(107 * w));
+    }
+
+    /// With the workers not busy (no data, or a trickle), a job starts at
+    /// once whatever was spent, and that is not owed later: once they
+    /// are busy, a job waits for the hold of the last one only.
+    #[test]
+    fn handshakes_unpaced_unless_the_workers_are_busy() {
         let b = Budget::default();
         let t0 = std::time::Instant::now();
         for _ in 0..10 {
+            // A trickle of data moving meanwhile.
+            b.moved(ms_now(), Duration::from_micros(50));
             b.wait(ms_now());
             // A hold of 160 ms each.
             b.spent(Duration::from_millis(10), 1);
         }
-        assert!(t0.elapsed() < Duration::from_millis(100), "never moved");
-        b.moved(ms_now());
+        assert!(t0.elapsed() < Duration::from_millis(100), "never busy");
+        b.moved(ms_now(), BUSY);
         b.wait(ms_now());
         let waited = t0.elapsed();
         assert!(waited >= Duration::from_millis(160), "{waited:?}");
         assert!(waited < Duration::from_millis(800), "owed: {waited:?}");
-        // Data last moved QUIET_MS ago: unpaced again, whatever was spent.
+        // Two windows later with nothing moved: unpaced again, whatever
+        // was spent.
         b.spent(Duration::from_millis(10), 1);
         let t1 = std::time::Instant::now();
-        b.wait(ms_now() + QUIET_MS);
+        b.wait(ms_now() + 2 * WINDOW_MS);
         assert!(t1.elapsed() < Duration::from_millis(100), "quiet");
-        // Moving again: held by what was spent since.
+        // Busy again: held by what was spent since.
         b.spent(Duration::from_millis(10), 1);
-        b.moved(ms_now());
+        b.moved(ms_now(), BUSY);
         b.wait(ms_now());
-        assert!(t1.elapsed() >= Duration::from_millis(160), "moving");
+        assert!(t1.elapsed() >= Duration::from_millis(160), "busy");
     }
 
     #[test]

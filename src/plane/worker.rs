@@ -4,6 +4,8 @@
 
 use crate::data::{inbound, outbound, Buffers, Drained};
 use crate::plane::{Kind, Plane, Source, CREW};
+use crate::sys::boottime::Instant;
+use crate::wg::timers;
 use nix::sys::epoll::{EpollEvent, EpollTimeout};
 use std::sync::atomic::Ordering;
 
@@ -54,6 +56,7 @@ fn handle(plane: &Plane, token: u64, src: &Source, bufs: &mut Buffers) {
             // Deregistered: nobody claims it any more.
             return;
         }
+        let t0 = Instant::now();
         let end = match &src.kind {
             Kind::Tun(ifc, tun) => outbound::drain(ifc, tun, bufs, &plane.crew),
             Kind::Udp(ifc, socks, i, tun, queue) => {
@@ -61,8 +64,9 @@ fn handle(plane: &Plane, token: u64, src: &Source, bufs: &mut Buffers) {
             }
         };
         if std::mem::take(&mut bufs.moved) {
-            let now = crate::wg::timers::ms(crate::sys::boottime::Instant::now());
-            plane.handshakes.budget.moved(now);
+            let t1 = Instant::now();
+            let took = t1.saturating_duration_since(t0);
+            plane.handshakes.budget.moved(timers::ms(t1), took);
         }
         match end {
             // Held for good: no worker spins on a dead device.
