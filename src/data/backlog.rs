@@ -102,6 +102,8 @@ const WINDOW_MS: u64 = 10;
 /// The budget holds while drains that moved data took at least
 /// 1/`BUSY_DIVISOR` of a CPU over a window.
 const BUSY_DIVISOR: u64 = 8;
+/// The same in nanoseconds.
+const BUSY_NS: u64 = WINDOW_MS * 1_000_000 / BUSY_DIVISOR;
 
 impl Budget {
     /// A worker's drain that moved data ended at `now` (ms) and took
@@ -121,16 +123,22 @@ impl Budget {
             let before = if w == cur + 1 { last } else { 0 };
             self.busy_before.store(before, Ordering::Release);
         }
-        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.busy.fetch_add(ns, Ordering::Relaxed);
+        // Once the window is busy, more makes no difference: the
+        // shared line is then only read.
+        if self.busy.load(Ordering::Relaxed) < BUSY_NS {
+            let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+            self.busy.fetch_add(ns, Ordering::Relaxed);
+        }
     }
 
     /// Whether the workers were busy moving data at `now` (ms): in the
-    /// current window so far, or in the whole one before it.
+    /// current window so far, or in the whole one before it. A caller
+    /// whose `now` a worker has already left behind gets the current
+    /// window's counts.
     pub fn busy(&self, now: u64) -> bool {
         let w = now / WINDOW_MS + 1;
         let cur = self.window.load(Ordering::Acquire);
-        let (this, before) = if cur == w {
+        let (this, before) = if cur >= w {
             (
                 self.busy.load(Ordering::Relaxed),
                 self.busy_before.load(Ordering::Relaxed),
@@ -140,7 +148,7 @@ impl Budget {
         } else {
             (0, 0)
         };
-        this.max(before) >= WINDOW_MS * 1_000_000 / BUSY_DIVISOR
+        this.max(before) >= BUSY_NS
     }
 
     /// Wait until a job under load may start at `now` (ms), if the
@@ -427,14 +435,22 @@ mod tests {
         b.moved(105 * w, Duration::from_micros(10));
         assert!(!b.busy(105 * w));
         assert!(!b.busy(106 * w), "the window before had a trickle only");
-        // Busy spread over several workers' drains counts as one.
-        for _ in 0..BUSY_DIVISOR {
-            b.moved(
-                107 * w,
-                Duration::from_millis(WINDOW_MS) / BUSY_DIVISOR as u32,
-            );
+        // Many short drains add up: each a tenth of the threshold.
+        let tenth = Duration::from_nanos(BUSY_NS / 10);
+        for k in 0..9 {
+            b.moved(107 * w + k, tenth);
         }
-        assert!(b.busy(107 * w));
+        assert!(!b.busy(107 * w + 9), "nine tenths");
+        b.moved(107 * w + 9, tenth);
+        assert!(b.busy(107 * w + 9), "ten tenths");
+        // A busy window carries over into the next, whatever moves in it.
+        b.moved(108 * w, Duration::from_micros(10));
+        assert!(b.busy(108 * w + w - 1), "the window before was busy");
+        assert!(!b.busy(109 * w), "the window before had a trickle only");
+        // A reader whose clock lags a worker that opened a new window
+        // reads that window.
+        b.moved(110 * w, BUSY);
+        assert!(b.busy(110 * w - 1));
     }
 
     /// With the workers not busy (no data, or a trickle), a job starts at

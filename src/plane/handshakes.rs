@@ -6,8 +6,9 @@
 //! than the workers, so that under a flood of handshakes the CPU goes to
 //! data first; the queues then fill, the interfaces count as under load
 //! and demand cookies, and what does not fit is dropped. While an
-//! interface is under load and data moves, its messages are also paced
-//! to a share of the CPUs (`crate::data::backlog::Budget`).
+//! interface is under load and the workers are busy moving data, its
+//! messages are also paced to a share of the CPUs
+//! (`crate::data::backlog::Budget`).
 
 use crate::data::backlog::{Job, Ready};
 use crate::data::handshake::consume;
