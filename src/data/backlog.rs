@@ -105,11 +105,16 @@ const BUSY_DIVISOR: u64 = 8;
 /// The same in nanoseconds.
 const BUSY_NS: u64 = WINDOW_MS * 1_000_000 / BUSY_DIVISOR;
 
+/// The window `now` (`timers::ms`) falls in, as `Budget::window` keeps it.
+fn window_of(now: u64) -> u64 {
+    now / WINDOW_MS + 1
+}
+
 impl Budget {
     /// A worker's drain that moved data ended at `now` (ms) and took
     /// `took`.
     pub fn moved(&self, now: u64, took: Duration) {
-        let w = now / WINDOW_MS + 1;
+        let w = window_of(now);
         let cur = self.window.load(Ordering::Acquire);
         if w > cur
             && self
@@ -136,7 +141,7 @@ impl Budget {
     /// whose `now` a worker has already left behind gets the current
     /// window's counts.
     pub fn busy(&self, now: u64) -> bool {
-        let w = now / WINDOW_MS + 1;
+        let w = window_of(now);
         let cur = self.window.load(Ordering::Acquire);
         let (this, before) = if cur >= w {
             (
