@@ -1,10 +1,11 @@
 //! The TUN device that stands in for the wgN ifnet, with Linux's TUN
 //! offloads where the kernel has them (IFF_VNET_HDR, TSO4/6, USO4/6):
-//! one read returns a whole GSO super-packet, which tun-rs's splitter
-//! cuts into MTU-sized packets with their checksums, either into the
-//! reader's buffers or straight into the places the caller gives (the
-//! transmit queue's messages, so that the packet path copies a segment
-//! once); a lone packet is used where it was read. Writes are coalesced
+//! one read returns a whole GSO super-packet, which is cut into
+//! MTU-sized packets with their checksums, either into the reader's
+//! buffers (tun-rs's splitter) or straight into the places the caller
+//! gives (`split`: the transmit queue's messages, so that the packet
+//! path copies a segment once, summing it as it goes); a lone packet is
+//! used where it was read. Writes are coalesced
 //! as they are queued (`writes`): the segments of one TCP flow go back
 //! into super-packets. Without offloads, one packet per read and
 //! per write.
@@ -13,6 +14,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use tun_rs::{VirtioNetHdr, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_GSO_UDP_L4, VIRTIO_NET_HDR_LEN};
 
+mod split;
 mod writes;
 pub use writes::{Gro, TunWrites};
 
@@ -382,14 +384,8 @@ impl TunPackets {
         let At::Unsplit(hdr, v6) = self.at else {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         };
-        let n = self.count;
-        let mut sizes = [0usize; MAX_SEGMENTS];
-        let input = &mut self.raw[VIRTIO_NET_HDR_LEN..self.raw_len];
-        let got = tun_rs::gso_split(input, hdr, outs, &mut sizes[..outs.len()], 0, v6)?;
-        if got != n || sizes[..n] != self.sizes[..n] {
-            return Err(io::Error::from(io::ErrorKind::InvalidData));
-        }
-        Ok(())
+        let input = &self.raw[VIRTIO_NET_HDR_LEN..self.raw_len];
+        split::split_into(input, &hdr, v6, outs, &self.sizes[..self.count])
     }
 }
 
