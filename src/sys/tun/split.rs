@@ -81,6 +81,23 @@ pub(super) fn split_into(
         input[start + 6],
         input[start + 7],
     ]);
+    // The headers' sums but for the fields each segment has its own
+    // (IPv4: total length, ID, checksum; TCP: sequence number, the word
+    // with the flags, checksum; UDP: length, checksum), added per
+    // segment: taken from the input, so that no segment's bytes are
+    // read back once written (the transmit queue is seldom in the
+    // cache, and a read waits for the line the write asked for).
+    let ip_rest = if v6 {
+        0
+    } else {
+        sum(&input[..2], sum(&input[6..10], sum(&input[12..start], 0)))
+    };
+    let transport_rest = if tcp {
+        let t = &input[start..head];
+        sum(&t[..4], sum(&t[8..12], sum(&t[14..16], sum(&t[18..], 0))))
+    } else {
+        sum(&input[start..start + 4], sum(&input[start + 8..head], 0))
+    };
     for (k, out) in outs[..n].iter_mut().enumerate() {
         let data = &input[head + k * gso..(head + (k + 1) * gso).min(input.len())];
         let total = head + data.len();
@@ -90,29 +107,31 @@ pub(super) fn split_into(
         if v6 {
             out[4..6].copy_from_slice(&((total - 40) as u16).to_be_bytes());
         } else {
-            out[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-            out[4..6].copy_from_slice(&id.wrapping_add(k as u16).to_be_bytes());
-            out[10..12].fill(0);
-            let ip = !fold(sum(&out[..start], 0));
+            let len = (total as u16).to_be_bytes();
+            let id = id.wrapping_add(k as u16).to_be_bytes();
+            out[2..4].copy_from_slice(&len);
+            out[4..6].copy_from_slice(&id);
+            let ip = !fold(ip_rest + word(len) + word(id));
             out[10..12].copy_from_slice(&ip.to_ne_bytes());
         }
         let length = (total - start) as u16;
+        let mut acc = pseudo + word(length.to_be_bytes()) + transport_rest;
         if tcp {
-            let s = seq.wrapping_add((gso * k) as u32);
-            out[start + 4..start + 8].copy_from_slice(&s.to_be_bytes());
-            let flags = &mut out[start + 13];
+            let s = seq.wrapping_add((gso * k) as u32).to_be_bytes();
+            out[start + 4..start + 8].copy_from_slice(&s);
+            let mut flags = input[start + 13];
             if k > 0 {
-                *flags &= !TCP_CWR;
+                flags &= !TCP_CWR;
             }
             if k + 1 < n {
-                *flags &= !(TCP_FIN | TCP_PSH);
+                flags &= !(TCP_FIN | TCP_PSH);
             }
+            out[start + 13] = flags;
+            acc += word([s[0], s[1]]) + word([s[2], s[3]]) + word([input[start + 12], flags]);
         } else {
             out[start + 4..start + 6].copy_from_slice(&length.to_be_bytes());
+            acc += word(length.to_be_bytes());
         }
-        out[at..at + 2].fill(0);
-        let acc = sum(&length.to_be_bytes(), pseudo);
-        let acc = sum(&out[start..head], acc);
         let acc = copy_sum(&mut out[head..], data, acc);
         let c = !fold(acc);
         // A zero UDP checksum means "none" (IPv4) or is refused (IPv6).
@@ -122,7 +141,13 @@ pub(super) fn split_into(
     Ok(())
 }
 
+/// Two bytes as they are in memory, for a sum.
+fn word(b: [u8; 2]) -> u64 {
+    u64::from(u16::from_ne_bytes(b))
+}
+
 /// Add the bytes of `b` to `acc` (see the module's note on byte order).
+/// `b` starts at an even offset of what is summed.
 fn sum(b: &[u8], acc: u64) -> u64 {
     let mut acc = acc;
     let mut words = b.chunks_exact(4);
