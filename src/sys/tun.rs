@@ -4,7 +4,7 @@
 //! MTU-sized packets with their checksums, either into the reader's
 //! buffers (tun-rs's splitter) or straight into the places the caller
 //! gives (`split`: the transmit queue's messages, so that the packet
-//! path copies a segment once, summing it as it goes); a lone packet is
+//! path copies a segment once and sums it from the read); a lone packet is
 //! used where it was read. Writes are coalesced
 //! as they are queued (`writes`): the segments of one TCP flow go back
 //! into super-packets. Without offloads, one packet per read and
