@@ -2,9 +2,10 @@
 //! offloads where the kernel has them (IFF_VNET_HDR, TSO4/6, USO4/6):
 //! one read returns a whole GSO super-packet, which is cut into
 //! MTU-sized packets with their checksums, either into the reader's
-//! buffers (tun-rs's splitter) or straight into the places the caller
-//! gives (`split`: the transmit queue's messages, so that the packet
-//! path copies a segment once and sums it from the read); a lone packet is
+//! buffers (`TunPackets::split`, by tun-rs's splitter) or straight into
+//! the places the caller gives (`TunPackets::split_into`, by our own in
+//! `split`: the transmit queue's messages, so that the packet path
+//! copies a segment once and sums it from the read); a lone packet is
 //! used where it was read. Writes are coalesced
 //! as they are queued (`writes`): the segments of one TCP flow go back
 //! into super-packets. Without offloads, one packet per read and
@@ -377,9 +378,9 @@ impl TunPackets {
     }
 
     /// Split a super-packet straight into `outs`, segment `i` at the
-    /// start of `outs[i]`; each must hold the largest segment (the
-    /// first). Fails, or writes every segment with the length `len_of`
-    /// gave.
+    /// start of `outs[i]`, which must hold it (`len_of(i)` bytes; the
+    /// first segment is the largest). Fails, writing nothing, or writes
+    /// every segment with the length `len_of` gave.
     pub fn split_into(&mut self, outs: &mut [&mut [u8]]) -> io::Result<()> {
         let At::Unsplit(hdr, v6) = self.at else {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));

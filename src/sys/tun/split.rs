@@ -32,9 +32,11 @@ const TCP_CWR: u8 = 0x80;
 /// every `hdr.gso_size` bytes) into `outs`, segment `k` at the start of
 /// `outs[k]`, which must hold `sizes[k]` bytes: the lengths the segments
 /// come to (the caller worked them out from the same header). Fails,
-/// with nothing promised of `outs`, if the header does not describe a
-/// TCP or UDP super-packet of the given IP version or the segments are
-/// not those lengths.
+/// writing nothing, if the header does not describe a TCP or UDP
+/// super-packet of the given IP version (a transport header of an odd
+/// length included: the payload's sum is taken apart from the
+/// header's), if there are fewer buffers or sizes than segments, or if
+/// a segment is not its size or does not fit its buffer.
 pub(super) fn split_into(
     input: &[u8],
     hdr: &VirtioNetHdr,
@@ -58,6 +60,7 @@ pub(super) fn split_into(
     if usize::from(hdr.csum_offset) != field
         || start < if v6 { 40 } else { 20 }
         || head < start + transport_min
+        || (head - start) % 2 != 0
         || input.len() <= head
         || gso == 0
     {
@@ -215,160 +218,282 @@ mod tests {
         assert_eq!(fold(copy_sum(&mut dst, &ones, 0)), 0xffff);
     }
 
-    /// A super-packet: IPv4 or IPv6, TCP (with 12 bytes of options, and
-    /// CWR, PSH and FIN set) or UDP, `payload` bytes cut every `gso`.
-    fn super_packet(v6: bool, tcp: bool, payload: usize, gso: u16) -> (VirtioNetHdr, Vec<u8>) {
-        let ip = if v6 { 40 } else { 20 };
-        let transport = if tcp { 32 } else { 8 };
+    /// What a super-packet is made of.
+    #[derive(Clone, Copy)]
+    struct Kind {
+        v6: bool,
+        tcp: bool,
+        /// IPv4 options, or an IPv6 extension header, of 8 bytes.
+        options: bool,
+        /// The ECN bit of the GSO type (TCP only).
+        ecn: bool,
+    }
+
+    /// A super-packet of kind `k`, `payload` bytes cut every `gso`, with
+    /// no header field zero that a segment keeps: TOS, DF, TTL, TCP
+    /// options, acknowledgement, window, urgent pointer, and in the
+    /// checksum field the pseudo-header's partial sum the kernel leaves
+    /// there (any value: it must not be summed); CWR, PSH and FIN set;
+    /// an IPv4 ID and a TCP sequence number that wrap.
+    fn super_packet(k: Kind, payload: usize, gso: u16) -> (VirtioNetHdr, Vec<u8>) {
+        let opt = if k.options { 8 } else { 0 };
+        let ip = if k.v6 { 40 } else { 20 } + opt;
+        let transport = if k.tcp { 32 } else { 8 };
         let total = ip + transport + payload;
         let mut p = vec![0u8; total];
-        let proto = if tcp { 6 } else { 17 };
-        if v6 {
-            p[0] = 0x60;
+        let proto = if k.tcp { 6 } else { 17 };
+        if k.v6 {
+            p[0] = 0x6b;
+            p[1] = 0x80;
             p[4..6].copy_from_slice(&((total - 40) as u16).to_be_bytes());
-            p[6] = proto;
+            p[6] = if k.options { 60 } else { proto };
             p[7] = 64;
             p[8..24].fill(0xfd);
             p[24..40].fill(0x02);
+            if k.options {
+                p[40..48].copy_from_slice(&[proto, 0, 1, 4, 0xde, 0xad, 0xbe, 0xef]);
+            }
         } else {
-            p[0] = 0x45;
+            p[0] = 0x45 + (opt / 4) as u8;
+            p[1] = 0xb8;
             p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-            p[4..6].copy_from_slice(&0xfffeu16.to_be_bytes()); // wraps
+            p[4..6].copy_from_slice(&0xfffeu16.to_be_bytes());
+            p[6] = 0x40;
             p[8] = 64;
             p[9] = proto;
+            p[10..12].copy_from_slice(&[0x12, 0x34]);
             p[12..16].copy_from_slice(&[10, 0, 0, 1]);
             p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+            if k.options {
+                p[20..28].copy_from_slice(&[0x94, 4, 0, 0, 1, 1, 1, 0]);
+            }
         }
-        p[ip..ip + 2].copy_from_slice(&5000u16.to_be_bytes());
-        p[ip + 2..ip + 4].copy_from_slice(&5201u16.to_be_bytes());
-        if tcp {
-            p[ip + 4..ip + 8].copy_from_slice(&0xffff_fff0u32.to_be_bytes()); // wraps
-            p[ip + 12] = 8 << 4;
-            p[ip + 13] = TCP_CWR | TCP_PSH | TCP_FIN | 0x10;
-            p[ip + 20..ip + 32].copy_from_slice(&[1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let t = &mut p[ip..ip + transport];
+        t[..2].copy_from_slice(&5000u16.to_be_bytes());
+        t[2..4].copy_from_slice(&5201u16.to_be_bytes());
+        if k.tcp {
+            t[4..8].copy_from_slice(&0xffff_fff0u32.to_be_bytes());
+            t[8..12].copy_from_slice(&0x0102_0304u32.to_be_bytes());
+            t[12] = (8 << 4) | 1;
+            t[13] = TCP_CWR | TCP_PSH | TCP_FIN | 0x10 | 0x40;
+            t[14..16].copy_from_slice(&0xfaf0u16.to_be_bytes());
+            t[16..18].copy_from_slice(&0xbeefu16.to_be_bytes());
+            t[18..20].copy_from_slice(&0x0a0bu16.to_be_bytes());
+            t[20..32].copy_from_slice(&[1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8]);
+        } else {
+            t[4..6].copy_from_slice(&0x7777u16.to_be_bytes());
+            t[6..8].copy_from_slice(&0xbeefu16.to_be_bytes());
         }
-        for (k, b) in p[ip + transport..].iter_mut().enumerate() {
-            *b = (k * 37 + 11) as u8;
+        for (i, b) in p[ip + transport..].iter_mut().enumerate() {
+            *b = (i * 37 + 11) as u8;
         }
-        let gso_type = match (tcp, v6) {
+        let gso_type = match (k.tcp, k.v6) {
             (true, false) => GSO_TCPV4,
             (true, true) => GSO_TCPV6,
             (false, _) => VIRTIO_NET_HDR_GSO_UDP_L4,
-        };
+        } | if k.ecn { GSO_ECN } else { 0 };
         let h = VirtioNetHdr {
             flags: 1,
             gso_type,
             hdr_len: (ip + transport) as u16,
             gso_size: gso,
             csum_start: ip as u16,
-            csum_offset: if tcp { 16 } else { 6 },
+            csum_offset: if k.tcp { 16 } else { 6 },
         };
         (h, p)
     }
 
-    /// Every kind of super-packet, odd lengths included, splits into
-    /// what tun-rs's splitter makes of it, byte for byte.
+    /// The segments' lengths, as `TunPackets::segments` works them out.
+    fn sizes(h: &VirtioNetHdr, p: &[u8]) -> Vec<usize> {
+        let (head, gso) = (usize::from(h.hdr_len), usize::from(h.gso_size));
+        let payload = p.len() - head;
+        (0..payload.div_ceil(gso))
+            .map(|k| head + gso.min(payload - k * gso))
+            .collect()
+    }
+
+    /// Split by us and by tun-rs, into buffers filled with 0xa5 first.
+    fn both(h: VirtioNetHdr, p: &[u8], v6: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let sizes = sizes(&h, p);
+        let n = sizes.len();
+        let mut ours = vec![vec![0xa5u8; sizes[0]]; n];
+        let mut outs: Vec<&mut [u8]> = ours.iter_mut().map(|b| &mut b[..]).collect();
+        split_into(p, &h, v6, &mut outs, &sizes).unwrap();
+        let mut theirs = vec![vec![0xa5u8; sizes[0]]; n];
+        let mut got = vec![0usize; n];
+        let mut input = p.to_vec();
+        let m = tun_rs::gso_split(&mut input, h, &mut theirs, &mut got, 0, v6).unwrap();
+        assert_eq!((m, &got), (n, &sizes));
+        for (k, size) in sizes.iter().enumerate() {
+            ours[k].truncate(*size);
+            theirs[k].truncate(*size);
+        }
+        (ours, theirs)
+    }
+
+    /// IPv4 and IPv6 (with options or an extension header, or not), TCP
+    /// (with the ECN bit, or not) and UDP, odd lengths: the segments are
+    /// byte for byte those tun-rs's splitter makes.
     #[test]
     fn segments_are_those_tun_rs_makes() {
-        for (v6, tcp) in [(false, true), (true, true), (false, false), (true, false)] {
+        let mut kinds = Vec::new();
+        for v6 in [false, true] {
+            for options in [false, true] {
+                for (tcp, ecn) in [(true, false), (true, true), (false, false)] {
+                    kinds.push(Kind {
+                        v6,
+                        tcp,
+                        options,
+                        ecn,
+                    });
+                }
+            }
+        }
+        for k in kinds {
             for (payload, gso) in [
                 (4001, 1000),
                 (2999, 1000),
                 (1, 1380),
-                (65000 - 80, 1380),
+                (65000 - 96, 1380),
                 (7, 2),
             ] {
-                let (h, mut p) = super_packet(v6, tcp, payload, gso);
-                let head = usize::from(h.hdr_len);
-                let n = payload.div_ceil(usize::from(gso));
-                let sizes: Vec<usize> = (0..n)
-                    .map(|k| head + usize::from(gso).min(payload - k * usize::from(gso)))
-                    .collect();
-                let mut ours = vec![vec![0u8; sizes[0]]; n];
-                let mut outs: Vec<&mut [u8]> = ours.iter_mut().map(|b| &mut b[..]).collect();
-                split_into(&p, &h, v6, &mut outs, &sizes).unwrap();
-                let mut theirs = vec![vec![0u8; sizes[0]]; n];
-                let mut got = vec![0usize; n];
-                let m = tun_rs::gso_split(&mut p, h, &mut theirs, &mut got, 0, v6).unwrap();
-                assert_eq!((m, &got), (n, &sizes));
-                for k in 0..n {
-                    let what = format!("v6 {v6} tcp {tcp} payload {payload} segment {k}");
-                    assert_eq!(ours[k][..sizes[k]], theirs[k][..sizes[k]], "{what}");
+                let (h, p) = super_packet(k, payload, gso);
+                let (ours, theirs) = both(h, &p, k.v6);
+                for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                    assert_eq!(
+                        a, b,
+                        "v6 {} tcp {} options {} payload {payload} segment {i}",
+                        k.v6, k.tcp, k.options
+                    );
                 }
             }
         }
     }
 
+    /// A UDP segment whose sum comes to 0xffff is sent with 0xffff in
+    /// its checksum, never 0 (which means "none" over IPv4, and is
+    /// refused over IPv6).
+    #[test]
+    fn a_udp_segment_summing_to_0xffff_has_0xffff() {
+        for v6 in [false, true] {
+            let k = Kind {
+                v6,
+                tcp: false,
+                options: false,
+                ecn: false,
+            };
+            let (h, mut p) = super_packet(k, 2000, 1000);
+            let at = usize::from(h.csum_start) + 6;
+            // Zero the last word of the first segment's payload, then put
+            // there what its checksum came to: its sum becomes 0xffff.
+            let last = usize::from(h.hdr_len) + 998;
+            p[last..last + 2].fill(0);
+            let (ours, _) = both(h, &p, v6);
+            let c = [ours[0][at], ours[0][at + 1]];
+            p[last..last + 2].copy_from_slice(&c);
+            let (ours, theirs) = both(h, &p, v6);
+            assert_eq!(&ours[0][at..at + 2], &[0xff, 0xff]);
+            assert_eq!(ours, theirs);
+        }
+    }
+
     #[test]
     fn headers_and_buffers_that_do_not_fit_are_refused() {
-        let (h, p) = super_packet(false, true, 3000, 1000);
+        let v4 = Kind {
+            v6: false,
+            tcp: true,
+            options: false,
+            ecn: false,
+        };
+        let (h, p) = super_packet(v4, 3000, 1000);
+        let (h6, p6) = super_packet(Kind { v6: true, ..v4 }, 3000, 1000);
         let sizes = [1052, 1052, 1052];
         let mut bufs = vec![vec![0u8; 1052]; 3];
         let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
         assert!(split_into(&p, &h, false, &mut outs, &sizes).is_ok());
-        let refused = |h: VirtioNetHdr, v6: bool, outs: &mut [&mut [u8]], sizes: &[usize]| {
-            split_into(&p, &h, v6, outs, sizes).is_err()
+        let refused =
+            |p: &[u8], h: VirtioNetHdr, v6: bool, outs: &mut [&mut [u8]], sizes: &[usize]| {
+                split_into(p, &h, v6, outs, sizes).is_err()
+            };
+        let sizes6 = [1072, 1072, 1072];
+        let mut bufs6 = vec![vec![0u8; 1072]; 3];
+        let mut outs6: Vec<&mut [u8]> = bufs6.iter_mut().map(|b| &mut b[..]).collect();
+        assert!(split_into(&p6, &h6, true, &mut outs6, &sizes6).is_ok());
+        let tcp4 = VirtioNetHdr {
+            gso_type: GSO_TCPV4,
+            ..h6
         };
-        assert!(refused(h, true, &mut outs, &sizes), "TCPV4 on IPv6");
         assert!(
-            refused(
+            refused(&p6, tcp4, true, &mut outs6, &sizes6),
+            "TCPV4 on IPv6"
+        );
+        let tcp6 = VirtioNetHdr {
+            gso_type: GSO_TCPV6,
+            ..h
+        };
+        assert!(refused(&p, tcp6, false, &mut outs, &sizes), "TCPV6 on IPv4");
+        let cases = [
+            (
                 VirtioNetHdr {
                     gso_type: 0x85,
                     ..h
                 },
-                false,
-                &mut outs,
-                &sizes
+                "UDP with ECN",
             ),
-            "UDP with ECN"
+            (VirtioNetHdr { gso_type: 3, ..h }, "UDP (UFO)"),
+            (
+                VirtioNetHdr {
+                    csum_offset: 6,
+                    ..h
+                },
+                "TCP's checksum elsewhere",
+            ),
+            (
+                VirtioNetHdr {
+                    csum_start: 12,
+                    ..h
+                },
+                "IP header too short",
+            ),
+            (VirtioNetHdr { hdr_len: 30, ..h }, "TCP header too short"),
+            (
+                VirtioNetHdr { hdr_len: 61, ..h },
+                "a transport header of an odd length",
+            ),
+            (VirtioNetHdr { hdr_len: 4000, ..h }, "headers past the end"),
+            (VirtioNetHdr { gso_size: 0, ..h }, "no segment size"),
+        ];
+        for (bad, what) in cases {
+            assert!(refused(&p, bad, false, &mut outs, &sizes), "{what}");
+        }
+        // Lengths and buffers that would fit such headers.
+        let odd = VirtioNetHdr { hdr_len: 61, ..h };
+        let mut wide = vec![vec![0u8; 1061]; 3];
+        let mut wides: Vec<&mut [u8]> = wide.iter_mut().map(|b| &mut b[..]).collect();
+        let odd_sizes = [1061, 1061, 1052];
+        assert!(
+            refused(&p, odd, false, &mut wides, &odd_sizes),
+            "a transport header of an odd length"
+        );
+        let even = VirtioNetHdr { hdr_len: 60, ..h };
+        assert!(split_into(&p, &even, false, &mut wides, &[1060, 1060, 1052]).is_ok());
+        assert!(
+            refused(&p, h, false, &mut outs[..2], &sizes),
+            "too few buffers"
         );
         assert!(
-            refused(VirtioNetHdr { gso_type: 3, ..h }, false, &mut outs, &sizes),
-            "UDP (UFO)"
-        );
-        assert!(refused(
-            VirtioNetHdr {
-                csum_offset: 6,
-                ..h
-            },
-            false,
-            &mut outs,
-            &sizes
-        ));
-        assert!(refused(
-            VirtioNetHdr {
-                csum_start: 12,
-                ..h
-            },
-            false,
-            &mut outs,
-            &sizes
-        ));
-        assert!(refused(
-            VirtioNetHdr { hdr_len: 30, ..h },
-            false,
-            &mut outs,
-            &sizes
-        ));
-        assert!(refused(
-            VirtioNetHdr { hdr_len: 4000, ..h },
-            false,
-            &mut outs,
-            &sizes
-        ));
-        assert!(refused(
-            VirtioNetHdr { gso_size: 0, ..h },
-            false,
-            &mut outs,
-            &sizes
-        ));
-        assert!(refused(h, false, &mut outs[..2], &sizes), "too few buffers");
-        assert!(
-            refused(h, false, &mut outs, &[1052, 1052, 1051]),
+            refused(&p, h, false, &mut outs, &[1052, 1052, 1051]),
             "other lengths"
         );
-        let mut short = vec![vec![0u8; 1051]; 3];
+        let mut short = vec![vec![0xa5u8; 1051]; 3];
         let mut outs: Vec<&mut [u8]> = short.iter_mut().map(|b| &mut b[..]).collect();
-        assert!(refused(h, false, &mut outs, &sizes), "buffers too small");
+        assert!(
+            refused(&p, h, false, &mut outs, &sizes),
+            "buffers too small"
+        );
+        assert!(
+            short.iter().flatten().all(|b| *b == 0xa5),
+            "nothing written"
+        );
     }
 }
