@@ -7,15 +7,9 @@
 //! (the transmit queue) are seldom in the cache, and a read of a line
 //! just written waits for it. tun-rs's splitter sums each segment from
 //! its copy. Pure code: no system calls.
-//!
-//! Sums are taken in the machine's byte order, 32 bits at a time into a
-//! 64-bit accumulator, and folded at the end: the one's complement sum
-//! does not depend on byte order, so the folded sum stored in the
-//! machine's order is the checksum's bytes in network order (RFC 1071,
-//! section 2).
 
 use std::io;
-use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_GSO_UDP_L4};
+use tun_rs::{checksum, checksum_no_fold, VirtioNetHdr, VIRTIO_NET_HDR_GSO_UDP_L4};
 
 /// virtio-net GSO types (linux/virtio_net.h) and the ECN bit.
 const GSO_TCPV4: u8 = 1;
@@ -55,7 +49,8 @@ pub(super) fn split_into(
     let start = usize::from(hdr.csum_start);
     let head = usize::from(hdr.hdr_len);
     let gso = usize::from(hdr.gso_size);
-    let (field, transport_min, proto) = if tcp { (16, 20, 6) } else { (6, 8, 17) };
+    let (field, transport_min, proto): (usize, usize, u64) =
+        if tcp { (16, 20, 6) } else { (6, 8, 17) };
     let at = start + field;
     if usize::from(hdr.csum_offset) != field
         || start < if v6 { 40 } else { 20 }
@@ -78,7 +73,7 @@ pub(super) fn split_into(
         }
     }
     let addrs = if v6 { &input[8..40] } else { &input[12..20] };
-    let pseudo = sum(addrs, sum(&[0, proto], 0));
+    let pseudo = checksum_no_fold(addrs, proto);
     let id = u16::from_be_bytes([input[4], input[5]]);
     let seq = u32::from_be_bytes([
         input[start + 4],
@@ -95,13 +90,18 @@ pub(super) fn split_into(
     let ip_rest = if v6 {
         0
     } else {
-        sum(&input[..2], sum(&input[6..10], sum(&input[12..start], 0)))
+        let sum = checksum_no_fold(&input[..2], 0);
+        checksum_no_fold(&input[12..start], checksum_no_fold(&input[6..10], sum))
     };
     let transport_rest = if tcp {
         let t = &input[start..head];
-        sum(&t[..4], sum(&t[8..12], sum(&t[14..16], sum(&t[18..], 0))))
+        let sum = checksum_no_fold(&t[..4], checksum_no_fold(&t[8..12], 0));
+        checksum_no_fold(&t[14..16], checksum_no_fold(&t[18..], sum))
     } else {
-        sum(&input[start..start + 4], sum(&input[start + 8..head], 0))
+        checksum_no_fold(
+            &input[start..start + 4],
+            checksum_no_fold(&input[start + 8..head], 0),
+        )
     };
     for (k, out) in outs[..n].iter_mut().enumerate() {
         let data = &input[head + k * gso..(head + (k + 1) * gso).min(input.len())];
@@ -116,8 +116,8 @@ pub(super) fn split_into(
             let id = id.wrapping_add(k as u16).to_be_bytes();
             out[2..4].copy_from_slice(&len);
             out[4..6].copy_from_slice(&id);
-            let ip = !fold(ip_rest + word(len) + word(id));
-            out[10..12].copy_from_slice(&ip.to_ne_bytes());
+            let ip = !checksum(&[], ip_rest + word(len) + word(id));
+            out[10..12].copy_from_slice(&ip.to_be_bytes());
         }
         let length = (total - start) as u16;
         let mut acc = pseudo + word(length.to_be_bytes()) + transport_rest;
@@ -137,86 +137,23 @@ pub(super) fn split_into(
             out[start + 4..start + 6].copy_from_slice(&length.to_be_bytes());
             acc += word(length.to_be_bytes());
         }
-        let acc = copy_sum(&mut out[head..], data, acc);
-        let c = !fold(acc);
+        out[head..].copy_from_slice(data);
+        let c = !checksum(data, acc);
         // A zero UDP checksum means "none" (IPv4) or is refused (IPv6).
         let c = if !tcp && c == 0 { 0xffff } else { c };
-        out[at..at + 2].copy_from_slice(&c.to_ne_bytes());
+        out[at..at + 2].copy_from_slice(&c.to_be_bytes());
     }
     Ok(())
 }
 
-/// Two bytes as they are in memory, for a sum.
+/// Two bytes of a header, as a sum takes them (in network order).
 fn word(b: [u8; 2]) -> u64 {
-    u64::from(u16::from_ne_bytes(b))
-}
-
-/// Add the bytes of `b` to `acc` (see the module's note on byte order).
-/// `b` starts at an even offset of what is summed.
-fn sum(b: &[u8], acc: u64) -> u64 {
-    let mut acc = acc;
-    let mut words = b.chunks_exact(4);
-    for w in &mut words {
-        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
-    }
-    acc + tail(words.remainder())
-}
-
-/// Copy `src` into `dst` (as long) and add the bytes of `src` to `acc`:
-/// summed from the source, which the read left in the cache, not from
-/// the copy.
-fn copy_sum(dst: &mut [u8], src: &[u8], acc: u64) -> u64 {
-    dst.copy_from_slice(src);
-    sum(src, acc)
-}
-
-/// The last 0 to 3 bytes, padded with zeros behind them.
-fn tail(b: &[u8]) -> u64 {
-    let mut w = [0u8; 4];
-    w[..b.len()].copy_from_slice(b);
-    u64::from(u32::from_ne_bytes(w))
-}
-
-/// Fold a sum to 16 bits (in the machine's byte order).
-fn fold(mut acc: u64) -> u16 {
-    while acc > 0xffff {
-        acc = (acc >> 16) + (acc & 0xffff);
-    }
-    acc as u16
+    u64::from(u16::from_be_bytes(b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The sum in network order, as tun-rs takes it.
-    fn reference(b: &[u8]) -> u16 {
-        tun_rs::checksum(b, 0)
-    }
-
-    #[test]
-    fn sums_agree_with_tun_rs_at_every_length_and_offset() {
-        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 131 + 7) as u8).collect();
-        for off in 0..5 {
-            for len in 0..260 {
-                let src = &bytes[off..off + len];
-                let want = reference(src);
-                assert_eq!(u16::from_be_bytes(fold(sum(src, 0)).to_ne_bytes()), want);
-                let mut dst = vec![0u8; len];
-                let got = copy_sum(&mut dst, src, 0);
-                assert_eq!(dst, src, "copied, length {len}");
-                assert_eq!(
-                    u16::from_be_bytes(fold(got).to_ne_bytes()),
-                    want,
-                    "length {len}"
-                );
-            }
-        }
-        // All ones: the accumulator's carries fold back in.
-        let ones = vec![0xffu8; 65536];
-        let mut dst = vec![0u8; ones.len()];
-        assert_eq!(fold(copy_sum(&mut dst, &ones, 0)), 0xffff);
-    }
 
     /// What a super-packet is made of.
     #[derive(Clone, Copy)]
