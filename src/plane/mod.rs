@@ -45,6 +45,7 @@
 //! holding a busy lock never takes `Interface::config`.
 
 pub mod clock;
+mod courtesy;
 pub mod handshakes;
 mod worker;
 

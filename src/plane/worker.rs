@@ -3,6 +3,7 @@
 //! came meanwhile), let it go.
 
 use crate::data::{inbound, outbound, Buffers, Drained};
+use crate::plane::courtesy::Courtesy;
 use crate::plane::{Kind, Plane, Source, CREW};
 use crate::sys::boottime::Instant;
 use crate::wg::timers;
@@ -15,10 +16,13 @@ const PASSES: usize = 4;
 
 pub fn run(plane: &Plane) {
     let mut bufs = Buffers::default();
+    let mut courtesy = Courtesy::default();
     let mut events = [EpollEvent::empty()];
     loop {
         plane.crew.idle.fetch_add(1, Ordering::Relaxed);
+        let w0 = std::time::Instant::now();
         let r = plane.epoll.wait(&mut events, EpollTimeout::NONE);
+        let woke = std::time::Instant::now();
         plane.crew.idle.fetch_sub(1, Ordering::Relaxed);
         match r {
             Ok(1) => {}
@@ -39,6 +43,9 @@ pub fn run(plane: &Plane) {
         if !src.claim() {
             // Its holder goes again.
             continue;
+        }
+        if let Kind::Tun(..) = src.kind {
+            courtesy.before_tun(woke.saturating_duration_since(w0), woke);
         }
         let moving = plane.moving();
         let busy = src.busy.lock().unwrap_or_else(|e| e.into_inner());

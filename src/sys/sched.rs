@@ -10,3 +10,12 @@ pub fn lower_priority(nice: i32) {
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, now + nice);
     }
 }
+
+/// Let another runnable thread of this CPU run before the calling one
+/// goes on (`sched_yield`); returns at once when there is none.
+pub fn yield_cpu() {
+    // SAFETY: a system call without arguments.
+    unsafe {
+        libc::sched_yield();
+    }
+}
