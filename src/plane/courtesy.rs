@@ -20,9 +20,9 @@
 use crate::sys::sched;
 use std::time::{Duration, Instant};
 
-/// A wait shorter than this did not sleep: more was ready at once, and
-/// the worker goes straight on.
-const SLEPT: Duration = Duration::from_micros(50);
+/// A worker that waited less than this is busy moving data (and the
+/// thread that woke it may well keep running): it goes straight on.
+const SLEPT: Duration = Duration::from_millis(1);
 /// The writer of a lone packet reaches its sleep well within this.
 const LONG: Duration = Duration::from_micros(200);
 const FIRST_HOLD: Duration = Duration::from_secs(1);
@@ -78,8 +78,8 @@ mod tests {
     fn yields_only_after_a_sleep() {
         let c = Courtesy::default();
         let now = Instant::now();
-        assert!(!c.yields(49 * US, now));
-        assert!(c.yields(50 * US, now));
+        assert!(!c.yields(999 * US, now));
+        assert!(c.yields(1000 * US, now));
         assert!(c.yields(Duration::from_secs(3), now));
     }
 
