@@ -18,7 +18,10 @@ fn iperf_bps(client: &Ns, server_addr: &str, reverse: bool) -> f64 {
         if reverse { "-R" } else { "" }
     ));
     let key = "\"sum_received\":";
-    let tail = &out[out.find(key).expect("sum_received") + key.len()..];
+    let Some(at) = out.find(key) else {
+        panic!("iperf3 to {server_addr} gave no result: {out}");
+    };
+    let tail = &out[at + key.len()..];
     let bps = &tail[tail.find("\"bits_per_second\":").unwrap() + 18..];
     bps.trim_start()
         .split([',', '\n', '}'])
@@ -27,6 +30,20 @@ fn iperf_bps(client: &Ns, server_addr: &str, reverse: bool) -> f64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// Start a one-off iperf3 server in `ns` on port 5301 once the last one
+/// has gone (it closes its socket a moment after its client is done; a
+/// second server started before that cannot bind, and `-D` hides it),
+/// and return when it listens.
+fn iperf_server(ns: &Ns) {
+    let listening = || !ns.run("ss -Hltn 'sport = :5301'").trim().is_empty();
+    assert!(
+        wait_until(5, || !listening()),
+        "the last iperf3 server is still there"
+    );
+    ns.run("iperf3 -s -D -1 -p 5301");
+    assert!(wait_until(5, listening), "iperf3 -s does not listen");
 }
 
 /// TCP segments a namespace's kernel dropped for a bad checksum.
@@ -114,12 +131,10 @@ fn case(kind: Impl, wgd_first: bool, psk: bool, outer_v6: bool) {
     assert!(second.ping(to_first6, 3), "{kind:?}: second -> first v6");
 
     // iperf3 both ways through the tunnel (server in the foreign side).
-    u.b.run("iperf3 -s -D -1 -p 5301");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    iperf_server(&u.b);
     let inner = if outer_v6 { &b6 } else { &b4 };
     let up = iperf_bps(&u.a, inner, false);
-    u.b.run("iperf3 -s -D -1 -p 5301");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    iperf_server(&u.b);
     let down = iperf_bps(&u.a, &b4, true);
     assert!(up > 0.0 && down > 0.0, "{kind:?}: iperf3 {up} / {down}");
     assert_eq!(
