@@ -40,7 +40,11 @@ impl Courtesy {
     /// Whether a worker whose wait took `waited` and ended at `woke`
     /// yields before it drains a TUN device.
     fn yields(&self, waited: Duration, woke: Instant) -> bool {
-        waited >= SLEPT && self.off_until.is_none_or(|t| woke >= t)
+        waited >= SLEPT
+            && match self.off_until {
+                Some(t) => woke >= t,
+                None => true,
+            }
     }
 
     /// Note how long a yield took, at `now`.
@@ -58,11 +62,16 @@ impl Courtesy {
     /// `waited` and ended at `woke`: yield if it slept and yielding is
     /// not held off.
     pub fn before_tun(&mut self, waited: Duration, woke: Instant) {
+        self.yield_with(waited, woke, sched::yield_cpu);
+    }
+
+    /// `before_tun` with the yield given (a test's stands in for it).
+    fn yield_with(&mut self, waited: Duration, woke: Instant, yield_cpu: impl FnOnce()) {
         if !self.yields(waited, woke) {
             return;
         }
         let t0 = Instant::now();
-        sched::yield_cpu();
+        yield_cpu();
         let t1 = Instant::now();
         self.took(t1.saturating_duration_since(t0), t1);
     }
@@ -98,6 +107,31 @@ mod tests {
             assert!(!c.yields(Duration::from_secs(1), at + h - US), "{hold}");
             assert!(c.yields(Duration::from_secs(1), at + h), "{hold}");
         }
+    }
+
+    #[test]
+    fn a_yield_is_timed_and_a_long_one_holds_off() {
+        let mut c = Courtesy::default();
+        let mut ran = 0;
+        let t = Instant::now();
+        c.yield_with(999 * US, t, || ran += 1);
+        assert_eq!(ran, 0, "no sleep, no yield");
+        c.yield_with(SLEPT, t, || ran += 1);
+        assert_eq!(ran, 1);
+        // Quick: yielding stays on.
+        c.yield_with(SLEPT, Instant::now(), || ran += 1);
+        assert_eq!(ran, 2);
+        // Long: off for a second from its end.
+        c.yield_with(SLEPT, Instant::now(), || {
+            ran += 1;
+            std::thread::sleep(LONG + 100 * US);
+        });
+        assert_eq!(ran, 3);
+        let now = Instant::now();
+        c.yield_with(SLEPT, now, || ran += 1);
+        assert_eq!(ran, 3, "held off");
+        c.yield_with(SLEPT, now + FIRST_HOLD, || ran += 1);
+        assert_eq!(ran, 4, "on again after the hold");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub fn run(plane: &Plane) {
     let mut events = [EpollEvent::empty()];
     loop {
         plane.crew.idle.fetch_add(1, Ordering::Relaxed);
+        // Only how long the wait took matters (`Courtesy`): the monotonic
+        // clock will do.
         let w0 = std::time::Instant::now();
         let r = plane.epoll.wait(&mut events, EpollTimeout::NONE);
         let woke = std::time::Instant::now();
